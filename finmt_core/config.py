@@ -1,0 +1,194 @@
+"""Typed experiment configuration (pydantic), loaded from and saved to YAML.
+
+One :class:`ExperimentConfig` holds everything needed to reproduce a run; it is written as
+``config.yaml`` into the run directory. Presets live in ``configs/<name>.yaml`` at the
+repository root and are read from there (finmt is used from a checkout).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from finmt_core.errors import ConfigError
+from finmt_core.tasks import Task, max_horizon, validate_task_list
+
+#: Presets: one YAML per seed architecture, in the repository's ``configs/`` folder.
+PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    """Where the panel comes from and how inputs are shaped."""
+
+    source: str = "demo"  # "demo" | "synthetic" | a file path
+    synthetic: dict[str, Any] = Field(default_factory=dict)  # kwargs of synthetic_market
+    window: int = Field(default=20, ge=2, le=512)  # T: trading days per input window
+    image_size: int = Field(default=32, ge=8, le=512)  # H = W of feature images
+    features: list[str] | None = None  # None = every available feature
+    tickers: list[str] | None = None  # None = every ticker
+
+
+class SplitConfig(_Strict):
+    """Date splits: by fraction (default) or explicit dates; purge/embargo between segments."""
+
+    train_frac: float = Field(default=0.7, gt=0.0, lt=1.0)
+    val_frac: float = Field(default=0.15, gt=0.0, lt=1.0)
+    val_start: str | None = None  # ISO dates; when given they override the fractions
+    test_start: str | None = None
+    embargo: int | None = None  # trading days; None = longest task horizon (the minimum allowed)
+    folds: int = Field(default=1, ge=1, le=20)  # >1 = walk-forward
+    walk_forward: Literal["expanding", "rolling"] = "expanding"
+
+    @model_validator(mode="after")
+    def _check(self) -> SplitConfig:
+        if self.train_frac + self.val_frac >= 1.0:
+            raise ConfigError("split.train_frac + split.val_frac must be < 1 to leave a test segment")
+        return self
+
+
+class GraphConfig(_Strict):
+    kind: Literal["correlation", "sector", "hybrid"] = "hybrid"
+    top_k: int = Field(default=5, ge=1)
+    threshold: float | None = None  # |corr| threshold instead of top-k
+    sector_weight: float = Field(default=0.5, ge=0.0, le=1.0)  # hybrid mix
+
+
+class ModelConfig(_Strict):
+    """``name`` is a registered model; ``params`` go to that model's config dataclass."""
+
+    name: str = "lstm_transformer"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class LossConfig(_Strict):
+    weighting: Literal["fixed", "learnable", "uncertainty", "dwa", "gradnorm"] = "fixed"
+    anti_collapse: float = Field(default=0.0, ge=0.0)  # penalty weight on low prediction variance
+    focal_gamma: float = Field(default=2.0, ge=0.0)
+    class_weights: dict[str, list[float]] = Field(default_factory=dict)  # task -> per-class weight
+    dwa_temperature: float = Field(default=2.0, gt=0.0)
+    gradnorm_alpha: float = Field(default=1.5, ge=0.0)
+    regularization: float = Field(default=0.0, ge=0.0)  # weight of model.regularization() terms
+
+
+class TrainConfig(_Strict):
+    epochs: int = Field(default=10, ge=1, le=10_000)
+    batch_size: int = Field(default=256, ge=1)
+    lr: float = Field(default=1e-3, gt=0.0)
+    lr_groups: dict[str, float] = Field(default_factory=dict)  # param-name prefix -> lr
+    weight_decay: float = Field(default=1e-4, ge=0.0)
+    schedule: Literal["none", "cosine", "cosine_restarts", "plateau"] = "cosine"
+    warmup_epochs: int = Field(default=0, ge=0)
+    grad_clip: float | None = 1.0
+    patience: int = Field(default=5, ge=1)  # early stopping on val loss
+    min_delta: float = Field(default=1e-4, ge=0.0)
+    keep_best_k: int = Field(default=2, ge=1)
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = True  # mixed precision; only ever used on CUDA
+    compile: bool = False
+    num_workers: int = Field(default=0, ge=0)
+    max_batches_per_epoch: int | None = None  # cap for quick demos
+    heartbeat_s: float = Field(default=2.0, gt=0.0)
+
+
+class ExperimentConfig(_Strict):
+    name: str = "run"
+    preset: str | None = None
+    data: DataConfig = Field(default_factory=DataConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    graph: GraphConfig = Field(default_factory=GraphConfig)
+    tasks: list[Task] = Field(default_factory=lambda: [Task(target="direction", horizon=1)])
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> ExperimentConfig:
+        validate_task_list(self.tasks)
+        if self.split.embargo is not None and self.split.embargo < self.max_horizon:
+            raise ConfigError(
+                f"split.embargo={self.split.embargo} is shorter than the longest task horizon "
+                f"({self.max_horizon}); labels would leak across segments. Use >= {self.max_horizon}."
+            )
+        return self
+
+    @property
+    def max_horizon(self) -> int:
+        return max_horizon(self.tasks)
+
+    @property
+    def embargo(self) -> int:
+        return self.split.embargo if self.split.embargo is not None else self.max_horizon
+
+    def task(self, name: str) -> Task:
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    # ---- YAML ---------------------------------------------------------------------------
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "config") -> ExperimentConfig:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(f"invalid {where}: {_explain(exc)}") from None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> ExperimentConfig:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p} is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p} must hold a mapping at the top level (data:, model:, tasks: ...)")
+        return cls.from_dict(data, where=str(p))
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``override`` into a copy of ``base`` (lists are replaced, not merged)."""
+    out = dict(base)
+    for k, v in override.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def load_preset(name: str, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Load ``configs/<name>.yaml`` merged with ``overrides``; raises ConfigError naming choices."""
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise ConfigError(f"invalid preset name {name!r}")
+    path = PRESET_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(list_presets())}")
+    data = yaml.safe_load(path.read_text()) or {}
+    data.setdefault("preset", name)
+    data.setdefault("name", name)
+    return ExperimentConfig.from_dict(merge(data, overrides or {}), where=f"preset {name}")
