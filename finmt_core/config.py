@@ -85,6 +85,9 @@ class TrainConfig(_Strict):
     weight_decay: float = Field(default=1e-4, ge=0.0)
     schedule: Literal["none", "cosine", "cosine_restarts", "plateau"] = "cosine"
     warmup_epochs: int = Field(default=0, ge=0)
+    restart_epochs: int = Field(default=10, ge=1)  # period of cosine_restarts (epochs)
+    plateau_factor: float = Field(default=0.5, gt=0.0, lt=1.0)  # plateau: lr *= factor
+    plateau_patience: int = Field(default=2, ge=0)  # plateau: epochs without improvement first
     grad_clip: float | None = 1.0
     patience: int = Field(default=5, ge=1)  # early stopping on val loss
     min_delta: float = Field(default=1e-4, ge=0.0)

@@ -1,0 +1,176 @@
+"""Cached access to finmt_core: ``st.cache_data`` for frames, ``st.cache_resource`` for models.
+
+Every run file is cached under its path *and* its modification stamp (mtime, size), so a
+reader never sees stale data while a run is still training, and an unchanged file is read
+once per server. Functions take plain, hashable arguments; the public helpers take a
+:class:`RunDir` and compute the stamp.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from finmt_core.config import ExperimentConfig
+from finmt_core.training.runs import RunDir
+
+Stamp = tuple[int, int] | None
+
+
+def stamp(path: Path) -> Stamp:
+    """(mtime_ns, size) of a file, or None when it does not exist: the cache key of its content."""
+    try:
+        s = path.stat()
+    except FileNotFoundError:
+        return None
+    return (s.st_mtime_ns, s.st_size)
+
+
+# ---- run files --------------------------------------------------------------------------
+@st.cache_data(show_spinner=False, max_entries=256)
+def _config(path: str, key: Stamp) -> ExperimentConfig:
+    return RunDir(path).config()
+
+
+def config(run: RunDir) -> ExperimentConfig:
+    return _config(str(run.path), stamp(run.config_path))
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _metrics(path: str, key: Stamp) -> pd.DataFrame:
+    return RunDir(path).metrics()
+
+
+def metrics(run: RunDir) -> pd.DataFrame:
+    """The run's metrics log, one row per epoch (re-read whenever a line is appended)."""
+    return _metrics(str(run.path), stamp(run.metrics_path))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _predictions(path: str, key: Stamp) -> pd.DataFrame:
+    return RunDir(path).predictions()
+
+
+def predictions(run: RunDir) -> pd.DataFrame:
+    """predictions.parquet (RunError when the run has none yet)."""
+    return _predictions(str(run.path), stamp(run.predictions_path))
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _evaluation_file(path: str, key: Stamp) -> dict[str, Any] | None:
+    run = RunDir(path)
+    return run.evaluation() if run.evaluation_path.is_file() else None
+
+
+def evaluation_file(run: RunDir) -> dict[str, Any] | None:
+    """evaluation.json as written by ``finmt evaluate`` (None when not evaluated yet)."""
+    return _evaluation_file(str(run.path), stamp(run.evaluation_path))
+
+
+def has_predictions(run: RunDir) -> bool:
+    return run.predictions_path.is_file()
+
+
+# ---- data -------------------------------------------------------------------------------
+@st.cache_data(show_spinner="Loading data…", max_entries=8)
+def panel(source: str) -> pd.DataFrame:
+    """A Panel from a shortcut ("demo", "synthetic") or a file path."""
+    from finmt_core.data.panel import load_panel
+
+    return load_panel(source)
+
+
+@st.cache_data(show_spinner="Checking the upload…", max_entries=4)
+def uploaded_panel(name: str, data: bytes) -> pd.DataFrame:
+    """A Panel from uploaded bytes (validated by load_panel; DataError names the problem)."""
+    import io
+
+    from finmt_core.data.panel import load_panel
+
+    return load_panel(io.BytesIO(data), name=name)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def summary(source_key: str, _panel: pd.DataFrame) -> dict[str, Any]:
+    """panel_summary, cached per data source (the frame itself is not hashed)."""
+    from finmt_core.data.panel import panel_summary
+
+    return panel_summary(_panel)
+
+
+@st.cache_data(show_spinner="Computing features…", max_entries=4)
+def features(source_key: str, _panel: pd.DataFrame) -> Any:
+    """The raw FeatureFrame of a panel ([D, N, F], unscaled)."""
+    from finmt_core.data.features import compute_features
+
+    return compute_features(_panel)
+
+
+@st.cache_resource(show_spinner=False)
+def device_info() -> dict[str, Any]:
+    """CUDA availability and GPU names (imports torch once per server)."""
+    from dashboard.jobs import device_info as probe
+
+    return probe()
+
+
+@st.cache_data(show_spinner="Building labels and the stock graph…", max_entries=8)
+def data_view(source_key: str, families: tuple[str, ...], horizon: int, _panel: pd.DataFrame) -> dict[str, Any]:
+    """Labels, split and stock graph of a panel for the Data page, via ``prepare``.
+
+    Returns ``{"counts"}`` (rows task, class, split, count: the input of
+    ``plots.label_distribution``), ``{"edge_index", "edge_weight", "tickers", "sectors",
+    "graph_kind", "split_dates"}``.
+    """
+    import numpy as np
+
+    from finmt_core.data.prepare import prepare
+
+    config = ExperimentConfig.model_validate(
+        {"name": "data-view", "data": {"source": source_key},
+         "tasks": [{"target": f, "horizon": int(horizon)} for f in families]}
+    )
+    prep = prepare(_panel, config)
+    rows = []
+    for task in prep.targets.tasks:
+        values, valid = prep.targets.values[task.name], prep.targets.valid[task.name]
+        for seg in ("train", "val", "test"):
+            idx = prep.split.segment(seg)
+            y = values[idx][valid[idx]].astype(np.int64)
+            counts = np.bincount(y, minlength=len(task.classes))
+            rows += [{"task": task.name, "class": c, "split": seg, "count": int(n)} for c, n in zip(task.classes, counts)]
+    dates = prep.frame.dates
+    return {
+        "counts": pd.DataFrame(rows),
+        "edge_index": prep.graph.edge_index,
+        "edge_weight": prep.graph.edge_weight,
+        "tickers": list(prep.frame.tickers),
+        "sectors": list(prep.dense.sector) if prep.dense.sector else None,
+        "graph_kind": prep.graph.kind,
+        "split_dates": {s: (dates[prep.split.segment(s)].min(), dates[prep.split.segment(s)].max())
+                        for s in ("train", "val", "test")},
+    }
+
+
+# ---- evaluation -------------------------------------------------------------------------
+def evaluate(run: RunDir) -> dict[str, Any]:
+    """Run ``evaluate_run`` now (fits the baselines; writes evaluation.json)."""
+    from finmt_core.evaluation.evaluate import evaluate_run
+
+    return evaluate_run(run.path)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _task_rows(path: str, key: Stamp, task_name: str, split: str | None) -> Any:
+    from finmt_core.evaluation.frames import task_rows as rows_of
+
+    run = RunDir(path)
+    return rows_of(run.predictions(), run.config().task(task_name), split=split)
+
+
+def task_rows(run: RunDir, task_name: str, split: str | None = "test") -> Any:
+    """TaskRows (y, pred, dates, tickers) of one task on one split of the predictions."""
+    return _task_rows(str(run.path), stamp(run.predictions_path), task_name, split)

@@ -1,0 +1,67 @@
+"""Where the dashboard keeps its state: runs on disk, the view in the URL.
+
+* The runs root comes from the environment variable ``FINMT_RUNS_DIR`` (``finmt dashboard``
+  sets it; default ``./runs``), so the app, the CLI and background jobs agree on one folder.
+* The current view (selected run, ticker, date, ...) lives in ``st.query_params`` so that a
+  refresh or a shared link shows the same screen. Streamlit clears query parameters when the
+  user switches pages, so every value is mirrored in ``st.session_state`` and written back
+  to the URL on the next page.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+#: environment variable naming the runs root (shared with ``finmt dashboard``).
+RUNS_ENV = "FINMT_RUNS_DIR"
+#: set to ``0`` to stop the first-start demo runs (tests, read-only deployments).
+DEMO_ENV = "FINMT_DEMO"
+#: query parameters the app keeps across pages.
+VIEW_PARAMS = ("run", "ticker", "date")
+_MIRROR = "_view_"
+
+
+def runs_root() -> Path:
+    """The runs root (absolute), created on first use."""
+    root = Path(os.environ.get(RUNS_ENV, "runs")).expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def demo_enabled() -> bool:
+    """Whether the first-start demo runs may be launched (``FINMT_DEMO=0`` turns them off)."""
+    return os.environ.get(DEMO_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def get_param(name: str) -> str | None:
+    """A view parameter: the URL first, then the value remembered from another page."""
+    value = st.query_params.get(name)
+    if value:
+        st.session_state[_MIRROR + name] = value
+        return str(value)
+    remembered = st.session_state.get(_MIRROR + name)
+    if remembered:
+        # carried over from another page: put it back in the URL so the link is shareable
+        st.query_params[name] = remembered
+        return str(remembered)
+    return None
+
+
+def set_param(name: str, value: str | None) -> None:
+    """Store a view parameter in the URL and in the session (``None`` removes it)."""
+    if value is None or value == "":
+        st.query_params.pop(name, None)
+        st.session_state.pop(_MIRROR + name, None)
+        return
+    value = str(value)
+    if st.query_params.get(name) != value:
+        st.query_params[name] = value
+    st.session_state[_MIRROR + name] = value
+
+
+def presentation_mode() -> bool:
+    """Presentation mode (``?present=1``): navigation and controls are hidden."""
+    return str(st.query_params.get("present", "0")).lower() in ("1", "true", "yes", "on")

@@ -1,0 +1,222 @@
+"""Shared UI pieces: run / ticker / date pickers bound to the URL, status badges, empty states.
+
+Pickers use ``bind="query-params"`` so the selection is part of the URL (a refresh or a shared
+link shows the same view) and ``persist_state="session"`` so it survives page switches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from finmt_core.config import ExperimentConfig
+from finmt_core.training.runs import STALE_STATE, RunDir
+
+PAGES = Path(__file__).resolve().parent.parent / "pages"
+
+#: run state -> (badge colour, icon, short text)
+STATE_STYLE: dict[str, tuple[str, str, str]] = {
+    "queued": ("gray", ":material/schedule:", "queued"),
+    "running": ("blue", ":material/progress_activity:", "running"),
+    "done": ("green", ":material/check_circle:", "done"),
+    "failed": ("red", ":material/error:", "failed"),
+    "cancelled": ("orange", ":material/cancel:", "cancelled"),
+    STALE_STATE: ("violet", ":material/warning:", "stopped (no heartbeat)"),
+}
+#: plain-text marks for places that cannot render badges (select boxes, tables).
+STATE_MARK = {"queued": "⏳", "running": "▶️", "done": "✅", "failed": "❌", "cancelled": "⏹️", STALE_STATE: "⚠️"}
+
+
+def status_badge(state: str) -> None:
+    """A coloured badge for a run state."""
+    color, icon, text = STATE_STYLE.get(state, ("gray", ":material/help:", state))
+    st.badge(text, icon=icon, color=color)  # type: ignore[arg-type]
+
+
+def state_text(state: str) -> str:
+    return f"{STATE_MARK.get(state, '•')} {STATE_STYLE.get(state, ('', '', state))[2]}"
+
+
+def page_link(file: str, label: str, icon: str | None = None) -> None:
+    """A link to another page of the app (``file`` is the page's file name in ``pages/``)."""
+    st.page_link(str(PAGES / file), label=label, icon=icon)
+
+
+def empty_state(title: str, body: str, link: tuple[str, str, str] | None = None) -> None:
+    """A friendly placeholder: what is missing and where to get it (``link`` = file, label, icon)."""
+    with st.container(border=True):
+        st.markdown(f"#### {title}")
+        st.markdown(body)
+        if link is not None:
+            page_link(*link)
+
+
+def no_runs(what: str = "this page") -> None:
+    """The empty state shared by every page that needs a run, then stop the page."""
+    empty_state(
+        "No runs yet",
+        f"Train a model to fill {what}. On first start finmt trains a small demo set in the "
+        "background; its progress shows on the Home page.",
+        ("train.py", "Train a model", ":material/rocket_launch:"),
+    )
+    st.stop()
+
+
+def run_picker(
+    runs: Sequence[RunDir],
+    *,
+    label: str = "Run",
+    key: str = "run",
+    sidebar: bool = True,
+    help: str | None = None,
+) -> RunDir | None:
+    """Select a run; the choice is stored in the URL (``?run=<name>``). Returns None if no runs."""
+    if not runs:
+        return None
+    by_name = {r.name: r for r in runs}
+    target = st.sidebar if sidebar else st
+    name = target.selectbox(
+        label,
+        list(by_name),
+        index=0,
+        key=key,
+        bind="query-params",
+        persist_state="session",
+        help=help or "Runs in the runs folder, newest first.",
+    )
+    return by_name.get(str(name), runs[0])
+
+
+def ticker_picker(
+    tickers: Sequence[str], *, key: str = "ticker", label: str = "Ticker", sidebar: bool = False
+) -> str | None:
+    """Select a ticker (``?ticker=``)."""
+    if len(tickers) == 0:
+        return None
+    target = st.sidebar if sidebar else st
+    value = target.selectbox(label, list(tickers), index=0, key=key, bind="query-params", persist_state="session")
+    return str(value) if value is not None else None
+
+
+def date_picker(
+    dates: Sequence[pd.Timestamp] | pd.DatetimeIndex,
+    *,
+    key: str = "date",
+    label: str = "Date",
+    default_last: bool = True,
+    sidebar: bool = False,
+) -> pd.Timestamp | None:
+    """Select one of ``dates`` (``?date=YYYY-MM-DD``); defaults to the latest."""
+    if len(dates) == 0:
+        return None
+    iso = [pd.Timestamp(d).strftime("%Y-%m-%d") for d in dates]
+    target = st.sidebar if sidebar else st
+    value = target.selectbox(
+        label,
+        iso,
+        index=len(iso) - 1 if default_last else 0,
+        key=key,
+        bind="query-params",
+        persist_state="session",
+    )
+    return pd.Timestamp(value) if value else None
+
+
+def run_caption(run: RunDir, state: str, config_summary: str) -> None:
+    """One line under a page title saying which run is shown."""
+    cols = st.columns([6, 1])
+    cols[0].caption(f"Run **{run.name}** · {config_summary}")
+    with cols[1]:
+        status_badge(state)
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    """``95`` -> ``1m 35s``; None -> ``–``."""
+    if seconds is None or not pd.notna(seconds):
+        return "–"
+    s = int(round(float(seconds)))
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m {s:02d}s"
+    h, m = divmod(m, 60)
+    return f"{h}h {m:02d}m"
+
+
+# ---- datasets ---------------------------------------------------------------------------
+UPLOADS = ".uploads"  # under the runs root; a leading dot keeps it out of list_runs
+BUILTIN_DATA = {"demo": "Bundled demo data (real daily prices)", "synthetic": "Synthetic market (planted signal)"}
+
+
+def uploads_dir(root: Path) -> Path:
+    path = root / UPLOADS
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def dataset_options(root: Path) -> dict[str, str]:
+    """option key -> label: the built-in sources and every upload saved from the Data page
+    (key ``upload:<stem>``; the URL carries the key, never a server path)."""
+    options = dict(BUILTIN_DATA)
+    for p in sorted(uploads_dir(root).glob("*.parquet")):
+        options[f"upload:{p.stem}"] = f"Upload: {p.stem}"
+    return options
+
+
+def data_source(root: Path, key: str) -> str:
+    """The ``load_panel`` source of an option key: "demo", "synthetic" or the upload's path."""
+    if key.startswith("upload:"):
+        return str(uploads_dir(root) / f"{key.split(':', 1)[1]}.parquet")
+    return key
+
+
+def dataset_picker(root: Path, *, key: str = "data", label: str = "Data", help: str | None = None) -> str:
+    """Choose a data source (``?data=``); returns the option key (see :func:`data_source`)."""
+    options = dataset_options(root)
+    value = st.selectbox(
+        label, list(options), index=0, format_func=lambda s: options.get(s, s), key=key,
+        bind="query-params", persist_state="session", help=help,
+    )
+    return str(value)
+
+
+# ---- the common page header for pages that read a finished run --------------------------
+def pick_finished_run(root: Path, what: str) -> tuple[RunDir, ExperimentConfig]:
+    """Sidebar picker over the runs that have predictions, with the page's empty states:
+    no runs at all, runs still training, or only failed runs. Stops the page when there is
+    nothing to show; otherwise returns the run and its config and writes the caption."""
+    from dashboard import cache, jobs
+    from finmt_core.training.runs import list_runs
+
+    runs = list_runs(root)
+    if not runs:
+        no_runs(what)
+    ready = [r for r in runs if cache.has_predictions(r)]
+    wanted = st.query_params.get("run")
+    if not ready:
+        active = [v for v in (jobs.job_view(r) for r in runs) if v.active]
+        if active:
+            v = active[0]
+            empty_state(
+                "Still training",
+                f"**{v.name}** is {v.state} ({v.progress:.0%}, ETA {fmt_seconds(v.eta_s)}). {what.capitalize()} "
+                "fills in as soon as a run finishes.",
+                ("curves.py", "Watch it train", ":material/monitoring:"),
+            )
+        else:
+            empty_state("No finished runs", f"None of the runs finished training, so {what} has nothing to show. "
+                        "The Train page shows why each stopped.", ("train.py", "Open Train", ":material/rocket_launch:"))
+        st.stop()
+    if wanted and wanted not in {r.name for r in ready} and any(r.name == wanted for r in runs):
+        st.info(f"Run **{wanted}** has no predictions yet (still training, or it stopped); showing another run.",
+                icon=":material/hourglass_top:")
+    run = run_picker(ready, help="Runs that finished training, newest first.")
+    assert run is not None
+    config = cache.config(run)
+    tasks = ", ".join(t.name for t in config.tasks)
+    run_caption(run, jobs.job_view(run).state, f"`{config.model.name}` · tasks {tasks} · data `{config.data.source}`")
+    return run, config

@@ -1,0 +1,54 @@
+"""``finmt bench``: the performance suite (``benchmarks/`` at the repository root)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from finmt_core.commands._common import friendly_errors
+from finmt_core.errors import ConfigError
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @friendly_errors
+    def bench(
+        quick: bool = typer.Option(False, "--quick", help="Small sizes and few repeats: a smoke check in < 2 min."),
+        json_path: Path | None = typer.Option(None, "--json", help="Also write the results as JSON to this file."),
+        only: list[str] | None = typer.Option(
+            None, "--only", help="Run only these benchmarks (repeat the flag or separate with commas)."
+        ),
+        tiny: bool = typer.Option(
+            False, "--tiny", help="Smallest sizes, one repeat: checks the harness end to end (used by the tests)."
+        ),
+        list_only: bool = typer.Option(False, "--list", help="List the benchmarks and exit."),
+    ) -> None:
+        """Measure finmt against its performance targets and print a table (median of repeats)."""
+        try:
+            from benchmarks import suite
+            from benchmarks.report import format_table, write_json
+        except ModuleNotFoundError as exc:
+            raise ConfigError(
+                "the benchmark suite (benchmarks/ at the repository root) is not importable; run "
+                "finmt bench from a checkout installed with `pip install -e .`"
+            ) from exc
+
+        if list_only:
+            for b in suite.BENCHMARKS:
+                typer.echo(f"{b.name:10s} {b.description}")
+            return
+        profile = "tiny" if tiny else "quick" if quick else "full"
+        try:
+            suite.select(only)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        typer.echo(f"finmt bench: {profile} profile", err=True)
+        results, machine, wall = suite.run_suite(profile, only, echo=lambda s: typer.echo(s, err=True))
+        typer.echo(format_table(results, machine))
+        typer.echo(f"\nsuite wall time: {wall:.1f} s")
+        if json_path is not None:
+            write_json(json_path, results, machine, profile, wall)
+            typer.echo(f"wrote {json_path}")
+        if any(r.status == "error" for r in results):
+            raise typer.Exit(code=1)

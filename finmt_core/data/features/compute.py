@@ -1,0 +1,187 @@
+"""``compute_features``: a Panel (or DensePanel) -> a :class:`FeatureFrame`.
+
+Runs every requested registered feature on the dense ``[D, N]`` float64 arrays (one
+vectorised computation per feature; the only Python loop is over the registry), casts to
+float32 ``[D, N, F]`` and builds the validity mask. Features whose columns the panel lacks
+are skipped, recorded in ``FeatureFrame.skipped`` with the reason, and logged.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+
+from finmt_core.data.containers import FEATURE_GROUPS, FeatureFrame
+from finmt_core.data.dense import DensePanel, to_dense
+from finmt_core.data.features.inputs import FeatureInputs
+from finmt_core.data.features.registry import FeatureSpec, list_features
+from finmt_core.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+
+EXTRA_PREFIX = "extra_"
+
+
+def _as_dense(panel_or_dense: pd.DataFrame | DensePanel) -> DensePanel:
+    """Accept a Panel (MultiIndex (date, ticker) DataFrame) or a DensePanel; check the basics."""
+    if isinstance(panel_or_dense, DensePanel):
+        dense = panel_or_dense
+    elif isinstance(panel_or_dense, pd.DataFrame):
+        names = list(panel_or_dense.index.names)
+        if names != ["date", "ticker"] or "close" not in panel_or_dense.columns:
+            raise DataError(
+                "compute_features expects a Panel: a DataFrame indexed by (date, ticker) with a "
+                f"'close' column; got index levels {names} and columns {list(panel_or_dense.columns)}. "
+                "Load the data with finmt_core.data.panel.load_panel(...) first."
+            )
+        dense = to_dense(panel_or_dense)
+    else:
+        raise DataError(
+            f"compute_features expects a Panel DataFrame or a DensePanel, got {type(panel_or_dense).__name__}"
+        )
+    if "close" not in dense.columns:
+        raise DataError("the panel has no 'close' column; close prices are required for features")
+    close = dense.close
+    if close.size == 0 or not np.isfinite(close).any():
+        raise DataError("the panel has no finite close prices; check the 'close' column of the input")
+    bad = np.isfinite(close) & (close <= 0)
+    if bad.any():
+        d, n = np.argwhere(bad)[0]
+        raise DataError(
+            f"close prices must be > 0; found {close[d, n]!r} for ticker {dense.tickers[n]!r} on "
+            f"{dense.dates[d].date()} ({int(bad.sum())} such values). Remove or correct those rows."
+        )
+    return dense
+
+
+def _missing_reason(spec: FeatureSpec, dense: DensePanel) -> str | None:
+    """Why ``spec`` cannot be computed on ``dense`` (None when it can)."""
+    absent: list[str] = []
+    empty: list[str] = []
+    for col in sorted(spec.needs):
+        if col == "sector":
+            if dense.sector is None:
+                absent.append(col)
+        elif col not in dense.columns:
+            absent.append(col)
+        elif not np.isfinite(dense.columns[col]).any():
+            empty.append(col)
+    if absent:
+        return f"needs {', '.join(absent)}; the panel has no such column"
+    if empty:
+        return f"needs {', '.join(empty)}; the column is entirely missing"
+    return None
+
+
+def _extra_specs(dense: DensePanel) -> list[FeatureSpec]:
+    """``extra_<name>`` context features: the panel's extra numeric columns, as they are.
+
+    A column with one value per date across all tickers (an index level, a rate) is marked
+    market-wide.
+    """
+    specs = []
+    for col in dense.extra:
+        a = dense.columns[col]
+        ok = np.isfinite(a)
+        hi = np.where(ok, a, -np.inf).max(axis=1)
+        lo = np.where(ok, a, np.inf).min(axis=1)
+        rows = ok.any(axis=1)
+        market = bool(rows.any() and np.all(hi[rows] == lo[rows]))
+        specs.append(FeatureSpec(
+            f"{EXTRA_PREFIX}{col}", "context", frozenset({"close", col}),
+            f"extra panel column {col!r}, as given", _column_getter(col), market=market))
+    return specs
+
+
+def _column_getter(col: str):  # type: ignore[no-untyped-def]
+    def get(x: FeatureInputs) -> np.ndarray:
+        return x.col(col)
+
+    return get
+
+
+def _select(specs: list[FeatureSpec], features: list[str] | None) -> list[FeatureSpec]:
+    """The specs named in ``features`` (all when None), in canonical (group) order."""
+    if features is None:
+        return specs
+    known = {s.name for s in specs}
+    unknown = [f for f in features if f not in known]
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ConfigError(
+            f"unknown feature(s) in data.features: {', '.join(hints)}. "
+            f"Available: {', '.join(s.name for s in specs)}"
+        )
+    wanted = set(features)
+    return [s for s in specs if s.name in wanted]
+
+
+def compute_features(panel_or_dense: pd.DataFrame | DensePanel,
+                     features: list[str] | None = None) -> FeatureFrame:
+    """Compute the registered features of a panel on its dense (date x ticker) grid.
+
+    Args:
+        panel_or_dense: a Panel (``load_panel`` output) or the DensePanel made from it.
+        features: feature names to compute (``list_features()`` names or ``extra_<col>``);
+            None = every feature the panel's columns support. Output columns follow the
+            canonical group order (trend, volume, volatility, context), not the list order.
+
+    Returns:
+        FeatureFrame with ``values`` ``[D, N, F]`` float32 (raw, unscaled; NaN where unknown,
+        including every row whose close is missing) and ``mask`` ``[D, N]`` = close present
+        and all F features finite.
+
+    Raises:
+        DataError: the input is not a Panel/DensePanel, has no usable close, non-positive
+            prices, or none of the requested features can be computed.
+        ConfigError: ``features`` names an unknown feature.
+    """
+    t0 = time.perf_counter()
+    dense = _as_dense(panel_or_dense)
+    specs = _select(list_features() + _extra_specs(dense), features)
+    skipped: dict[str, str] = {}
+    usable: list[FeatureSpec] = []
+    for spec in specs:
+        reason = _missing_reason(spec, dense)
+        if reason is None:
+            usable.append(spec)
+        else:
+            skipped[spec.name] = reason
+    if skipped:
+        logger.info("skipped %d feature(s): %s", len(skipped),
+                    "; ".join(f"{k} ({v})" for k, v in skipped.items()))
+    if not usable:
+        raise DataError(
+            f"none of the requested features can be computed on this panel: {skipped}. "
+            "Request close-only features (e.g. ret_1, vol_20) or supply the missing columns."
+        )
+
+    inputs = FeatureInputs(dense)
+    n_dates, n_tickers = dense.close.shape
+    present = inputs.present
+    # Fill feature-major [F, D, N] (contiguous writes), then one transpose to [D, N, F]:
+    # writing each feature into the last axis directly is a strided copy several times slower.
+    buf = np.empty((len(usable), n_dates, n_tickers), dtype=np.float32)
+    for j, spec in enumerate(usable):
+        arr = np.asarray(spec.fn(inputs), dtype=np.float64)
+        buf[j] = arr[:, None] if arr.ndim == 1 else arr
+    # A missing close blanks the whole row: no feature value is carried into a gap day.
+    buf[:, ~present] = np.nan
+    mask = present & np.isfinite(buf).all(axis=0)
+    values = np.ascontiguousarray(buf.transpose(1, 2, 0))
+    del buf
+
+    names = [s.name for s in usable]
+    groups = {g: [s.name for s in usable if s.group == g] for g in FEATURE_GROUPS}
+    market = [s.name for s in usable if s.market]
+    logger.debug("computed %d features on %d dates x %d tickers in %.2fs (%.1f%% rows valid)",
+                 len(names), n_dates, n_tickers, time.perf_counter() - t0, 100.0 * mask.mean())
+    return FeatureFrame(values=values, mask=mask, dates=dense.dates, tickers=list(dense.tickers),
+                        names=names, groups=groups, market=market, skipped=skipped)

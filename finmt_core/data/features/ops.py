@@ -1,0 +1,180 @@
+"""Vectorised, causal building blocks on dense ``[D, N]`` float64 arrays.
+
+Every function works column-wise (one column = one ticker) over the whole date axis at once,
+via bottleneck's moving-window kernels (C, NaN-aware, running sums), pandas' ewm kernel or
+numpy; none loops over dates or tickers. Inputs are best passed in Fortran (column-major)
+order, as :class:`~finmt_core.data.features.inputs.FeatureInputs` does: each ticker's history
+is then contiguous, which makes the date-axis scans several times faster; outputs keep the
+input's layout. All of them are causal: the value at row ``t`` depends on rows ``<= t`` only (``shift`` with a negative lag,
+used by the labels, is the one deliberate exception and says so).
+
+NaN is never filled: a window with too few finite values yields NaN, a return across a
+missing close is NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import bottleneck as bn
+import numpy as np
+import pandas as pd
+
+#: Share of a rolling window that must hold finite values for the statistic to be defined.
+#: Below 1 so that one missing day does not blank a 60-day feature for 60 days; the missing
+#: values are skipped, never filled.
+MIN_FILL = 0.8
+
+
+def min_periods(window: int, fill: float = MIN_FILL) -> int:
+    """Finite values a rolling window of ``window`` rows needs (at least 1, at most ``window``)."""
+    return max(1, min(window, math.ceil(fill * window)))
+
+
+def _frame(a: np.ndarray) -> pd.DataFrame:
+    # A DataFrame view (no copy for a 2-D float64 array): pandas' ewm kernel runs per column.
+    return pd.DataFrame(a, copy=False)
+
+
+def _move(fn: Callable[..., np.ndarray], a: np.ndarray, window: int, minp: int,
+          **kwargs: object) -> np.ndarray:
+    """Apply a bottleneck ``move_*`` kernel along the date axis, keeping the input's layout.
+
+    bottleneck writes row-major output; running it on the transpose along axis 1 makes a
+    column-major input come back column-major without a copy.
+    """
+    window = min(window, a.shape[0]) if a.shape[0] else window
+    minp = min(minp, window)
+    if a.flags.f_contiguous and not a.flags.c_contiguous:
+        return fn(a.T, window, min_count=minp, axis=1, **kwargs).T
+    return fn(a, window, min_count=minp, axis=0, **kwargs)
+
+
+def roll_sum(a: np.ndarray, window: int, minp: int | None = None) -> np.ndarray:
+    """Trailing sum over ``window`` rows (NaNs skipped; NaN with fewer than ``minp`` values)."""
+    return _move(bn.move_sum, a, window, min_periods(window) if minp is None else minp)
+
+
+def roll_mean(a: np.ndarray, window: int, minp: int | None = None) -> np.ndarray:
+    """Trailing mean over ``window`` rows (NaNs skipped; NaN with fewer than ``minp`` values)."""
+    return _move(bn.move_mean, a, window, min_periods(window) if minp is None else minp)
+
+
+def roll_std(a: np.ndarray, window: int, minp: int | None = None) -> np.ndarray:
+    """Trailing sample standard deviation (ddof=1) over ``window`` rows.
+
+    bottleneck's running sums leave rounding noise of the order 1e-8 x the values' level in a
+    perfectly flat window; a std below 1e-7 of the window mean's magnitude is that noise and
+    is set to exactly 0, so flat windows give std 0 (and z-scores their documented fill).
+    """
+    mp = max(2, min_periods(window) if minp is None else minp)
+    std = _move(bn.move_std, a, window, mp, ddof=1)
+    mean = _move(bn.move_mean, a, window, mp)
+    return np.where(std <= 1e-7 * np.abs(mean), 0.0, std)
+
+
+def roll_max(a: np.ndarray, window: int, minp: int | None = None) -> np.ndarray:
+    """Trailing maximum over ``window`` rows (NaNs skipped)."""
+    return _move(bn.move_max, a, window, min_periods(window) if minp is None else minp)
+
+
+def roll_min(a: np.ndarray, window: int, minp: int | None = None) -> np.ndarray:
+    """Trailing minimum over ``window`` rows (NaNs skipped)."""
+    return _move(bn.move_min, a, window, min_periods(window) if minp is None else minp)
+
+
+def ewm_mean(a: np.ndarray, *, span: float | None = None, alpha: float | None = None,
+             minp: int = 1) -> np.ndarray:
+    """Recursive exponential moving average (``adjust=False``: y_t = (1-α)·y_{t-1} + α·x_t).
+
+    Missing inputs are skipped (the average keeps its state; the row itself is blanked later
+    by the caller's presence mask), so nothing is filled forward into a price.
+    """
+    ew = _frame(a).ewm(span=span, alpha=alpha, adjust=False, min_periods=minp)
+    return ew.mean().to_numpy()
+
+
+def shift(a: np.ndarray, lag: int) -> np.ndarray:
+    """Rows moved down by ``lag`` (``out[t] = a[t - lag]``), NaN where undefined.
+
+    ``lag < 0`` looks *forward* (``out[t] = a[t + |lag|]``): only the labels use that.
+    """
+    out = np.full_like(a, np.nan, dtype=np.float64)
+    if lag == 0:
+        out[:] = a
+    elif lag > 0:
+        if lag < a.shape[0]:
+            out[lag:] = a[:-lag]
+    elif -lag < a.shape[0]:
+        out[:lag] = a[-lag:]
+    return out
+
+
+def safe_div(num: np.ndarray, den: np.ndarray, fill: float = 0.0) -> np.ndarray:
+    """``num / den`` with ``fill`` where ``den == 0`` (a flat window), NaN kept where either is NaN."""
+    num, den = np.broadcast_arrays(np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64))
+    out = np.full_like(num, np.nan)
+    ok = np.isfinite(num) & np.isfinite(den)
+    nz = ok & (den != 0)
+    np.divide(num, den, out=out, where=nz)
+    out[ok & (den == 0)] = fill
+    return out
+
+
+def log_prices(a: np.ndarray) -> np.ndarray:
+    """Natural log of a price array; non-positive or missing prices -> NaN."""
+    out = np.full_like(a, np.nan, dtype=np.float64)
+    np.log(a, out=out, where=np.isfinite(a) & (a > 0))
+    return out
+
+
+def cs_mean(a: np.ndarray) -> np.ndarray:
+    """Cross-sectional (per row) mean over finite entries -> ``[D]``; NaN for an empty row."""
+    ok = np.isfinite(a)
+    n = ok.sum(axis=1)
+    s = np.where(ok, a, 0.0).sum(axis=1)
+    return np.where(n > 0, s / np.maximum(n, 1), np.nan)
+
+
+def cs_rank(a: np.ndarray) -> np.ndarray:
+    """Cross-sectional percentile rank per row in [0, 1] (0 = lowest, 1 = highest).
+
+    Ties share their average rank; NaN stays NaN; a row with a single finite value gets 0.5.
+    """
+    ranks = bn.nanrankdata(a, axis=1)  # 1-based average ranks, NaN for NaN
+    count = np.isfinite(a).sum(axis=1, keepdims=True).astype(np.float64)
+    return safe_div(ranks - 1.0, count - 1.0, fill=0.5)
+
+
+def group_mean(a: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per-row mean of ``a`` over the tickers of each ticker's group, as ``[D, N]``.
+
+    ``codes`` ``[N]`` int group index of each ticker. One matrix product with the one-hot
+    membership matrix; NaN entries are left out of their group's mean.
+    """
+    onehot = np.zeros((a.shape[1], n_groups))
+    onehot[np.arange(a.shape[1]), codes] = 1.0
+    ok = np.isfinite(a)
+    sums = np.where(ok, a, 0.0) @ onehot
+    counts = ok.astype(np.float64) @ onehot
+    means = safe_div(sums, counts, fill=np.nan)
+    return means[:, codes]
+
+
+def roll_corr_beta(x: np.ndarray, m: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Trailing correlation and beta of each column of ``x`` ``[D, N]`` to ``m`` ``[D]``.
+
+    Pairwise-complete: a row counts for a ticker only where both its value and the market's
+    are finite. Built from five rolling means (E[x], E[m], E[xm], E[x²], E[m²]).
+    """
+    both = np.isfinite(x) & np.isfinite(m)[:, None]
+    xv = np.where(both, x, np.nan)
+    mv = np.where(both, m[:, None], np.nan)  # the market, repeated per ticker, same layout as x
+    ex, em = roll_mean(xv, window), roll_mean(mv, window)
+    cov = roll_mean(xv * mv, window) - ex * em
+    var_x = np.maximum(roll_mean(xv * xv, window) - ex * ex, 0.0)
+    var_m = np.maximum(roll_mean(mv * mv, window) - em * em, 0.0)
+    corr = np.clip(safe_div(cov, np.sqrt(var_x * var_m)), -1.0, 1.0)
+    beta = safe_div(cov, var_m)
+    return corr, beta

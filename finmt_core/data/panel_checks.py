@@ -1,0 +1,339 @@
+"""What the columns of a raw table mean, and whether their values can be used.
+
+:func:`interpret_columns` maps headers (case-insensitive, with aliases) to the Panel's names
+and reshapes wide tables to long; the ``check_*`` / ``parse_*`` functions validate values,
+vectorised over the whole column, and raise :class:`DataError` with up to three example rows.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from finmt_core.data.containers import PRICE_COLUMNS
+from finmt_core.data.panel_io import RawTable
+from finmt_core.errors import DataError
+
+#: canonical column -> accepted spellings after normalisation (lower case, non-alphanumerics -> "_")
+ALIASES: dict[str, tuple[str, ...]] = {
+    "date": ("date", "datetime", "timestamp", "time", "day", "trade_date", "tradedate", "dt", "caldt"),
+    "ticker": ("ticker", "symbol", "name", "tic", "stock", "asset", "instrument", "security", "code"),
+    "open": ("open", "o", "open_price", "opening_price", "px_open"),
+    "high": ("high", "h", "high_price", "px_high"),
+    "low": ("low", "l", "low_price", "px_low"),
+    "close": ("close", "c", "close_price", "closing_price", "price", "last", "px_last", "prc"),
+    "adj_close": ("adj_close", "adjclose", "adjusted_close", "adj_close_price", "close_adj", "adj_price"),
+    "volume": ("volume", "vol", "v", "volume_traded", "shares_traded", "px_volume"),
+    "sector": ("sector", "gics_sector", "industry", "industry_group"),
+}
+_LOOKUP = {alias: canon for canon, names in ALIASES.items() for alias in names}
+#: prices beyond this are not plausible in any currency unit finmt expects
+MAX_PRICE = 1e9
+MAX_VOLUME = 1e15
+#: a day-over-day close ratio above this (or below its inverse) is a unit/decimal error
+MAX_DAILY_RATIO = 50.0
+_EXAMPLES = 3
+
+
+@dataclass
+class Interpreted:
+    """A raw table mapped to Panel names: long rows with ``date``, ``ticker`` and value columns."""
+
+    frame: pd.DataFrame
+    layout: str  # "long", "single" (one ticker, no ticker column) or "wide"
+    notes: list[str] = field(default_factory=list)
+
+
+def normalise(header: object) -> str:
+    """``"Adj. Close "`` -> ``"adj_close"``: lower case, runs of non-alphanumerics -> one ``_``."""
+    return re.sub(r"[^0-9a-z]+", "_", str(header).strip().lower()).strip("_")
+
+
+def examples(raw: RawTable, frame: pd.DataFrame, bad: np.ndarray | pd.Series, show: list[str]) -> str:
+    """``'line 5 (date='2020-01-03', ticker='AAA', close='abc'); ...'`` for up to 3 bad rows.
+
+    ``frame`` must carry the source position of each row in a ``_pos`` column.
+    """
+    rows = frame.loc[np.asarray(bad, dtype=bool)].head(_EXAMPLES)
+    parts = []
+    for _, row in rows.iterrows():  # at most three rows: formatting, not computation
+        cells = ", ".join(f"{c}={_cell(row[c])}" for c in show if c in row.index)
+        parts.append(f"{raw.row_ref(int(row['_pos']))} ({cells})")
+    return "; ".join(parts)
+
+
+def _cell(value: object) -> str:
+    """A cell as a person would write it: dates as ISO, blanks as 'blank', text quoted."""
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "blank"
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.10g}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def interpret_columns(raw: RawTable) -> Interpreted:
+    """Map headers to Panel names and bring wide / single-ticker tables to long form.
+
+    Raises:
+        DataError: no date column, no close column, or two columns claiming the same meaning.
+    """
+    df = raw.frame
+    df.columns = [str(c) for c in df.columns]
+    if df.columns.duplicated().any():
+        dup = sorted(set(df.columns[df.columns.duplicated()]))
+        raise DataError(f"{raw.label}: column names repeat: {dup}. Give every column a distinct name.")
+    notes: list[str] = []
+    canon: dict[str, str] = {}  # original header -> canonical name
+    claims: dict[str, list[str]] = {}
+    for col in df.columns:
+        key = _LOOKUP.get(normalise(col))
+        if key is not None:
+            claims.setdefault(key, []).append(col)
+    for key, cols in claims.items():
+        # several columns could mean the same thing (e.g. Symbol and Name): the most standard
+        # spelling wins, the others are ignored and the note says so
+        cols = sorted(cols, key=lambda c: ALIASES[key].index(normalise(c)))
+        canon[cols[0]] = key
+        if len(cols) > 1:
+            df = df.drop(columns=cols[1:])
+            notes.append(f"column(s) {cols[1:]} ignored: {cols[0]!r} is used as {key}")
+    if "date" not in canon.values():
+        unnamed = [c for c in df.columns if normalise(c) in ("", "unnamed_0", "index")]
+        if unnamed:
+            canon[unnamed[0]] = "date"
+        else:
+            raise DataError(
+                f"{raw.label}: no date column among {[c for c in df.columns if c != '_pos'][:12]}. Name the column with the "
+                "trading dates 'date' (also accepted: Date, datetime, timestamp, time, day)."
+            )
+    prices = {"open", "high", "low", "close", "adj_close", "volume"}
+    if "ticker" not in canon.values() and not prices & set(canon.values()):
+        return _wide_to_long(raw, df, canon, notes)
+    renamed = df.rename(columns=canon)
+    if "ticker" not in renamed.columns:
+        ticker = _ticker_from_label(raw.label)
+        renamed.insert(1, "ticker", ticker)
+        notes.append(f"no ticker column: all rows are one asset, named {ticker!r} after the file")
+        layout = "single"
+    else:
+        layout = "long"
+    renamed = _choose_close(raw, renamed, notes)
+    return Interpreted(frame=renamed, layout=layout, notes=notes)
+
+
+def _ticker_from_label(label: str) -> str:
+    """``'/data/AAPL.csv.gz'`` -> ``'AAPL'``; the name is data only and never used as a path."""
+    stem = re.split(r"[\\/]", label)[-1].split(".")[0].strip()
+    return stem if re.fullmatch(r"[A-Za-z0-9_\-^=]{1,20}", stem) else "ASSET"
+
+
+def _choose_close(raw: RawTable, df: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Prefer the adjusted close; rescale open/high/low by the same factor when possible."""
+    if "adj_close" not in df.columns:
+        if "close" not in df.columns:
+            raise DataError(
+                f"{raw.label}: no close price column among {[c for c in df.columns if c != '_pos'][:12]}. "
+                "Name the closing price column 'close' (also accepted: Close, Adj Close, adj_close, "
+                "price, last)."
+            )
+        return df
+    if "close" in df.columns:
+        raw_close = parse_numeric(raw, df, "close")
+        adj = parse_numeric(raw, df, "adj_close")
+        factor = adj / raw_close.where(raw_close != 0)
+        ohl = [c for c in ("open", "high", "low") if c in df.columns]
+        for c in ohl:
+            df[c] = parse_numeric(raw, df, c) * factor
+        scaled = f"; {'/'.join(ohl)} scaled by adj_close/close to match" if ohl else ""
+        notes.append(f"used the adjusted close (adj_close) as close{scaled}; the raw close was dropped")
+        df = df.drop(columns=["close"])
+    else:
+        ohl = [c for c in ("open", "high", "low") if c in df.columns]
+        if ohl:
+            df = df.drop(columns=ohl)
+            notes.append(f"used the adjusted close as close; {'/'.join(ohl)} dropped (no raw close to "
+                         "adjust them by)")
+        else:
+            notes.append("used the adjusted close (adj_close) as close")
+    return df.rename(columns={"adj_close": "close"})
+
+
+def _wide_to_long(raw: RawTable, df: pd.DataFrame, canon: dict[str, str], notes: list[str]) -> Interpreted:
+    """A date column + one close column per ticker -> long (date, ticker, close) rows."""
+    date_col = next(c for c, k in canon.items() if k == "date")
+    tickers = [c for c in df.columns if c != date_col and c != "_pos"]
+    if not tickers:
+        raise DataError(f"{raw.label}: only a date column. Add a close column (long format) or one "
+                        "column of closes per ticker (wide format).")
+    wide = df[[date_col, "_pos", *tickers]].rename(columns={date_col: "date"})
+    for t in tickers:  # one vectorised parse per ticker column, for messages that name the ticker
+        wide[t] = parse_numeric(raw, wide, t, what=f"ticker column {t!r}")
+    long = wide.melt(id_vars=["date", "_pos"], var_name="ticker", value_name="close")
+    long = long.dropna(subset=["close"])  # blank cell = that ticker has no price that day (a gap)
+    notes.append(f"wide table: {len(tickers)} ticker columns read as close prices (no open/high/low/volume)")
+    empty = sorted(set(tickers) - set(long["ticker"].unique()))
+    if empty:
+        raise DataError(f"{raw.label}: ticker columns {empty[:5]} have no prices at all (all blank or NaN). "
+                        "Remove these columns or fill in their prices.")
+    return Interpreted(frame=long, layout="wide", notes=notes)
+
+
+def parse_numeric(raw: RawTable, df: pd.DataFrame, col: str, what: str | None = None) -> pd.Series:
+    """Column as float64; blank cells become NaN, anything else non-numeric is an error."""
+    s = df[col]
+    if pd.api.types.is_bool_dtype(s):
+        raise DataError(f"{raw.label}: column {col!r} holds true/false values, not numbers.")
+    if pd.api.types.is_numeric_dtype(s):
+        return s.astype(np.float64)
+    text = s.astype("string").str.strip()
+    text = text.str.replace(r"^[$€£]|%$", "", regex=True).replace({"": pd.NA})
+    num = pd.to_numeric(text, errors="coerce")
+    bad = (num.isna() & text.notna()).to_numpy()
+    if bad.any():
+        label = what or f"column {col!r}"
+        show = [c for c in ("date", "ticker") if c in df.columns and c != col] + [col]
+        raise DataError(
+            f"{raw.label}: {label} has {int(bad.sum())} non-numeric value(s), e.g. "
+            f"{examples(raw, df, bad, show)}. Fix these cells or leave them blank (blank = missing)."
+        )
+    return num.astype(np.float64)
+
+
+def parse_dates(raw: RawTable, df: pd.DataFrame) -> pd.Series:
+    """``date`` column as datetime64[ns] (time zones dropped); unparseable cells are an error."""
+    s = df["date"]
+    if pd.api.types.is_integer_dtype(s) and s.between(1800_01_01, 2200_12_31).all():
+        out = pd.to_datetime(s.astype(str), format="%Y%m%d", errors="coerce")  # 20200131 style
+    elif pd.api.types.is_datetime64_any_dtype(s):
+        out = s
+    else:
+        text = s.astype("string").str.strip()
+        out = pd.to_datetime(text, errors="coerce", format="ISO8601")  # fast path: 2020-01-31
+        if (out.isna() & text.notna()).any():  # other formats: inferred, then element-wise
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "could not infer format": we check below
+                out = pd.to_datetime(text, errors="coerce")
+                if (out.isna() & text.notna()).any():
+                    out = pd.to_datetime(text, errors="coerce", format="mixed")
+    if isinstance(out.dtype, pd.DatetimeTZDtype):
+        out = out.dt.tz_localize(None)
+    bad = out.isna().to_numpy()
+    if bad.any():
+        show = ["date", *[c for c in ("ticker",) if c in df.columns]]
+        raise DataError(
+            f"{raw.label}: column 'date' has {int(bad.sum())} missing or unparseable date(s), e.g. "
+            f"{examples(raw, df, bad, show)}. Use ISO dates like 2020-01-31."
+        )
+    return out.astype("datetime64[ns]")
+
+
+def parse_tickers(raw: RawTable, df: pd.DataFrame) -> pd.Series:
+    """Tickers as stripped strings; empty tickers are an error. Tickers are never used as paths."""
+    s = df["ticker"]
+    text = s.astype("string").str.strip()
+    if pd.api.types.is_float_dtype(s):  # 10001.0 -> "10001" (numeric ids read as floats)
+        as_int = s.dropna()
+        if (as_int == np.round(as_int)).all():
+            text = s.astype("Int64").astype("string")
+    bad = (text.isna() | (text == "")).to_numpy()
+    if bad.any():
+        raise DataError(
+            f"{raw.label}: column 'ticker' is empty in {int(bad.sum())} row(s), e.g. "
+            f"{examples(raw, df, bad, ['date', 'ticker'])}. Give every row a ticker symbol."
+        )
+    return text.astype(str)
+
+
+def check_values(raw: RawTable, df: pd.DataFrame, numeric: list[str]) -> None:
+    """Infinite, negative/zero or absurd prices and volumes -> DataError (vectorised)."""
+    show_base = ["date", "ticker"]
+    for col in numeric:
+        v = df[col].to_numpy()
+        if np.isinf(v).any():
+            _fail(raw, df, np.isinf(v), col, "infinite value(s)", "Replace them with real numbers or blanks.")
+        if col in ("open", "high", "low", "close"):
+            _fail_if(raw, df, v <= 0, col, "zero or negative price(s)",
+                     "Prices must be positive; blank the cells or fix the values.")
+            _fail_if(raw, df, v > MAX_PRICE, col, f"absurd price(s) above {MAX_PRICE:.0e}",
+                     "Check the units (e.g. prices in cents or a misplaced decimal point).")
+        elif col == "volume":
+            _fail_if(raw, df, v < 0, col, "negative volume(s)", "Volume must be >= 0.")
+            _fail_if(raw, df, v > MAX_VOLUME, col, f"absurd volume(s) above {MAX_VOLUME:.0e}",
+                     "Check the units of the volume column.")
+    if {"high", "low"} <= set(numeric):
+        _fail_if(raw, df, (df["high"] < df["low"]).to_numpy(), "high", "high below low",
+                 "Check that the high and low columns are not swapped.", show=[*show_base, "high", "low"])
+
+
+def check_jumps(raw: RawTable, df: pd.DataFrame) -> None:
+    """A close that moves more than 50x from one row of a ticker to its next -> DataError.
+
+    ``df`` must be sorted by (ticker, date).
+    """
+    prev = df.groupby("_tc" if "_tc" in df.columns else "ticker", sort=False)["close"].shift(1)
+    ratio = (df["close"] / prev).to_numpy()
+    bad = (ratio > MAX_DAILY_RATIO) | (ratio < 1.0 / MAX_DAILY_RATIO)
+    if bad.any():
+        shown = df.assign(previous_close=prev)
+        _fail(raw, shown, bad, "close", f"day-over-day jump(s) larger than {MAX_DAILY_RATIO:.0f}x",
+              "This is usually a unit or decimal error or a missing split adjustment: fix the value, "
+              "or use split-adjusted prices.", show=["date", "ticker", "previous_close", "close"])
+
+
+def _fail_if(raw: RawTable, df: pd.DataFrame, bad: np.ndarray, col: str, what: str, fix: str,
+             show: list[str] | None = None) -> None:
+    if np.any(bad):
+        _fail(raw, df, bad, col, what, fix, show)
+
+
+def _fail(raw: RawTable, df: pd.DataFrame, bad: np.ndarray, col: str, what: str, fix: str,
+          show: list[str] | None = None) -> None:
+    cols = show or ["date", "ticker", col]
+    raise DataError(f"{raw.label}: column {col!r} has {int(np.sum(bad))} {what}, e.g. "
+                    f"{examples(raw, df, bad, cols)}. {fix}")
+
+
+def check_duplicates(raw: RawTable, df: pd.DataFrame, value_cols: list[str], notes: list[str]) -> pd.DataFrame:
+    """Identical repeated rows are dropped (with a note); conflicting (date, ticker) rows -> DataError."""
+    key = ["date", "_tc" if "_tc" in df.columns else "ticker"]
+    key_dup = df.duplicated(key, keep=False).to_numpy()
+    if not key_dup.any():
+        return df
+    exact = df.duplicated([*key, *value_cols], keep="first")
+    df = df.loc[~exact]
+    if exact.any():
+        notes.append(f"{int(exact.sum())} exact duplicate row(s) dropped")
+    conflict = df.duplicated(key, keep=False).to_numpy()
+    if conflict.any():
+        raise DataError(
+            f"{raw.label}: {int(conflict.sum())} rows repeat a (date, ticker) pair with different values, "
+            f"e.g. {examples(raw, df, conflict, ['date', 'ticker', 'close'])}. Keep one row per ticker "
+            "per date (e.g. remove the duplicates, or check that two tickers were not given one name)."
+        )
+    return df
+
+
+def note_columns(columns: list[str], feature_needs: Callable[[str], list[str]]) -> list[str]:
+    """Notes about unavailable optional columns: which features are skipped because of them."""
+    notes = []
+    missing = [c for c in PRICE_COLUMNS if c not in columns]
+    if "high" in missing or "low" in missing:
+        names = feature_needs("high") or ["ATR", "Parkinson volatility"]
+        notes.append(f"no high/low: {', '.join(names)} skipped")
+    if "open" in missing:
+        names = feature_needs("open") or ["overnight gap"]
+        notes.append(f"no open: {', '.join(names)} skipped")
+    if "volume" in missing:
+        names = feature_needs("volume") or ["volume features"]
+        notes.append(f"no volume: {', '.join(names)} skipped")
+    if "sector" not in columns:
+        names = feature_needs("sector") or ["sector graph", "sector-relative features"]
+        notes.append(f"no sector: {', '.join(names)} skipped")
+    return notes

@@ -1,0 +1,281 @@
+"""Everything between a Panel and the torch datasets, in one call: :func:`prepare`.
+
+``panel -> to_dense -> compute_features -> build_targets -> make_split -> build_graph (train)
+-> FeatureScaler (fit on train rows) -> X [D, N, F] float32``. The result,
+:class:`PreparedData`, is what datasets, baselines, evaluation and inference read; its
+:class:`InputInfo` is what a model sizes itself from (and is stored in checkpoints).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from finmt_core.config import ExperimentConfig
+from finmt_core.data.containers import FEATURE_GROUPS, FeatureFrame, Split, StockGraph, Targets
+from finmt_core.data.dense import DensePanel, to_dense
+from finmt_core.data.features import FeatureScaler, compute_features
+from finmt_core.data.graph import build_graph
+from finmt_core.data.labels import build_targets
+from finmt_core.data.panel import check_history
+from finmt_core.data.splits import make_split
+from finmt_core.errors import DataError
+
+log = logging.getLogger(__name__)
+
+#: Feature groups that become image channels, in channel order (context is not an image row).
+IMAGE_GROUPS: tuple[str, ...] = ("trend", "volume", "volatility")
+
+
+@dataclass
+class InputInfo:
+    """What a model needs to size itself; stored in checkpoints as plain python types.
+
+    Attributes:
+        n_features: F, feature columns of ``X``.
+        window: T, trading days per input window.
+        feature_names: the F names, in column order.
+        groups: group -> feature column indices (non-empty groups only).
+        image_groups: channel order of feature images (non-empty of trend, volume, volatility).
+        image_size: H = W of feature images.
+        n_nodes: N, tickers (graph nodes).
+        context_idx: columns of market-wide features (dual-tower context tower).
+        stock_idx: columns of per-stock features (dual-tower stock tower).
+    """
+
+    n_features: int
+    window: int
+    feature_names: list[str]
+    groups: dict[str, list[int]]
+    image_groups: list[str]
+    image_size: int
+    n_nodes: int
+    context_idx: list[int]
+    stock_idx: list[int]
+
+    @property
+    def context_dim(self) -> int:
+        """Width of the ``tower`` batch's ``context``: market features at t + their 5-day mean."""
+        return 2 * len(self.context_idx)
+
+    @property
+    def stock_dim(self) -> int:
+        """Width of the ``tower`` batch's ``stock``."""
+        return len(self.stock_idx)
+
+    @property
+    def image_channels(self) -> int:
+        return len(self.image_groups)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_features": int(self.n_features),
+            "window": int(self.window),
+            "feature_names": [str(n) for n in self.feature_names],
+            "groups": {str(g): [int(i) for i in idx] for g, idx in self.groups.items()},
+            "image_groups": [str(g) for g in self.image_groups],
+            "image_size": int(self.image_size),
+            "n_nodes": int(self.n_nodes),
+            "context_idx": [int(i) for i in self.context_idx],
+            "stock_idx": [int(i) for i in self.stock_idx],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> InputInfo:
+        try:
+            return cls(
+                n_features=int(d["n_features"]),
+                window=int(d["window"]),
+                feature_names=[str(n) for n in d["feature_names"]],
+                groups={str(g): [int(i) for i in idx] for g, idx in d["groups"].items()},
+                image_groups=[str(g) for g in d["image_groups"]],
+                image_size=int(d["image_size"]),
+                n_nodes=int(d["n_nodes"]),
+                context_idx=[int(i) for i in d["context_idx"]],
+                stock_idx=[int(i) for i in d["stock_idx"]],
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DataError(f"input_info in the checkpoint is incomplete or malformed ({exc!r})") from None
+
+
+@dataclass
+class PreparedData:
+    """A panel turned into scaled arrays, targets, a split and a graph.
+
+    Attributes:
+        X: ``[D, N, F]`` float32, features standardised with train statistics, NaN -> 0.
+        The other fields are the intermediate products (see ARCHITECTURE.md).
+    """
+
+    config: ExperimentConfig
+    dense: DensePanel
+    frame: FeatureFrame
+    targets: Targets
+    split: Split
+    graph: StockGraph
+    scaler: FeatureScaler
+    X: np.ndarray
+    info: InputInfo
+    #: lazily built derived arrays (usable-row masks, torch views); never part of equality
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    # ---- rows -----------------------------------------------------------------------------
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        return self.frame.dates
+
+    @property
+    def tickers(self) -> list[str]:
+        return self.frame.tickers
+
+    def has_window(self) -> np.ndarray:
+        """``[D, N]`` bool: the row has features (mask) and a full input window behind it."""
+        if "has_window" not in self._cache:
+            ok = self.frame.mask.copy()
+            ok[: self.info.window - 1] = False
+            self._cache["has_window"] = ok
+        return self._cache["has_window"]
+
+    def usable(self) -> np.ndarray:
+        """``[D, N]`` bool: :meth:`has_window` and at least one task target valid."""
+        if "usable" not in self._cache:
+            any_valid = np.logical_or.reduce([self.targets.valid[t.name] for t in self.targets.tasks])
+            self._cache["usable"] = self.has_window() & any_valid
+        return self._cache["usable"]
+
+    def _segment_dates(self, segment: str | np.ndarray | None) -> np.ndarray | None:
+        if segment is None:
+            return None
+        if isinstance(segment, str):
+            return self.split.segment(segment)
+        return np.asarray(segment, dtype=np.int64)
+
+    @staticmethod
+    def _rows_in(grid: np.ndarray, dates: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        if dates is not None:
+            keep = np.zeros(grid.shape[0], dtype=bool)
+            keep[dates] = True
+            grid = grid & keep[:, None]
+        d, n = np.nonzero(grid)  # sorted by date, then ticker
+        return d.astype(np.int64), n.astype(np.int64)
+
+    def rows(self, segment: str | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Usable rows ``(date_idx, ticker_idx)`` (int64, sorted by date then ticker) of a segment.
+
+        ``segment`` is ``"train" | "val" | "test"`` or an array of date indices. A row is usable
+        when its features exist, it has a full window and at least one task target is valid.
+        """
+        return self._rows_in(self.usable(), self._segment_dates(segment))
+
+    def rows_all(self, segment: str | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Every row with features and a full window, targets or not (inference on the latest dates)."""
+        return self._rows_in(self.has_window(), self._segment_dates(segment))
+
+
+# ---- prepare ------------------------------------------------------------------------------
+def _select_tickers(panel: pd.DataFrame, tickers: list[str] | None) -> pd.DataFrame:
+    if not tickers:
+        return panel
+    have = panel.index.get_level_values("ticker")
+    known = set(have.unique().astype(str))
+    missing = [t for t in tickers if t not in known]
+    if missing:
+        sample = ", ".join(sorted(known)[:10])
+        raise DataError(
+            f"data.tickers names tickers not in the data: {missing}. Available ({len(known)}): {sample}"
+            f"{' ...' if len(known) > 10 else ''}. Fix data.tickers or leave it empty for all tickers."
+        )
+    return panel[have.isin(list(tickers))]
+
+
+def _check_history(panel: pd.DataFrame, window: int, horizon: int) -> None:
+    """The loader's history check (a clear DataError when too short); notes thin tickers."""
+    short = check_history(panel, window, horizon)
+    if short:
+        log.warning("%d ticker(s) have fewer than window + horizon = %d prices and give few or no rows: %s",
+                    len(short), window + horizon, ", ".join(short[:10]) + (" ..." if len(short) > 10 else ""))
+
+
+def make_input_info(frame: FeatureFrame, window: int, image_size: int) -> InputInfo:
+    """Column indices of groups, image channels and dual-tower inputs for ``frame``."""
+    pos = {name: i for i, name in enumerate(frame.names)}
+    groups: dict[str, list[int]] = {}
+    order = list(FEATURE_GROUPS) + sorted(g for g in frame.groups if g not in FEATURE_GROUPS)
+    for g in order:
+        idx = [pos[n] for n in frame.groups.get(g, []) if n in pos]
+        if idx:
+            groups[g] = idx
+    market = set(frame.market)
+    return InputInfo(
+        n_features=len(frame.names),
+        window=window,
+        feature_names=list(frame.names),
+        groups=groups,
+        image_groups=[g for g in IMAGE_GROUPS if g in groups],
+        image_size=image_size,
+        n_nodes=len(frame.tickers),
+        context_idx=[pos[n] for n in frame.names if n in market],
+        stock_idx=[pos[n] for n in frame.names if n not in market],
+    )
+
+
+def _check_segments(prep: PreparedData) -> None:
+    empty = [s for s in ("train", "val", "test") if prep.rows(s)[0].size == 0]
+    if empty:
+        raise DataError(
+            f"no usable rows (features, a full {prep.info.window}-day window and a known target) in "
+            f"segment(s) {', '.join(empty)}. Use more history, a shorter data.window or shorter "
+            "task horizons, or move the split boundaries."
+        )
+
+
+def prepare(
+    panel: pd.DataFrame,
+    config: ExperimentConfig,
+    split: Split | None = None,
+    scaler_state: dict[str, Any] | None = None,
+) -> PreparedData:
+    """Turn a validated Panel into :class:`PreparedData` for ``config``.
+
+    Args:
+        panel: a Panel from ``load_panel`` (MultiIndex (date, ticker)).
+        config: the experiment config (data.window/features/tickers/image_size, tasks, split, graph).
+        split: a ready split (e.g. one walk-forward fold); default ``make_split`` with
+            ``min_index = window - 1`` and ``embargo = config.embargo``.
+        scaler_state: a saved ``FeatureScaler.state_dict()`` (inference); default fit on the
+            train rows.
+
+    Raises:
+        DataError: unknown tickers, too little history, a segment without usable rows.
+    """
+    window = config.data.window
+    panel = _select_tickers(panel, config.data.tickers)
+    _check_history(panel, window, config.max_horizon)
+    dense = to_dense(panel)
+    frame = compute_features(dense, config.data.features)
+    targets = build_targets(dense, config.tasks)
+    if split is None:
+        split = make_split(frame.dates, config.split, config.embargo, min_index=window - 1)
+    elif len(split.test) and int(split.test.max()) >= len(frame.dates):
+        raise DataError(f"the given split indexes date {int(split.test.max())} but the data has {len(frame.dates)} dates")
+    graph = build_graph(dense, split.train, config.graph)
+
+    scaler = FeatureScaler()
+    if scaler_state is not None:
+        scaler.load_state_dict(scaler_state)
+    else:
+        scaler.fit(frame.values, frame.mask, split.train)
+    # transform raises DataError when a loaded scaler was fitted on another feature count
+    X = np.ascontiguousarray(scaler.transform(frame.values), dtype=np.float32)
+    info = make_input_info(frame, window, config.data.image_size)
+    prep = PreparedData(config=config, dense=dense, frame=frame, targets=targets, split=split, graph=graph,
+                        scaler=scaler, X=X, info=info)
+    if scaler_state is None:  # inference may run on data whose segments are empty
+        _check_segments(prep)
+    log.info("prepared %d dates x %d tickers x %d features; rows train/val/test = %d/%d/%d",
+             *X.shape, *(prep.rows(s)[0].size for s in ("train", "val", "test")))
+    return prep

@@ -1,0 +1,356 @@
+"""Torch datasets over :class:`PreparedData`: one vectorised gather per batch, no copies per sample.
+
+``X`` ``[D, N, F]`` is held once as a torch tensor (``torch.from_numpy``: shares memory with
+the numpy array). A dataset is a list of rows ``(date_idx, ticker_idx)`` (or of dates for
+``graph``); ``__getitems__(indices)`` — which ``DataLoader`` calls with a whole batch of
+indices when a dataset defines it — gathers the batch at once:
+
+- windows: ``X[date_idx[:, None] + arange(-T + 1, 1), ticker_idx[:, None]]`` -> ``[B, T, F]``
+  (the window ends at the row's date: no day after it is ever read);
+- ``image``: :class:`~finmt_core.data.images.ImageBuilder` on the windows;
+- ``tower``: a per-date market-context table gathered by date, stock features at t;
+- ``graph``: one sample per date, G dates batched as one disjoint graph of G*N nodes.
+
+Batch keys are those of ARCHITECTURE.md. Targets are float32 (class index as float, 0 where
+``valid`` is False so losses never see NaN); ``valid`` is bool and False for rows without
+features or a full window. ``make_loader`` wraps a dataset in a ``DataLoader`` whose
+``collate_fn`` passes the batch dict through unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from finmt_core.data.images import ImageBuilder
+from finmt_core.data.prepare import PreparedData
+from finmt_core.errors import ConfigError, DataError
+
+#: Input kinds (``Model.input_kind``) and the dataset class serving each.
+KINDS: tuple[str, ...] = ("window", "image", "graph", "tower", "flat")
+#: Days averaged into the dual-tower context's "recent" half.
+CONTEXT_MEAN_DAYS = 5
+
+Batch = dict[str, Any]
+
+
+class TensorStore:
+    """Torch views of a :class:`PreparedData`, built once and shared by every dataset over it.
+
+    Attributes:
+        X: ``[D, N, F]`` float32 (shares memory with ``prepared.X``).
+        targets: ``[D, N, K]`` float32, NaN -> 0; K = tasks in head order.
+        valid: ``[D, N, K]`` bool: target valid and the row has features + a full window.
+        has_window: ``[D, N]`` bool.
+        task_names: the K task names.
+    """
+
+    def __init__(self, prepared: PreparedData) -> None:
+        x = prepared.X
+        if x.dtype != np.float32 or not x.flags.c_contiguous:
+            raise DataError("PreparedData.X must be a C-contiguous float32 array (use prepare())")
+        self.X = torch.from_numpy(x)
+        names = [t.name for t in prepared.targets.tasks]
+        has_window = prepared.has_window()
+        tv = np.stack([prepared.targets.values[n] for n in names], axis=-1).astype(np.float32, copy=False)
+        ok = np.stack([prepared.targets.valid[n] for n in names], axis=-1) & has_window[..., None]
+        self.targets = torch.from_numpy(np.where(ok, np.nan_to_num(tv, nan=0.0), 0.0).astype(np.float32))
+        self.valid = torch.from_numpy(np.ascontiguousarray(ok))
+        self.has_window = torch.from_numpy(np.ascontiguousarray(has_window))
+        self.task_names = names
+        self.window = prepared.info.window
+        self.offsets = torch.arange(-self.window + 1, 1, dtype=torch.long)  # [T]: t-T+1 .. t
+        self._context: torch.Tensor | None = None
+        self._prepared_info = prepared.info
+        self._mask = prepared.frame.mask
+
+    @classmethod
+    def of(cls, prepared: PreparedData) -> TensorStore:
+        """The store cached on ``prepared`` (created on first use)."""
+        store = prepared._cache.get("tensor_store")
+        if store is None:
+            store = cls(prepared)
+            prepared._cache["tensor_store"] = store
+        return store
+
+    def windows(self, d: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        """``[B, T, F]``: rows ``X[d - T + 1 .. d, n]`` for each (d, n)."""
+        return self.X[d[:, None] + self.offsets, n[:, None]]
+
+    def context_table(self) -> torch.Tensor:
+        """``[D, 2 * Fc]``: market features at each date and their mean over the last 5 dates.
+
+        Market features are equal across tickers, so each date's value is the mean over the
+        tickers that have features that day (robust to any one ticker missing).
+        """
+        if self._context is None:
+            cidx = self._prepared_info.context_idx
+            if not cidx:
+                raise ConfigError(
+                    "the dual-tower input needs market-wide (context) features, but data.features "
+                    "selects none. Add market features (e.g. market return / volatility) or use all features."
+                )
+            vals = self.X.numpy()[:, :, cidx]  # [D, N, Fc]
+            w = self._mask.astype(np.float32)[..., None]
+            count = w.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                now = (vals * w).sum(axis=1) / count  # NaN on dates without any ticker
+            recent = pd.DataFrame(now).rolling(CONTEXT_MEAN_DAYS, min_periods=1).mean().to_numpy()
+            table = np.nan_to_num(np.concatenate([now, recent], axis=1), nan=0.0).astype(np.float32)
+            self._context = torch.from_numpy(table)
+        return self._context
+
+    def common(self, d: torch.Tensor, n: torch.Tensor) -> Batch:
+        """Common keys: ``targets`` / ``valid`` {task: [B]}, ``date_idx``, ``ticker_idx`` [B] int64."""
+        tv = self.targets[d, n].T.contiguous()  # [K, B]
+        ok = self.valid[d, n].T.contiguous()
+        return {
+            "targets": {name: tv[k] for k, name in enumerate(self.task_names)},
+            "valid": {name: ok[k] for k, name in enumerate(self.task_names)},
+            "date_idx": d,
+            "ticker_idx": n,
+        }
+
+
+def _as_index(indices: Sequence[int] | torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(indices, dtype=torch.long)
+
+
+def _check_rows(date_idx: np.ndarray, ticker_idx: np.ndarray, prepared: PreparedData) -> None:
+    d_max, n_max = prepared.X.shape[:2]
+    w = prepared.info.window
+    if date_idx.shape != ticker_idx.shape or date_idx.ndim != 1:
+        raise DataError("date_idx and ticker_idx must be 1-D arrays of the same length")
+    if date_idx.size and (date_idx.min() < w - 1 or date_idx.max() >= d_max):
+        raise DataError(
+            f"rows must have a full {w}-day window: date indices must lie in {w - 1}..{d_max - 1}, "
+            f"got {int(date_idx.min())}..{int(date_idx.max())}"
+        )
+    if ticker_idx.size and (ticker_idx.min() < 0 or ticker_idx.max() >= n_max):
+        raise DataError(f"ticker indices must lie in 0..{n_max - 1}")
+
+
+class RowDataset(Dataset):
+    """Per-(date, ticker) samples; kinds ``window`` and ``flat``: ``x`` [B, T, F].
+
+    ``dataset[i]`` is a batch of one (same keys, leading dimension 1).
+    """
+
+    kind = "window"
+    #: rows (date, ticker) per sample: the trainer counts throughput in rows
+    rows_per_sample = 1
+
+    def __init__(self, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray) -> None:
+        date_idx = np.asarray(date_idx, dtype=np.int64)
+        ticker_idx = np.asarray(ticker_idx, dtype=np.int64)
+        _check_rows(date_idx, ticker_idx, prepared)
+        self.store = TensorStore.of(prepared)
+        self.info = prepared.info
+        self.date_idx = torch.from_numpy(date_idx)
+        self.ticker_idx = torch.from_numpy(ticker_idx)
+
+    def __len__(self) -> int:
+        return int(self.date_idx.shape[0])
+
+    def __getitem__(self, i: int) -> Batch:
+        return self.__getitems__([i])
+
+    def __getitems__(self, indices: Sequence[int]) -> Batch:
+        idx = _as_index(indices)
+        d, n = self.date_idx[idx], self.ticker_idx[idx]
+        batch = self.store.common(d, n)
+        self._add_inputs(batch, d, n)
+        return batch
+
+    def _add_inputs(self, batch: Batch, d: torch.Tensor, n: torch.Tensor) -> None:
+        batch["x"] = self.store.windows(d, n)
+
+
+class FlatDataset(RowDataset):
+    """Kind ``flat``: windows ``x`` [B, T, F]; baselines flatten them themselves."""
+
+    kind = "flat"
+
+
+class ImageDataset(RowDataset):
+    """Kind ``image``: ``image`` [B, C, S, S] (C = image groups) and ``x`` [B, T, F]."""
+
+    kind = "image"
+
+    def __init__(self, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray) -> None:
+        super().__init__(prepared, date_idx, ticker_idx)
+        self.images = ImageBuilder(self.info.groups, self.info.image_groups, self.info.image_size)
+
+    def _add_inputs(self, batch: Batch, d: torch.Tensor, n: torch.Tensor) -> None:
+        x = self.store.windows(d, n)
+        batch["x"] = x
+        batch["image"] = self.images(x)
+
+
+class TowerDataset(RowDataset):
+    """Kind ``tower``: ``context`` [B, 2*Fc], ``stock`` [B, Fs] (features at t), ``x`` [B, T, F]."""
+
+    kind = "tower"
+
+    def __init__(self, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray) -> None:
+        super().__init__(prepared, date_idx, ticker_idx)
+        self.context = self.store.context_table()
+        if not self.info.stock_idx:
+            raise ConfigError("the dual-tower input needs per-stock features; data.features selects only market ones")
+        self.stock_idx = torch.as_tensor(self.info.stock_idx, dtype=torch.long)
+
+    def _add_inputs(self, batch: Batch, d: torch.Tensor, n: torch.Tensor) -> None:
+        batch["x"] = self.store.windows(d, n)
+        batch["context"] = self.context[d]
+        batch["stock"] = self.store.X[d, n][:, self.stock_idx]
+
+
+class GraphDataset(Dataset):
+    """Kind ``graph``: one sample = one date with all N tickers; a batch of G dates is one graph.
+
+    Batch: ``x`` [G*N, T, F], ``edge_index`` [2, G*E] (graph g's nodes are g*N .. g*N+N-1),
+    ``edge_weight`` [G*E], ``n_graphs`` G, ``node_mask`` [G*N] bool (ticker has features and a
+    full window), common keys with B = G*N (``valid`` False on masked nodes).
+    """
+
+    kind = "graph"
+
+    def __init__(self, prepared: PreparedData, dates: np.ndarray) -> None:
+        dates = np.unique(np.asarray(dates, dtype=np.int64))
+        n = prepared.X.shape[1]
+        _check_rows(dates, np.zeros_like(dates), prepared)
+        self.store = TensorStore.of(prepared)
+        self.info = prepared.info
+        self.n_nodes = n
+        self.rows_per_sample = n
+        self.dates = torch.from_numpy(dates)
+        self.edge_index = torch.from_numpy(np.ascontiguousarray(prepared.graph.edge_index, dtype=np.int64))
+        self.edge_weight = torch.from_numpy(np.ascontiguousarray(prepared.graph.edge_weight, dtype=np.float32))
+        self.nodes = torch.arange(n, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return int(self.dates.shape[0])
+
+    def __getitem__(self, i: int) -> Batch:
+        return self.__getitems__([i])
+
+    def __getitems__(self, indices: Sequence[int]) -> Batch:
+        dates = self.dates[_as_index(indices)]  # [G]
+        g, n, e = dates.shape[0], self.n_nodes, self.edge_index.shape[1]
+        store = self.store
+        win = store.X[dates[:, None] + store.offsets]  # [G, T, N, F]
+        x = win.permute(0, 2, 1, 3).reshape(g * n, store.window, -1)  # [G*N, T, F]
+        offset = (torch.arange(g, dtype=torch.long) * n).repeat_interleave(e)  # [G*E]
+        edge_index = self.edge_index.repeat(1, g) + offset
+        d = dates.repeat_interleave(n)
+        tk = self.nodes.repeat(g)
+        batch = store.common(d, tk)
+        batch.update(
+            x=x,
+            edge_index=edge_index,
+            edge_weight=self.edge_weight.repeat(g),
+            n_graphs=int(g),
+            node_mask=store.has_window[d, tk],
+        )
+        return batch
+
+
+def make_dataset(
+    kind: str,
+    prepared: PreparedData,
+    segment: str | np.ndarray | None,
+    *,
+    date_idx: np.ndarray | None = None,
+    ticker_idx: np.ndarray | None = None,
+) -> Dataset:
+    """A dataset of ``kind`` over the usable rows of ``segment`` (or over the given rows).
+
+    Args:
+        kind: ``window | image | graph | tower | flat`` (the model's ``input_kind``).
+        prepared: the output of :func:`~finmt_core.data.prepare.prepare`.
+        segment: ``"train" | "val" | "test"``, an array of date indices, or None with explicit rows.
+        date_idx, ticker_idx: explicit rows (both ``[n]`` int, e.g. from ``prepared.rows_all()``);
+            for ``graph`` only the unique dates of ``date_idx`` matter.
+
+    Returns:
+        A map-style dataset with ``__getitems__`` (one gather per batch). For ``graph`` a
+        sample is a date (``dataset.rows_per_sample == N``).
+    """
+    if kind not in KINDS:
+        raise ConfigError(f"unknown input kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if date_idx is None:
+        if segment is None:
+            raise ConfigError("make_dataset needs a segment ('train', 'val', 'test') or explicit date_idx/ticker_idx")
+        date_idx, ticker_idx = prepared.rows(segment)
+    elif ticker_idx is None and kind != "graph":
+        raise ConfigError("make_dataset: pass ticker_idx together with date_idx")
+    if kind == "graph":
+        return GraphDataset(prepared, date_idx)
+    assert ticker_idx is not None
+    cls = {"window": RowDataset, "flat": FlatDataset, "image": ImageDataset, "tower": TowerDataset}[kind]
+    return cls(prepared, date_idx, ticker_idx)
+
+
+def collate_batch(batch: Batch) -> Batch:
+    """``collate_fn`` for datasets with ``__getitems__``: the batch dict is already collated."""
+    return batch
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    sampler: Sampler | None = None,
+    *,
+    num_workers: int = 0,
+    drop_last: bool = False,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """A ``DataLoader`` yielding batch dicts; ``batch_size`` counts samples (dates for ``graph``).
+
+    ``shuffle`` is seeded by ``seed`` (reproducible order). With ``sampler`` (e.g. a
+    ``DistributedSampler`` under torchrun) the sampler decides the order and ``shuffle`` is
+    ignored; call ``sampler.set_epoch(epoch)`` each epoch as usual.
+    """
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    generator = torch.Generator()
+    generator.manual_seed(int(seed))
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=bool(shuffle) and sampler is None,
+        sampler=sampler,
+        collate_fn=collate_batch,
+        num_workers=num_workers,
+        drop_last=drop_last,
+        pin_memory=pin_memory,
+        generator=generator,
+        persistent_workers=num_workers > 0,
+    )
+
+
+def make_inference_batches(
+    prepared: PreparedData,
+    kind: str,
+    date_idx: np.ndarray,
+    ticker_idx: np.ndarray,
+    batch_size: int,
+) -> Iterator[Batch]:
+    """Batches over the given rows, in order, without shuffling or a DataLoader.
+
+    ``batch_size`` counts rows; ``graph`` batches hold ``max(1, batch_size // N)`` whole
+    dates (the unique dates of ``date_idx``, all N tickers each; pick the requested rows by
+    the batch's ``date_idx`` / ``ticker_idx``).
+    """
+    ds = make_dataset(kind, prepared, None, date_idx=date_idx, ticker_idx=ticker_idx)
+    step = max(1, batch_size // prepared.info.n_nodes) if kind == "graph" else max(1, batch_size)
+    n = len(ds)
+    for start in range(0, n, step):  # loop over batches, not rows
+        yield ds.__getitems__(range(start, min(start + step, n)))

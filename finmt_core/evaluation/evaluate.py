@@ -1,0 +1,250 @@
+"""A run directory -> ``evaluation.json``: the honest scorecard of one run.
+
+``evaluate_run(run_dir)`` scores the run's test predictions per task and puts every metric
+beside the baselines on exactly the same rows (estimators fitted on the run's own train
+segment; the single-task variant when a sibling run trained it), with date-blocked
+uncertainty, signal-gated accuracy, breakdowns (regime, ticker, horizon, cross-task), a
+default backtest net of costs, and plain-spoken warnings. JSON keys: ``run``, ``splits``,
+``tasks``, ``baselines``, ``significance``, ``signal_gated``, ``breakdowns``, ``confusion``,
+``backtest``, ``warnings``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from finmt_core.errors import DataError, RunError
+from finmt_core.evaluation import breakdowns as bd
+from finmt_core.evaluation.baselines import (
+    DEFAULT_BASELINES,
+    SINGLE_TASK,
+    find_single_task_runs,
+    fit_predict_baselines,
+    single_task_predictions,
+)
+from finmt_core.evaluation.checks import baseline_warnings, collapse_warnings
+from finmt_core.evaluation.compare import task_significance
+from finmt_core.evaluation.frames import TaskRows, task_rows
+from finmt_core.evaluation.metrics import HEADLINE, confusion, score_task
+from finmt_core.evaluation.run_backtest import backtest_predictions
+from finmt_core.inference.gating import coverage_accuracy_curve, gated_accuracy, gating_rule
+
+log = logging.getLogger(__name__)
+
+#: Default signal-gating threshold reported in evaluation.json.
+GATE_THRESHOLD = 0.5
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy: numpy scalars -> python, NaN/inf -> None, timestamps -> ISO dates."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (np.ndarray,)):
+        return _clean(obj.tolist())
+    if isinstance(obj, (pd.Timestamp, np.datetime64)):
+        return str(pd.Timestamp(obj).date())
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _splits(prepared: Any) -> dict[str, list[str]]:
+    out = {}
+    for seg in ("train", "val", "test"):
+        idx = prepared.split.segment(seg)
+        out[seg] = [str(prepared.dates[idx.min()].date()), str(prepared.dates[idx.max()].date())] if len(idx) else []
+    return out
+
+
+def _row_index(df: pd.DataFrame, prepared: Any) -> tuple[np.ndarray, np.ndarray]:
+    d = prepared.dates.get_indexer(pd.to_datetime(df["date"]))
+    n = pd.Index(prepared.tickers).get_indexer(df["ticker"].astype(str))
+    if (d < 0).any() or (n < 0).any():
+        raise RunError("predictions.parquet names dates or tickers that the run's data does not have; "
+                       "the data changed since training (re-run training)")
+    return d.astype(np.int64), n.astype(np.int64)
+
+
+def _with_outcome(df: pd.DataFrame, prepared: Any, d: np.ndarray, n: np.ndarray, horizon: int) -> pd.DataFrame:
+    """Add ``fwd_return`` (realised forward log return over ``horizon``) to score gated calls
+    on every row, not only on the rows where the direction target is labelled."""
+    aux = prepared.targets.aux.get(f"fwd_return_{horizon}")
+    if aux is None:
+        return df
+    return df.assign(fwd_return=aux[d, n].astype(np.float64))
+
+
+def _signal_gated(test: pd.DataFrame, prepared: Any, d: np.ndarray, n: np.ndarray, config: Any,
+                  base_frames: dict[str, pd.DataFrame]) -> dict[str, Any] | None:
+    names = {t.name for t in config.tasks}
+    if not {"signal", "direction"} <= names:
+        return None
+    df = _with_outcome(test, prepared, d, n, config.task("direction").horizon)
+    res = gated_accuracy(df, GATE_THRESHOLD)
+    out: dict[str, Any] = {"threshold": res["threshold"], "coverage": res["coverage"], "accuracy": res["accuracy"],
+                           "n_calls": res["n_calls"], "curve": coverage_accuracy_curve(df).to_dict(orient="list"),
+                           "baselines": {}}
+    for name, bdf in base_frames.items():
+        try:
+            gating_rule(bdf)
+        except DataError:
+            continue
+        b = gated_accuracy(_with_outcome(bdf, prepared, d, n, config.task("direction").horizon), GATE_THRESHOLD)
+        out["baselines"][name] = {"coverage": b["coverage"], "accuracy": b["accuracy"]}
+    return out
+
+
+def _prob_frame(test: pd.DataFrame, config: Any, preds: dict[str, np.ndarray]) -> pd.DataFrame:
+    """A predictions-like frame (date, ticker, prob columns) from estimator outputs."""
+    cols: dict[str, Any] = {"date": test["date"].to_numpy(), "ticker": test["ticker"].to_numpy()}
+    for t in config.tasks:
+        if t.kind == "classification" and t.name in preds:
+            for c, cls in enumerate(t.classes):
+                cols[f"{t.name}_prob_{cls}"] = preds[t.name][:, c]
+    return pd.DataFrame(cols, index=test.index)
+
+
+def evaluate_run(run_dir: str | Path, *, write: bool = True, baselines: tuple[str, ...] = DEFAULT_BASELINES,
+                 backtest: bool = True, cost_bps: float = 10.0) -> dict[str, Any]:
+    """Evaluate a finished run on its test segment (see the module doc for the JSON layout).
+
+    Raises:
+        RunError: the run has no predictions or its data cannot be rebuilt.
+    """
+    from finmt_core.training import load_run_data
+    from finmt_core.training.runs import RunDir, atomic_write_json
+
+    t0 = time.perf_counter()
+    run = RunDir(run_dir)
+    config = run.config()
+    preds = run.predictions()
+    test = preds[preds["split"] == "test"].reset_index(drop=True)
+    if test.empty:
+        raise RunError(f"run {run.name!r} has no test predictions; was it trained to the end?")
+    _, prepared = load_run_data(run)
+    d, n = _row_index(test, prepared)
+    tasks = list(config.tasks)
+    rows: dict[str, TaskRows] = {t.name: task_rows(test, t, split=None) for t in tasks}
+
+    names = tuple(b for b in baselines if b != config.model.name)  # an estimator run is not its own baseline
+    base_preds, notes = fit_predict_baselines(prepared, d, n, names)
+    singles = find_single_task_runs(run.path, config)
+
+    result: dict[str, Any] = {
+        "run": {"name": run.name, "model": config.model.name, "preset": config.preset, "tasks": [t.name for t in tasks],
+                "data": config.data.source, "state": run.status().get("state"), "n_test_rows": len(test),
+                "tickers": len(prepared.tickers), "single_task_runs": {k: Path(v).name for k, v in singles.items()}},
+        "splits": _splits(prepared), "tasks": {}, "baselines": {b: {} for b in [*base_preds, *([SINGLE_TASK] if singles else [])]},
+        "significance": {}, "confusion": {}, "warnings": list(notes),
+    }
+    for t in tasks:
+        r = rows[t.name]
+        if len(r) == 0:
+            result["warnings"].append(f"{t.name}: no test row has a known target; not scored")
+            continue
+        m = score_task(t, r.y, r.pred, r.dates)
+        result["tasks"][t.name] = m
+        if t.kind == "classification":
+            result["confusion"][t.name] = {"classes": list(t.classes), "matrix": confusion(r.y, r.pred.argmax(1), len(t.classes))}
+        same_rows = {name: bp[t.name][r.index] for name, bp in base_preds.items() if t.name in bp}
+        if t.name in singles:
+            sp = single_task_predictions(t, singles[t.name], r.dates, r.tickers)
+            if sp is not None:
+                same_rows[SINGLE_TASK] = sp
+        for name, bp in same_rows.items():
+            result["baselines"][name][t.name] = score_task(t, r.y, bp, r.dates)
+        result["significance"][t.name] = task_significance(t, r, same_rows)
+        result["warnings"] += collapse_warnings(t, m)
+        result["warnings"] += baseline_warnings(t, m, result["baselines"], result["significance"][t.name])
+
+    base_frames = {name: _prob_frame(test, config, bp) for name, bp in base_preds.items()}
+    result["signal_gated"] = _signal_gated(test, prepared, d, n, config, base_frames)
+    result["breakdowns"] = _breakdowns(tasks, rows, result["tasks"], prepared, pd.DatetimeIndex(test["date"]))
+    if backtest:
+        result["backtest"] = _backtest_summary(test, tasks, prepared, cost_bps, result["warnings"])
+    result["elapsed_s"] = round(time.perf_counter() - t0, 3)
+    result = _clean(result)
+    if write:
+        atomic_write_json(run.evaluation_path, result)
+        log.info("wrote %s", run.evaluation_path)
+    return result
+
+
+def _breakdowns(tasks: list, rows: dict[str, TaskRows], task_metrics: dict[str, Any], prepared: Any,
+                test_dates: pd.DatetimeIndex) -> dict[str, Any]:
+    regimes = bd.market_regimes(prepared.dense.close, prepared.dates, prepared.split.train)
+    scored = [t for t in tasks if t.name in task_metrics]
+    corr = bd.cross_task_correlation(scored, rows)
+    return {
+        "regime": {t.name: bd.by_regime(t, rows[t.name], regimes) for t in scored},
+        "ticker": {t.name: bd.by_ticker(t, rows[t.name]).to_dict(orient="index") for t in scored},
+        "horizon": bd.by_horizon(scored, rows, task_metrics),
+        "cross_task_correlation": corr.round(6).to_dict() if not corr.empty else {},
+        "regime_days": regimes.reindex(test_dates.unique()).value_counts().to_dict(),
+    }
+
+
+def _backtest_summary(test: pd.DataFrame, tasks: list, prepared: Any, cost_bps: float, warnings: list[str]) -> dict[str, Any] | None:
+    try:
+        res = backtest_predictions(test, tasks, prepared.dense.close, prepared.dates, prepared.tickers, cost_bps=cost_bps)
+    except DataError as exc:
+        warnings.append(f"backtest skipped: {exc}")
+        return None
+    net, bench = res.metrics["net"], res.metrics["benchmark"]
+    if np.isfinite(net.get("sharpe", np.nan)) and net["sharpe"] <= bench.get("sharpe", -np.inf):
+        warnings.append(f"backtest ({res.settings['strategy']}, {cost_bps:g} bps): net Sharpe {net['sharpe']:.2f} does not beat "
+                        f"equal-weight buy & hold ({bench.get('sharpe', float('nan')):.2f})")
+    return res.to_dict()
+
+
+def load_evaluation(run_dir: str | Path) -> dict[str, Any]:
+    """evaluation.json of a run (RunError when it has not been evaluated)."""
+    path = Path(run_dir) / "evaluation.json"
+    if not path.is_file():
+        raise RunError(f"{path.parent.name} has no evaluation.json; run `finmt evaluate {path.parent}`")
+    return json.loads(path.read_text())
+
+
+def metric_table(evaluation: dict[str, Any], metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Tidy rows ``task, name, metric, value, ci_low, ci_high`` of the model ("model") and
+    every baseline, for tables and ``plots.metric_vs_baseline``. Default metrics: each task's
+    headline plus accuracy/balanced accuracy/MCC, IC/rank IC/directional accuracy/MAE."""
+    default = ("accuracy", "balanced_accuracy", "mcc", "roc_auc", "log_loss", "ic", "rank_ic", "directional_accuracy",
+               "mae", "r2", "pinball", "coverage")
+    want = metrics or default
+    recs = []
+    sources = [("model", evaluation.get("tasks", {})), *evaluation.get("baselines", {}).items()]
+    for name, per_task in sources:
+        for task, m in per_task.items():
+            sig = evaluation.get("significance", {}).get(task, {})
+            for k in want:
+                if k in m and m[k] is not None:
+                    ci = sig.get("model", {}) if name == "model" and sig.get("metric") == k else {}
+                    recs.append({"task": task, "name": name, "metric": k, "value": m[k],
+                                 "ci_low": ci.get("ci_low", np.nan), "ci_high": ci.get("ci_high", np.nan)})
+    return pd.DataFrame(recs, columns=["task", "name", "metric", "value", "ci_low", "ci_high"])
+
+
+def headline_frame(evaluation: dict[str, Any]) -> pd.DataFrame:
+    """One row per task: its headline metric for the model and each baseline (columns)."""
+    table = metric_table(evaluation)
+    rows = []
+    for task, m in evaluation.get("tasks", {}).items():
+        kind = "classification" if "accuracy" in m else "quantile" if "pinball" in m else "regression"
+        metric = HEADLINE[kind][0]
+        sub = table[(table["task"] == task) & (table["metric"] == metric)]
+        rows.append({"task": task, "metric": metric, **dict(zip(sub["name"], sub["value"]))})
+    return pd.DataFrame(rows)

@@ -1,0 +1,208 @@
+"""Name -> class registries for neural models and fit/predict estimators (timm-style).
+
+A neural model registers with ``@register_model("name")`` and is built with
+``create_model(name, params, tasks, info)``: ``params`` (a plain dict, e.g. ``model.params``
+of an :class:`~finmt_core.config.ExperimentConfig`) fills the model's ``config_class``
+dataclass, so an unknown or mistyped key is a :class:`ConfigError` naming the valid keys.
+Estimators (LightGBM, naive rules) register with ``@register_estimator("name")`` and are
+built with ``create_estimator(name, params, tasks)``.
+
+The registries are filled when the model modules are imported; ``import finmt_core.models``
+imports all of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from torch import nn
+
+from finmt_core.errors import ConfigError
+from finmt_core.tasks import Task
+
+_MODELS: dict[str, type[nn.Module]] = {}
+_ESTIMATORS: dict[str, type] = {}
+
+C = TypeVar("C", bound=type)
+
+#: The input kinds a model may declare (see data/tensors.py for the batch keys of each).
+INPUT_KINDS: tuple[str, ...] = ("window", "image", "graph", "tower", "flat")
+
+
+def register_model(name: str) -> Callable[[C], C]:
+    """Class decorator: register a neural model class under ``name``.
+
+    The class must define ``input_kind`` (one of :data:`INPUT_KINDS`) and ``config_class``
+    (a dataclass of hyper-parameters with defaults for every field).
+    """
+
+    def wrap(cls: C) -> C:
+        if name in _MODELS and _MODELS[name] is not cls:
+            raise ValueError(f"model name {name!r} is already registered by {_MODELS[name].__qualname__}")
+        kind = getattr(cls, "input_kind", None)
+        if kind not in INPUT_KINDS:
+            raise ValueError(f"model {name!r}: input_kind must be one of {INPUT_KINDS}, got {kind!r}")
+        if not dataclasses.is_dataclass(getattr(cls, "config_class", None)):
+            raise ValueError(f"model {name!r}: config_class must be a dataclass")
+        cls.model_name = name  # type: ignore[attr-defined]
+        _MODELS[name] = cls  # type: ignore[assignment]
+        return cls
+
+    return wrap
+
+
+def register_estimator(name: str) -> Callable[[C], C]:
+    """Class decorator: register an estimator (``fit(prepared)`` / ``predict(...)``) under ``name``."""
+
+    def wrap(cls: C) -> C:
+        if name in _ESTIMATORS and _ESTIMATORS[name] is not cls:
+            raise ValueError(f"estimator name {name!r} is already registered")
+        if not dataclasses.is_dataclass(getattr(cls, "config_class", None)):
+            raise ValueError(f"estimator {name!r}: config_class must be a dataclass")
+        cls.model_name = name  # type: ignore[attr-defined]
+        _ESTIMATORS[name] = cls
+        return cls
+
+    return wrap
+
+
+def list_models() -> list[str]:
+    """Registered neural model names, sorted."""
+    return sorted(_MODELS)
+
+
+def list_estimators() -> list[str]:
+    """Registered estimator (baseline) names, sorted."""
+    return sorted(_ESTIMATORS)
+
+
+def get_model_class(name: str) -> type[nn.Module]:
+    """The class registered as ``name``; ConfigError listing the choices otherwise."""
+    try:
+        return _MODELS[name]
+    except KeyError:
+        hint = " (it is an estimator: use create_estimator)" if name in _ESTIMATORS else ""
+        raise ConfigError(
+            f"unknown model {name!r}{hint}; registered models: {', '.join(list_models())}"
+        ) from None
+
+
+def get_estimator_class(name: str) -> type:
+    """The estimator class registered as ``name``; ConfigError listing the choices otherwise."""
+    try:
+        return _ESTIMATORS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown estimator {name!r}; registered estimators: {', '.join(list_estimators())}"
+        ) from None
+
+
+def is_estimator(name: str) -> bool:
+    """True when ``name`` is a registered estimator (a baseline trained by ``fit``, not by the trainer)."""
+    return name in _ESTIMATORS
+
+
+def build_config(config_class: type, params: dict[str, Any] | None, where: str) -> Any:
+    """Fill the dataclass ``config_class`` from ``params``.
+
+    Unknown keys raise ConfigError naming the valid ones; lists are turned into tuples where
+    the field is a tuple (YAML has no tuples); a value of the wrong basic type (e.g. a string
+    for an int) raises ConfigError.
+    """
+    params = dict(params or {})
+    fields = {f.name: f for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(params) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown parameter(s) {unknown}; valid parameters: {', '.join(sorted(fields))}"
+        )
+    hints = typing.get_type_hints(config_class)
+    for key, value in list(params.items()):
+        params[key] = _coerce(value, hints.get(key), f"{where}: parameter {key!r}")
+    return config_class(**params)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Light type check/coercion of one config value (YAML gives lists, ints for floats)."""
+    if hint is None:
+        return value
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        non_none = [a for a in args if a is not type(None)]
+        return _coerce(value, non_none[0], where) if len(non_none) == 1 else value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        inner = args[0] if args else None
+        return tuple(_coerce(v, inner, where) for v in value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if hint is str and not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string, got {value!r}")
+    return value
+
+
+def _check_tasks(name: str, cls: type, tasks: Sequence[Task]) -> None:
+    if not tasks:
+        raise ConfigError(f"model {name!r} needs at least one task")
+    supported = getattr(cls, "supported_tasks", None)
+    if supported is not None:
+        bad = [t.name for t in tasks if t.target not in supported]
+        if bad:
+            raise ConfigError(
+                f"model {name!r} cannot train task(s) {bad}; it supports the target families "
+                f"{sorted(supported)}. Remove those tasks or pick another model."
+            )
+    for t in tasks:
+        if "." in t.name:
+            raise ConfigError(f"task name {t.name!r} contains '.', which cannot name a model head; rename it")
+
+
+def create_model(name: str, params: dict[str, Any] | None, tasks: Sequence[Task], info: Any) -> nn.Module:
+    """Build the registered model ``name``.
+
+    Args:
+        name: a name from :func:`list_models`.
+        params: hyper-parameters (keys of the model's ``config_class``); missing keys keep
+            their defaults.
+        tasks: the task list; one head per task.
+        info: an ``InputInfo`` (feature count, window, groups, image size, ...).
+
+    Raises:
+        ConfigError: unknown model, unknown/mistyped parameter, a task the model cannot
+            train, or inputs the model cannot use (the model's ``check_compatible``).
+    """
+    cls = get_model_class(name)
+    cfg = build_config(cls.config_class, params, f"model {name!r}")  # type: ignore[attr-defined]
+    tasks = list(tasks)
+    _check_tasks(name, cls, tasks)
+    check = getattr(cls, "check_compatible", None)
+    if check is not None:
+        check(cfg, tasks, info)
+    return cls(cfg, tasks, info)
+
+
+def create_estimator(name: str, params: dict[str, Any] | None, tasks: Sequence[Task]) -> Any:
+    """Build the registered estimator ``name`` (parameters only; fitted state comes from ``fit``)."""
+    cls = get_estimator_class(name)
+    cfg = build_config(cls.config_class, params, f"estimator {name!r}")  # type: ignore[attr-defined]
+    tasks = list(tasks)
+    _check_tasks(name, cls, tasks)
+    return cls(cfg, tasks)

@@ -1,0 +1,243 @@
+"""Hierarchical multi-task temporal graph network (seed 001: TGCN with signal/direction heads).
+
+A TGCN layer (Zhao et al. 2019, the cell of PyTorch Geometric Temporal) is a GRU whose gate
+inputs are graph convolutions of the node features::
+
+    z_t = sigmoid(conv_z(X_t) + U_z h_{t-1})
+    r_t = sigmoid(conv_r(X_t) + U_r h_{t-1})
+    h~_t = tanh(conv_h(X_t) + U_h (r_t * h_{t-1}))
+    h_t = z_t * h_{t-1} + (1 - z_t) * h~_t
+
+The convolutions only see the inputs, never the state, so all T of them are computed in one
+call before the recurrence: a ``GCNConv`` accepts ``[T, N, F]`` directly (it is linear and
+propagates along the node dimension), and ``GATv2Conv`` runs once on T stacked copies of the
+graph (one disjoint graph of T*N nodes). The three gates share one conv of width 3H (the
+PyG-Temporal cell's ``conv -> Linear`` pairs are linear maps of the same conv input, so this
+is the same function class). The GCN normalisation is computed once per forward pass and
+shared by the layers. The recurrence left per step is three small dense products.
+
+Batches of dates arrive as one disjoint graph (``x`` ``[G*N, T, F]``, ``edge_index``
+``[2, G*E]``); ``node_mask`` False rows (tickers without data that day) are cut out of the
+message passing so their zero-filled features never reach their neighbours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import GATv2Conv, GCNConv
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.utils import to_torch_csr_tensor
+
+from finmt_core.errors import ConfigError
+from finmt_core.models.base import MultiTaskModel
+from finmt_core.models.heads import build_heads
+from finmt_core.models.registry import register_model
+from finmt_core.tasks import Task
+
+
+@dataclass
+class TGCNConfig:
+    """Hyper-parameters of :class:`TGCN` (seed: hidden 16, 2 layers, linear heads).
+
+    Attributes:
+        hidden: hidden width H of every layer (= embedding width).
+        layers: stacked TGCN layers (layer k+1 reads layer k's hidden sequence).
+        use_gat: GATv2Conv (edge weights as 1-d edge features) instead of GCNConv.
+        gat_heads: attention heads of GATv2Conv (averaged to H*3 outputs).
+        head_hidden: hidden width of the task heads (0 = linear heads, as in the seed).
+        dropout: dropout before the heads (MC dropout uses it).
+    """
+
+    hidden: int = 16
+    layers: int = 2
+    use_gat: bool = False
+    gat_heads: int = 2
+    head_hidden: int = 0
+    dropout: float = 0.1
+
+
+class TGCNLayer(nn.Module):
+    """One TGCN layer over a whole window.
+
+    GCN: the layer holds a ``GCNConv(F_in, 3H)`` (z, r and candidate gate inputs); GAT: a
+    ``GATv2Conv(F_in, H, heads, edge_dim=1)`` followed by ``Linear(H, 3H)`` (attention
+    messages stay H wide per head, which is the costly part).
+
+    Shapes:
+        ``x`` ``[N, T, F_in]`` -> ``(h [N, T, H], attention [E, T, heads] or None)``.
+    """
+
+    def __init__(self, in_dim: int, hidden: int, use_gat: bool, gat_heads: int) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.use_gat = use_gat
+        if use_gat:
+            self.conv: nn.Module = GATv2Conv(
+                in_dim, hidden, heads=gat_heads, concat=False, edge_dim=1, add_self_loops=True
+            )
+            self.gates: nn.Module = nn.Linear(hidden, 3 * hidden)
+        else:
+            # normalisation and self-loops come from the backbone's gcn_norm (computed once)
+            self.conv = GCNConv(in_dim, 3 * hidden, normalize=False, add_self_loops=False)
+            self.gates = nn.Identity()
+        self.u_zr = nn.Linear(hidden, 2 * hidden, bias=False)
+        self.u_h = nn.Linear(hidden, hidden, bias=False)
+
+    def input_gates(self, x: Tensor, graph: dict[str, Tensor], want_attention: bool) -> tuple[Tensor, Tensor | None]:
+        """Graph convolution of the inputs of all T steps: ``[N, T, F]`` -> ``[N, T, 3H]``."""
+        n, t, f = x.shape
+        if not self.use_gat:
+            # GCNConv(X_t) = A_hat X_t W + b is linear, so all T steps are one sparse product
+            # A_hat [N, N] @ [N, T * width], taken on the narrower side of W.
+            lin, adj = self.conv.lin, graph["adj"]
+            if f <= lin.out_channels:
+                out = lin(torch.sparse.mm(adj, x.reshape(n, t * f)).view(n, t, f))
+            else:
+                xw = lin(x)
+                out = torch.sparse.mm(adj, xw.reshape(n, -1)).view(n, t, -1)
+            return out + self.conv.bias, None
+        out = self.conv(
+            x.reshape(n * t, f),
+            graph["stacked_index"],
+            graph["stacked_attr"],
+            return_attention_weights=True if want_attention else None,
+        )
+        alpha = None
+        if want_attention:
+            out, (_, alpha) = out
+            # GATv2Conv appends its self-loops after the E*T input edges (edge-major order)
+            n_edges = graph["stacked_index"].shape[1]
+            alpha = alpha[:n_edges].reshape(n_edges // t, t, -1)
+        return self.gates(out).view(n, t, 3 * self.hidden), alpha
+
+    def forward(self, x: Tensor, graph: dict[str, Tensor], want_attention: bool = False) -> tuple[Tensor, Tensor | None]:
+        gx, alpha = self.input_gates(x, graph, want_attention)
+        hd = self.hidden
+        h = x.new_zeros(x.shape[0], hd)
+        outs = []
+        for g in gx.unbind(1):  # the recurrence: three small dense products per step
+            zr = torch.sigmoid(g[:, : 2 * hd] + self.u_zr(h))
+            z, r = zr.chunk(2, dim=-1)
+            h_tilde = torch.tanh(g[:, 2 * hd :] + self.u_h(r * h))
+            h = z * h + (1.0 - z) * h_tilde
+            outs.append(h)
+        return torch.stack(outs, dim=1), alpha
+
+
+class TGCNBackbone(nn.Module):
+    """Stacked TGCN layers; the last layer's final hidden state is the node embedding.
+
+    Args:
+        in_channels: node features F.
+        hidden: hidden width H.
+        layers: number of TGCN layers.
+        use_gat: GATv2Conv instead of GCNConv.
+        gat_heads: GAT heads.
+
+    Shapes:
+        ``x`` ``[N, T, F]``, ``edge_index`` ``[2, E]``, ``edge_weight`` ``[E]`` (or None = 1),
+        ``node_mask`` ``[N]`` bool (or None) -> ``(h [N, H], edge attention [E, heads] or None)``.
+        Edge attention is only computed with ``use_gat`` and ``return_attention``: GATv2's
+        coefficients averaged over time steps and layers; edges cut out of the message
+        passing (self-loops, masked endpoints) get 0.
+    """
+
+    def __init__(self, in_channels: int, hidden: int = 16, layers: int = 2, use_gat: bool = False, gat_heads: int = 2):
+        super().__init__()
+        self.use_gat = use_gat
+        self.layers = nn.ModuleList(
+            TGCNLayer(in_channels if i == 0 else hidden, hidden, use_gat, gat_heads) for i in range(layers)
+        )
+
+    def _graph(self, edge_index: Tensor, edge_weight: Tensor, keep: Tensor, n: int, t: int, dtype: torch.dtype) -> dict[str, Tensor]:
+        ei, ew = edge_index[:, keep], edge_weight[keep]
+        if not self.use_gat:
+            ei, ew = gcn_norm(ei, ew, n, improved=False, add_self_loops=True, dtype=dtype)
+            # rows = target nodes: out[dst] = sum_src w * x[src]
+            return {"adj": to_torch_csr_tensor(ei.flip(0), ew, size=(n, n))}
+        steps = torch.arange(t, device=ei.device).view(1, 1, t)
+        stacked = (ei.unsqueeze(-1) * t + steps).reshape(2, -1)  # node n at step s -> n*T + s
+        return {"stacked_index": stacked, "stacked_attr": ew.repeat_interleave(t).unsqueeze(-1)}
+
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_weight: Tensor | None = None,
+        node_mask: Tensor | None = None,
+        return_attention: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        n, t, _ = x.shape
+        if edge_weight is None:
+            edge_weight = x.new_ones(edge_index.shape[1])
+        edge_weight = edge_weight.to(x.dtype)
+        keep = edge_index[0] != edge_index[1]  # the convs add their own self-loops
+        if node_mask is not None:
+            keep = keep & node_mask[edge_index[0]] & node_mask[edge_index[1]]
+            x = x * node_mask.view(-1, 1, 1).to(x.dtype)
+        graph = self._graph(edge_index, edge_weight, keep, n, t, x.dtype)
+        want = return_attention and self.use_gat
+        seq = x
+        alphas = []
+        for layer in self.layers:
+            seq, alpha = layer(seq, graph, want)
+            if alpha is not None:
+                alphas.append(alpha.mean(dim=1))  # [E_kept, heads]
+        attention = None
+        if want:
+            kept = torch.stack(alphas).mean(dim=0)
+            attention = kept.new_zeros(edge_index.shape[1], kept.shape[-1])
+            attention[keep] = kept
+        return seq[:, -1], attention
+
+
+@register_model("tgcn")
+class TGCN(MultiTaskModel):
+    """Temporal graph network over the stock graph with one head per task.
+
+    Args:
+        cfg: :class:`TGCNConfig`.
+        tasks: one head per task (seed preset: ``signal`` + ``direction`` masked by signal).
+        info: InputInfo (``n_features``).
+
+    Batch keys (one sample = one date; G dates per batch form one disjoint graph):
+        ``x`` ``[G*N, T, F]``, ``edge_index`` ``[2, G*E]``, ``edge_weight`` ``[G*E]``,
+        ``node_mask`` ``[G*N]`` bool (optional).
+
+    Returns:
+        ``{task: output}`` with B = G*N rows; with ``explain=True`` also ``"embedding"``
+        ``[G*N, H]`` and, when ``use_gat``, ``"attention/edges"`` ``[G*E, gat_heads]``
+        (GATv2 coefficients of each input edge, mean over time steps and layers).
+        Use :func:`finmt_core.models.heads.signal_gate` on the ``signal`` and ``direction``
+        logits for the seed's Neutral/Up/Down decision.
+    """
+
+    input_kind: ClassVar[str] = "graph"
+    config_class: ClassVar[type] = TGCNConfig
+
+    def __init__(self, cfg: TGCNConfig, tasks: list[Task], info: Any) -> None:
+        super().__init__(cfg, tasks, info)
+        self.backbone = TGCNBackbone(info.n_features, cfg.hidden, cfg.layers, cfg.use_gat, cfg.gat_heads)
+        self.heads = build_heads(tasks, cfg.hidden, cfg.head_hidden, cfg.dropout)
+
+    @classmethod
+    def check_compatible(cls, cfg: TGCNConfig, tasks: list[Task], info: Any) -> None:
+        super().check_compatible(cfg, tasks, info)
+        if cfg.hidden < 1 or cfg.layers < 1:
+            raise ConfigError(f"tgcn: hidden and layers must be >= 1, got hidden={cfg.hidden}, layers={cfg.layers}")
+        if cfg.use_gat and cfg.gat_heads < 1:
+            raise ConfigError(f"tgcn: gat_heads must be >= 1, got {cfg.gat_heads}")
+
+    def encode(self, batch: dict[str, Any], explain: bool) -> tuple[Tensor, dict[str, Tensor]]:
+        x = batch["x"]
+        if x.ndim != 3 or x.shape[-1] != self.info.n_features:
+            raise ValueError(f"tgcn expects x [G*N, T, {self.info.n_features}], got {tuple(x.shape)}")
+        h, attention = self.backbone(
+            x, batch["edge_index"], batch.get("edge_weight"), batch.get("node_mask"), return_attention=explain
+        )
+        extras = {"attention/edges": attention} if attention is not None else {}
+        return h, extras

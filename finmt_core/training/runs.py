@@ -1,0 +1,410 @@
+"""The run directory: the one contract the CLI, trainer, dashboard and report share.
+
+Layout (see docs/ARCHITECTURE.md)::
+
+    runs/<name>/config.yaml  status.json  metrics.jsonl  checkpoints/{last,best}.pt
+                panel.parquet  predictions.parquet  evaluation.json  cancel
+
+Every whole-file write is atomic (temp file in the same folder + ``os.replace``), so a reader
+never sees half a file; ``metrics.jsonl`` is append-only with one ``write`` + ``fsync`` per
+line, and readers skip a torn last line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import socket
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from finmt_core.config import ExperimentConfig
+from finmt_core.errors import RunError
+
+log = logging.getLogger(__name__)
+
+RUN_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+STATES = ("queued", "running", "done", "failed", "cancelled")
+#: A "running" run whose heartbeat is older than this is reported as stale (seconds).
+STALE_AFTER_S = 300.0
+STALE_STATE = "failed (stale)"
+
+
+# ---- atomic writes ----------------------------------------------------------------------
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
+    # os.open with 0o666 (not mkstemp's 0o600) so the umask decides, as for any other file.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default, allow_nan=True) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):  # numpy / torch scalars
+        return o.item()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, (datetime, pd.Timestamp)):
+        return o.isoformat()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        t = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def validate_run_name(name: str) -> str:
+    """Return ``name`` if it is a safe run-directory name, else raise RunError."""
+    if not isinstance(name, str) or not RUN_NAME_RE.fullmatch(name):
+        raise RunError(
+            f"invalid run name {name!r}: use 1-80 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit (no '/' and no leading '.')"
+        )
+    return name
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        import psutil
+
+        if not psutil.pid_exists(pid):
+            return False
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except Exception:  # psutil missing or the process vanished between calls
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+def effective_state(status: dict[str, Any], now: datetime | None = None, stale_after_s: float = STALE_AFTER_S) -> str:
+    """The state to show: ``"failed (stale)"`` for a "running" run whose process is gone
+    (same host, pid dead) or whose heartbeat is older than ``stale_after_s``."""
+    state = str(status.get("state") or "queued")
+    if state != "running":
+        return state
+    pid = status.get("pid")
+    if pid and status.get("host") in (None, socket.gethostname()) and not _pid_alive(int(pid)):
+        return STALE_STATE
+    beat = _parse_time(status.get("heartbeat"))
+    now = now or datetime.now(timezone.utc)
+    if beat is not None and (now - beat).total_seconds() > stale_after_s:
+        return STALE_STATE
+    return state
+
+
+class RunDir:
+    """A run directory on disk (it need not exist yet: see :func:`create_run`)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    # ---- paths -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def status_path(self) -> Path:
+        return self.path / "status.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints_dir / "last.pt"
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.checkpoints_dir / "best.pt"
+
+    @property
+    def panel_path(self) -> Path:
+        return self.path / "panel.parquet"
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.path / "predictions.parquet"
+
+    @property
+    def evaluation_path(self) -> Path:
+        return self.path / "evaluation.json"
+
+    @property
+    def cancel_path(self) -> Path:
+        return self.path / "cancel"
+
+    @property
+    def log_path(self) -> Path:
+        """Where a launcher (the dashboard) may send the training process's stdout/stderr."""
+        return self.path / "train.log"
+
+    def exists(self) -> bool:
+        return self.config_path.is_file()
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    # ---- config and status ----------------------------------------------------------------
+    def config(self) -> ExperimentConfig:
+        if not self.config_path.is_file():
+            raise RunError(f"{self.path} is not a run directory (no config.yaml)")
+        return ExperimentConfig.from_yaml(self.config_path)
+
+    def write_config(self, config: ExperimentConfig) -> None:
+        atomic_write_text(self.config_path, config.to_yaml())
+
+    def status(self) -> dict[str, Any]:
+        """status.json as a dict (``{"state": "queued"}`` when it does not exist yet)."""
+        try:
+            data = json.loads(self.status_path.read_text())
+        except FileNotFoundError:
+            return {"state": "queued"}
+        except json.JSONDecodeError as exc:  # not possible with atomic writes unless edited by hand
+            raise RunError(f"{self.status_path} is not valid JSON ({exc}); delete it to reset the status") from None
+        return data if isinstance(data, dict) else {"state": "queued"}
+
+    def write_status(self, **fields: Any) -> dict[str, Any]:
+        """Merge ``fields`` into status.json atomically; returns the new status."""
+        state = fields.get("state")
+        if state is not None and state not in STATES:
+            raise RunError(f"invalid run state {state!r}; one of {STATES}")
+        with self._lock():
+            status = self.status()
+            status.update(fields)
+            atomic_write_json(self.status_path, status)
+        return status
+
+    @contextlib.contextmanager
+    def _lock(self):  # type: ignore[no-untyped-def]
+        """Serialise read-modify-write of status.json between processes (POSIX advisory lock)."""
+        try:
+            import fcntl
+        except ImportError:  # Windows: atomic replace only
+            yield
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / ".status.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def effective_state(self, stale_after_s: float = STALE_AFTER_S) -> str:
+        return effective_state(self.status(), stale_after_s=stale_after_s)
+
+    # ---- metrics --------------------------------------------------------------------------
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        """Append one JSON line (one write + flush + fsync: a line is whole or absent)."""
+        line = json.dumps(record, default=_json_default) + "\n"
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.metrics_path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def metric_records(self) -> list[dict[str, Any]]:
+        """The metrics lines as dicts; a torn (unparsable) line is skipped."""
+        try:
+            text = self.metrics_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                log.warning("skipping an incomplete line in %s", self.metrics_path)
+                continue
+            if isinstance(rec, dict):
+                out.append(rec)
+        return out
+
+    def metrics(self) -> pd.DataFrame:
+        """One row per epoch; nested dicts flattened with '.' (``train.direction``,
+        ``val_metrics.direction.accuracy``, ``weights.return``, ``lr.heads``)."""
+        recs = self.metric_records()
+        if not recs:
+            return pd.DataFrame(columns=["epoch", "train_loss", "val_loss"])
+        return pd.json_normalize(recs, sep=".")
+
+    def truncate_metrics(self, last_epoch: int) -> None:
+        """Keep only lines with ``epoch <= last_epoch`` (used when resuming from a checkpoint)."""
+        recs = [r for r in self.metric_records() if int(r.get("epoch", 0)) <= last_epoch]
+        text = "".join(json.dumps(r, default=_json_default) + "\n" for r in recs)
+        atomic_write_text(self.metrics_path, text)
+
+    # ---- outputs --------------------------------------------------------------------------
+    def predictions(self) -> pd.DataFrame:
+        if not self.predictions_path.is_file():
+            raise RunError(f"run {self.name!r} has no predictions.parquet yet (state: {self.effective_state()})")
+        return pd.read_parquet(self.predictions_path)
+
+    def write_predictions(self, frame: pd.DataFrame) -> None:
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False)
+        atomic_write_bytes(self.predictions_path, buf.getvalue())
+
+    def write_panel(self, panel: pd.DataFrame) -> None:
+        buf = io.BytesIO()
+        panel.to_parquet(buf)
+        atomic_write_bytes(self.panel_path, buf.getvalue())
+
+    def evaluation(self) -> dict[str, Any]:
+        if not self.evaluation_path.is_file():
+            raise RunError(f"run {self.name!r} has no evaluation.json; run `finmt evaluate {self.name}`")
+        return json.loads(self.evaluation_path.read_text())
+
+    # ---- cancellation -----------------------------------------------------------------
+    def request_cancel(self) -> None:
+        atomic_write_text(self.cancel_path, now_iso() + "\n")
+
+    def cancel_requested(self) -> bool:
+        return self.cancel_path.exists()
+
+    def clear_cancel(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.cancel_path.unlink()
+
+
+# ---- run collections -------------------------------------------------------------------
+def run_path(root: str | Path, name: str) -> Path:
+    return Path(root) / validate_run_name(name)
+
+
+def open_run(root: str | Path, name: str) -> RunDir:
+    """An existing run by name; RunError naming the existing runs when it is not there."""
+    run = RunDir(run_path(root, name))
+    if not run.exists():
+        names = [r.name for r in list_runs(root)][:10]
+        hint = f"; runs in {root}: {', '.join(names)}" if names else f"; {root} has no runs"
+        raise RunError(f"no run named {name!r}{hint}")
+    return run
+
+
+def default_run_name(config: ExperimentConfig) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]", "-", config.preset or config.name or "run").strip(".-") or "run"
+    return f"{base[:60]}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def create_run(root: str | Path, name: str | None, config: ExperimentConfig) -> RunDir:
+    """Create ``root/<name>`` with config.yaml and a "queued" status.
+
+    With ``name=None`` the name is ``<preset>-<timestamp>`` (``-2``, ``-3`` ... appended if taken);
+    an explicit name that exists raises RunError.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    if name is not None:
+        candidates = [validate_run_name(name)]
+    else:
+        base = default_run_name(config)
+        candidates = [base] + [f"{base}-{i}" for i in range(2, 1000)]
+    for cand in candidates:
+        path = root / cand
+        try:
+            path.mkdir()  # atomic: exactly one creator wins
+        except FileExistsError:
+            if name is not None:
+                raise RunError(
+                    f"a run named {name!r} already exists in {root}; choose another --name, "
+                    f"or continue it with --resume {name}"
+                ) from None
+            continue
+        run = RunDir(path)
+        run.checkpoints_dir.mkdir()
+        run.write_config(config)
+        run.write_status(
+            state="queued", name=cand, preset=config.preset, model=config.model.name,
+            created=now_iso(), epoch=0, epochs=config.train.epochs, progress=0.0, error=None,
+        )
+        return run
+    raise RunError(f"could not find a free run name in {root} for {candidates[0]!r}")
+
+
+def _created_key(run: RunDir) -> str:
+    created = run.status().get("created")
+    if created:
+        return str(created)
+    return datetime.fromtimestamp(run.config_path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+
+
+def list_runs(root: str | Path) -> list[RunDir]:
+    """Every run directory under ``root`` (those with a config.yaml), newest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    runs = [RunDir(p) for p in root.iterdir() if p.is_dir() and RUN_NAME_RE.fullmatch(p.name)]
+    runs = [r for r in runs if r.exists()]
+    keyed = []
+    for r in runs:
+        try:
+            keyed.append((_created_key(r), r.name, r))
+        except (RunError, OSError):  # a run being deleted right now, or a hand-broken status
+            continue
+    keyed.sort(key=lambda x: (x[0], x[1]), reverse=True)
+    return [r for _, _, r in keyed]
+
+
+def delete_run(root: str | Path, name: str, force: bool = False) -> None:
+    """Delete a run directory. A live "running" run needs ``force=True`` (cancel it first)."""
+    run = open_run(root, name)
+    if not force and run.effective_state() == "running":
+        raise RunError(f"run {name!r} is still running; cancel it first (or pass force=True)")
+    shutil.rmtree(run.path)

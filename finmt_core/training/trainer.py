@@ -1,0 +1,421 @@
+"""The model-agnostic training loop.
+
+The trainer knows nothing about any one architecture: it reads ``model.input_kind`` to build
+datasets, calls ``model(batch) -> {task: output}``, and hands outputs to
+:class:`~finmt_core.losses.MultiTaskLoss`. Everything else (early stopping, checkpoints, the
+metrics log, cancellation, progress bars) is a callback.
+
+Performance: losses are accumulated on the device and the host synchronises only at *sync
+points* (every ``train.heartbeat_s`` seconds in one process, every ``DIST_SYNC_EVERY`` batches
+under torchrun so that all ranks agree when to stop) and at the end of each epoch.
+Distributed: samplers, metric reduction and file writes go through :mod:`.distributed`; only
+the main process writes the run directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DistributedSampler
+
+from finmt_core.config import ExperimentConfig
+from finmt_core.errors import ConfigError
+from finmt_core.losses import MultiTaskLoss, last_shared_parameters
+from finmt_core.training import distributed as dist
+from finmt_core.training.callbacks import Callback
+from finmt_core.training.checkpoint import build_checkpoint, rng_state, set_rng_state
+from finmt_core.training.metrics import task_metrics
+from finmt_core.training.optim import build_optimizer, build_scheduler, current_lrs, refresh_schedule
+from finmt_core.training.predict import outputs_to_numpy
+from finmt_core.training.runs import now_iso
+
+log = logging.getLogger(__name__)
+
+#: Under torchrun, ranks check stop flags together every this many batches.
+DIST_SYNC_EVERY = 16
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is a ConfigError."""
+    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise ConfigError("train.device is 'cuda' but no CUDA GPU is available here; use --device cpu or auto")
+        return torch.device("cuda", dist.local_rank() if dist.is_initialized() else torch.cuda.current_device())
+    if name not in ("auto", "cpu"):
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu or cuda")
+    return torch.device("cpu")
+
+
+def to_device(batch: Any, device: torch.device, non_blocking: bool = False) -> Any:
+    """Move every tensor of a (nested) batch dict to ``device``; other values pass through."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=non_blocking)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device, non_blocking) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device, non_blocking) for v in batch)
+    return batch
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _none_if_nan(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+class Trainer:
+    """Train one model on one PreparedData.
+
+    Args:
+        config: the experiment config (tasks, loss, train sections are used here).
+        prepared: the prepared data (datasets are built from its train/val rows).
+        model: an unwrapped ``nn.Module`` with ``input_kind`` (moved to the device here).
+        device: where to train.
+        callbacks: event handlers (see :mod:`.callbacks`).
+        run: the run directory (None on non-main ranks / in tests without a run).
+    """
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        prepared: Any,
+        model: nn.Module,
+        device: torch.device,
+        callbacks: Sequence[Callback] = (),
+        run: Any = None,
+    ) -> None:
+        from finmt_core.data.tensors import make_dataset
+
+        self.config = config
+        self.cfg = config.train
+        self.prepared = prepared
+        self.device = device
+        self.run = run
+        self.callbacks = list(callbacks)
+        self.tasks = list(config.tasks)
+        self.task_names = [t.name for t in self.tasks]
+        self.fixed_weights = torch.tensor([t.weight for t in self.tasks], dtype=torch.float64)
+        self.model_name = config.model.name
+        self.kind = model.input_kind
+        self.model = model.to(device)
+        self.loss_fn = MultiTaskLoss(self.tasks, config.loss).to(device)
+        self.train_set = make_dataset(self.kind, prepared, "train")
+        self.val_set = make_dataset(self.kind, prepared, "val")
+        self.world_size = dist.world_size()
+        self.is_main = dist.is_main_process()
+        per_rank = math.ceil(len(self.train_set) / self.world_size)
+        n_batches = max(1, math.ceil(per_rank / self.cfg.batch_size))
+        if self.cfg.max_batches_per_epoch:
+            n_batches = min(n_batches, self.cfg.max_batches_per_epoch)
+        self.batches_per_epoch = n_batches
+        self.optimizer = build_optimizer(self.model, self.loss_fn, self.cfg, device)
+        self.scheduler, self.schedule_mode = build_scheduler(self.optimizer, self.cfg, n_batches)
+        cuda = device.type == "cuda"
+        self.use_amp = bool(self.cfg.amp and cuda)
+        self.amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
+        self.grad_scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
+        self.non_blocking = cuda
+        self.net: nn.Module = self.model
+        if dist.is_initialized():
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(self.model, device_ids=[device.index] if cuda else None)
+        if self.cfg.compile:
+            self.net = torch.compile(self.net)  # type: ignore[assignment]
+        self.shared_params = last_shared_parameters(self.model) if self.loss_fn.uses_gradnorm else []
+        self.epochs = self.cfg.epochs
+        self.epoch = 0  # last completed epoch
+        self.global_step = 0
+        self.stop_reason: str | None = None
+        self.failed_tasks: list[str] = []
+        self._session_t0 = time.monotonic()
+        self._session_p0 = 0.0
+        self._progress = 0.0
+
+    # ---- control ----------------------------------------------------------------------------
+    def request_stop(self, reason: str) -> None:
+        """Ask the loop to stop at the next check (``early_stop`` | ``cancelled`` | ``nonfinite``)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+
+    def eta_s(self) -> float | None:
+        done = self._progress - self._session_p0
+        if done <= 0:
+            return None
+        return (time.monotonic() - self._session_t0) / done * max(0.0, 1.0 - self._progress)
+
+    def _emit(self, event: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, event)(self, *args)
+
+    # ---- checkpoints ------------------------------------------------------------------------
+    def checkpoint(self, full: bool, record: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The checkpoint dict of the current state (``full``: with everything resume needs)."""
+        extra: dict[str, Any] = {"global_step": self.global_step}
+        if record is not None:
+            extra["val_loss"] = record.get("val_loss")
+        if full:
+            extra.update(
+                optimizer=self.optimizer.state_dict(),
+                scheduler=self.scheduler.state_dict(),
+                loss_state=self.loss_fn.state_dict(),
+                grad_scaler=self.grad_scaler.state_dict(),
+                rng=rng_state(),
+                trainer_state={"callbacks": {cb.name: cb.state_dict() for cb in self.callbacks},
+                               "stop_reason": self.stop_reason},
+                record=record,
+            )
+        return build_checkpoint(
+            model=self.model, model_name=self.model_name, model_params=self.config.model.params,
+            tasks=self.tasks, input_info=self.prepared.info.to_dict(), scaler=self.prepared.scaler.state_dict(),
+            config=self.config.model_dump(mode="json"), epoch=self.epoch, **extra,
+        )
+
+    def restore(self, ckpt: dict[str, Any]) -> None:
+        """Continue from a ``last.pt`` dict (weights, optimizer, schedule, loss weights, RNG, callbacks)."""
+        self.model.load_state_dict(ckpt["state_dict"], strict=True)
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        refresh_schedule(self.scheduler, self.cfg, self.batches_per_epoch)
+        self.loss_fn.load_state_dict(ckpt["loss_state"])
+        if ckpt.get("grad_scaler"):
+            self.grad_scaler.load_state_dict(ckpt["grad_scaler"])
+        states = (ckpt.get("trainer_state") or {}).get("callbacks", {})
+        for cb in self.callbacks:
+            if cb.name in states:
+                cb.load_state_dict(states[cb.name])
+        set_rng_state(ckpt["rng"])
+        self.epoch = int(ckpt["epoch"])
+        self.global_step = int(ckpt.get("global_step", 0))
+        if (ckpt.get("trainer_state") or {}).get("stop_reason") == "early_stop":
+            self.stop_reason = "early_stop"  # it had already finished: nothing left to train
+        self._progress = self._session_p0 = self.epoch / self.epochs
+
+    # ---- the loop ---------------------------------------------------------------------------
+    def fit(self) -> str:
+        """Train from ``self.epoch + 1`` to ``epochs``; returns the final state
+        (``done`` | ``cancelled`` | ``failed``); on ``failed`` see :attr:`failure_message`."""
+        self._session_t0 = time.monotonic()
+        self._emit("on_train_start")
+        state = "failed"  # an exception escaping the loop
+        try:
+            for epoch in range(self.epoch + 1, self.epochs + 1):
+                if self.stop_reason or self._sync_flags(torch.zeros(len(self.tasks) + 1, device=self.device)):
+                    break
+                self._emit("on_epoch_start", epoch)
+                train = self._train_epoch(epoch)
+                if self.stop_reason:
+                    break
+                t_val = time.monotonic()
+                val = self._validate()
+                if self.stop_reason:
+                    break
+                record = self._record(epoch, train, val, time.monotonic() - t_val)
+                self.loss_fn.epoch_end({n: (v if v is not None else 0.0) for n, v in record["train"].items()})
+                if self.schedule_mode == "epoch" and record["val_loss"] is not None:
+                    self.scheduler.step(record["val_loss"])
+                self.epoch = epoch
+                self._progress = epoch / self.epochs
+                self._emit("on_epoch_end", record)
+                if self.stop_reason:
+                    break
+            state = {"cancelled": "cancelled", "nonfinite": "failed"}.get(self.stop_reason or "", "done")
+        finally:
+            self._emit("on_train_end", state)
+        return state
+
+    @property
+    def failure_message(self) -> str:
+        what = ", ".join(self.failed_tasks) or "the total"
+        return (f"the loss became NaN/inf in epoch {self.epoch + 1} (task(s): {what}); lower train.lr, "
+                "set train.grad_clip, or check the data of those tasks for extreme values")
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.use_amp:
+            return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+        return contextlib.nullcontext()
+
+    def _loader(self, dataset: Any, shuffle: bool, epoch: int) -> Any:
+        from finmt_core.data.tensors import make_loader
+
+        sampler = None
+        if self.world_size > 1:
+            sampler = DistributedSampler(dataset, num_replicas=self.world_size, rank=dist.rank(),
+                                         shuffle=shuffle, seed=self.cfg.seed)
+            sampler.set_epoch(epoch)
+        # A fresh, epoch-seeded loader: the order of epoch e is the same with or without a resume.
+        return make_loader(dataset, self.cfg.batch_size, shuffle, self.cfg.seed + epoch, sampler,
+                           num_workers=self.cfg.num_workers, pin_memory=self.device.type == "cuda")
+
+    def _step(self, batch: dict[str, Any]) -> Any:
+        self.optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            outputs = self.net(batch)
+        res = self.loss_fn.compute(outputs, batch, model=self.model)
+        gn_grad = None
+        if self.loss_fn.uses_gradnorm:
+            self.loss_fn.gradnorm_step(self.shared_params, res.task_losses)
+            weights = self.loss_fn.weighting.raw  # type: ignore[attr-defined]
+            gn_grad, weights.grad = weights.grad, None  # kept out of the grad-scaler's unscaling
+        self.grad_scaler.scale(res.total).backward()
+        if self.grad_scaler.is_enabled() or self.cfg.grad_clip:
+            self.grad_scaler.unscale_(self.optimizer)
+        if gn_grad is not None:
+            self.loss_fn.weighting.raw.grad = gn_grad  # type: ignore[attr-defined]
+        if self.world_size > 1:  # loss-weight parameters live outside DDP: average their grads
+            for p in self.loss_fn.parameters():
+                if p.grad is not None:
+                    dist.all_reduce_mean(p.grad)
+        if self.cfg.grad_clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.grad_scaler.step(self.optimizer)
+        self.grad_scaler.update()
+        self.loss_fn.after_step()
+        if self.schedule_mode == "batch":
+            self.scheduler.step()
+        self.global_step += 1
+        return res
+
+    def _sync_due(self, i: int, last_sync: float) -> bool:
+        if self.world_size > 1:
+            return (i + 1) % DIST_SYNC_EVERY == 0
+        return time.monotonic() - last_sync >= self.cfg.heartbeat_s
+
+    def _sync_flags(self, bad: torch.Tensor) -> bool:
+        """Host sync: non-finite losses (``bad`` = [K tasks + total]) and cancel requests, agreed
+        over ranks. Sets :attr:`stop_reason`; returns True when the loop must stop."""
+        cancel = any(cb.stop_requested() for cb in self.callbacks)
+        flags = torch.cat([bad.float().reshape(-1), torch.tensor([float(cancel)], device=bad.device)])
+        flags = dist.all_reduce_max(flags).cpu()
+        nonfinite = flags[:-1] > 0
+        if bool(nonfinite.any()):
+            names = [*self.task_names, "penalty/total"]
+            self.failed_tasks = [n for n, b in zip(names, nonfinite.tolist()) if b]
+            self.request_stop("nonfinite")
+        elif bool(flags[-1] > 0):
+            self.request_stop("cancelled")
+        return self.stop_reason in ("nonfinite", "cancelled")
+
+    def _train_epoch(self, epoch: int) -> dict[str, Any]:
+        self.net.train()
+        self.loss_fn.train()
+        k = len(self.tasks)
+        loss_sum = torch.zeros(k, device=self.device)
+        count_sum = torch.zeros(k, device=self.device)
+        obj_sum = torch.zeros((), device=self.device)
+        bad = torch.zeros(k + 1, dtype=torch.bool, device=self.device)
+        n_batches, rows = self.batches_per_epoch, 0
+        t0 = last_sync = time.monotonic()
+        done = 0
+        for i, batch in enumerate(self._loader(self.train_set, True, epoch)):
+            if i >= n_batches:
+                break
+            rows += int(batch["date_idx"].shape[0])
+            res = self._step(to_device(batch, self.device, self.non_blocking))
+            done = i + 1
+            with torch.no_grad():
+                tl = res.task_losses.detach()
+                loss_sum += torch.nan_to_num(tl, nan=0.0, posinf=0.0, neginf=0.0) * res.counts
+                count_sum += res.counts
+                obj_sum += res.total.detach()
+                bad |= ~torch.isfinite(torch.cat([tl, res.total.detach().reshape(1)]))
+            self._emit("on_batch_end", i, n_batches)
+            if self._sync_due(i, last_sync):
+                last_sync = time.monotonic()
+                if self._sync_flags(bad):
+                    break
+                self._progress = (epoch - 1 + done / n_batches) / self.epochs
+                self._emit("on_heartbeat", {
+                    "progress": self._progress, "eta_s": self.eta_s(), "epoch": epoch, "epochs": self.epochs,
+                    "train_loss": float(obj_sum) / done, "message": f"epoch {epoch}/{self.epochs}, batch {done}/{n_batches}",
+                })
+        if not self.stop_reason:
+            self._sync_flags(bad)
+        elapsed = time.monotonic() - t0
+        sums = dist.all_reduce_sum(torch.cat([loss_sum, count_sum, obj_sum.reshape(1),
+                                              torch.tensor([float(done), float(rows)], device=self.device)]))
+        sums = sums.double().cpu()
+        return {"loss_sum": sums[:k], "count": sums[k:2 * k], "objective": float(sums[2 * k]) / max(1.0, float(sums[2 * k + 1])),
+                "rows": float(sums[2 * k + 2]), "time": elapsed}
+
+    @torch.no_grad()
+    def _validate(self) -> dict[str, Any]:
+        self.net.eval()
+        self.loss_fn.eval()
+        k = len(self.tasks)
+        loss_sum = torch.zeros(k, device=self.device)
+        count_sum = torch.zeros(k, device=self.device)
+        outs: dict[str, list[torch.Tensor]] = {n: [] for n in self.task_names}
+        tgts: dict[str, list[torch.Tensor]] = {n: [] for n in self.task_names}
+        oks: dict[str, list[torch.Tensor]] = {n: [] for n in self.task_names}
+        for batch in self._loader(self.val_set, False, 0):
+            batch = to_device(batch, self.device, self.non_blocking)
+            with self._autocast():
+                outputs = self.net(batch)
+            res = self.loss_fn.compute(outputs, batch)
+            loss_sum += res.task_losses * res.counts
+            count_sum += res.counts
+            for n in self.task_names:
+                outs[n].append(outputs[n].float())
+                tgts[n].append(batch["targets"][n])
+                oks[n].append(batch["valid"][n])
+        sums = dist.all_reduce_sum(torch.cat([loss_sum, count_sum])).double().cpu()
+        metrics: dict[str, dict[str, Any]] = {}
+        for t in self.tasks:
+            if not outs[t.name]:
+                continue
+            ok = torch.cat(oks[t.name]).cpu().numpy()
+            pred = outputs_to_numpy(t, torch.cat(outs[t.name]))[ok]
+            tgt = torch.cat(tgts[t.name]).cpu().numpy()[ok]
+            gathered = dist.all_gather_objects((pred, tgt))
+            pred = np.concatenate([g[0] for g in gathered])
+            tgt = np.concatenate([g[1] for g in gathered])
+            metrics[t.name] = task_metrics(t, pred, tgt)
+        loss = sums[:k] / sums[k:].clamp_min(1.0)
+        if not bool(torch.isfinite(loss).all()):
+            self.failed_tasks = [n for n, v in zip(self.task_names, loss.tolist()) if not math.isfinite(v)]
+            self.request_stop("nonfinite")
+        return {"loss": loss, "count": sums[k:], "metrics": metrics}
+
+    def _weighted(self, losses: torch.Tensor, counts: torch.Tensor) -> float | None:
+        """Fixed-weight sum of per-task mean losses over tasks that had rows (comparable across
+        epochs and weighting strategies: the early-stopping monitor)."""
+        has = counts > 0
+        if not bool(has.any()):
+            return None
+        return _none_if_nan(float((self.fixed_weights[has] * losses[has]).sum()))
+
+    def _record(self, epoch: int, train: dict[str, Any], val: dict[str, Any], val_time: float) -> dict[str, Any]:
+        tl = train["loss_sum"] / train["count"].clamp_min(1.0)
+        return {
+            "epoch": epoch,
+            "time": now_iso(),
+            "train_loss": self._weighted(tl, train["count"]),
+            "val_loss": self._weighted(val["loss"], val["count"]),
+            "train_objective": _none_if_nan(train["objective"]),
+            "train": {n: (_none_if_nan(float(v)) if c > 0 else None)
+                      for n, v, c in zip(self.task_names, tl.tolist(), train["count"].tolist())},
+            "val": {n: (_none_if_nan(float(v)) if c > 0 else None)
+                    for n, v, c in zip(self.task_names, val["loss"].tolist(), val["count"].tolist())},
+            "val_metrics": val["metrics"],
+            "weights": self.loss_fn.weights(),
+            "lr": current_lrs(self.optimizer),
+            "samples_per_s": train["rows"] / train["time"] if train["time"] > 0 else None,
+            "epoch_time_s": train["time"] + val_time,
+            "train_time_s": train["time"],
+            "global_step": self.global_step,
+        }

@@ -1,0 +1,106 @@
+"""Training curves: per-task losses updating live while a run trains, task weights, learning
+rate, throughput and validation metrics; overlay several runs to compare them."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import cache, jobs, state
+from dashboard import widgets as w
+from dashboard.errors import guard
+from finmt_core import plots
+from finmt_core.training.runs import RunDir, list_runs
+
+LIVE_EVERY_S = 2
+
+root = state.runs_root()
+st.title("Training curves", anchor=False)
+runs = list_runs(root)
+if not runs:
+    w.no_runs("the training curves")
+run = w.run_picker(runs)
+assert run is not None
+with guard("Reading the run"):
+    config = cache.config(run)
+view = jobs.job_view(run)
+w.run_caption(run, view.state, f"`{config.model.name}` · tasks {', '.join(t.name for t in config.tasks)}")
+log_y = st.sidebar.toggle("Log-scale losses", value=False, key="curves_log")
+
+
+def live_curves() -> None:
+    """Re-reads metrics.jsonl every few seconds while the run trains (no full-page rerun)."""
+    now = jobs.job_view(run)
+    metrics = cache.metrics(run)
+    if now.active:
+        st.progress(now.progress, text=f"epoch {now.epoch or 0}/{now.epochs or '?'} · "
+                                       f"ETA {w.fmt_seconds(now.eta_s)} · device {now.device or '–'}")
+    cols = st.columns(4)
+    cols[0].metric("Epochs logged", len(metrics), border=True)
+    best = metrics["val_loss"].min() if "val_loss" in metrics and len(metrics) else None
+    cols[1].metric("Best val loss", f"{best:.4f}" if best is not None and pd.notna(best) else "–", border=True)
+    sps = metrics["samples_per_s"].iloc[-1] if "samples_per_s" in metrics and len(metrics) else None
+    cols[2].metric("Samples / s", f"{sps:,.0f}" if sps is not None and pd.notna(sps) else "–", border=True)
+    cols[3].metric("Device", now.device or "–", border=True)
+    if metrics.empty:
+        if now.active:
+            st.info("The run is preparing data or training its first epoch; curves appear after epoch 1.",
+                    icon=":material/hourglass_top:")
+        elif now.state == "done":
+            st.info("This run is a fitted baseline (no epochs): it has no training curves. "
+                    "See its metrics on the Evaluation page.", icon=":material/info:")
+        else:
+            st.warning(f"No epochs were logged ({now.state}). {now.error or ''}", icon=":material/warning:")
+        return
+    loss_tab, weight_tab, lr_tab, speed_tab, val_tab = st.tabs(
+        ["Losses", "Task weights", "Learning rate", "Throughput", "Validation metrics"]
+    )
+    with loss_tab:
+        st.plotly_chart(plots.loss_curves(metrics, log_y=log_y), key="loss")
+    with weight_tab:
+        st.plotly_chart(plots.task_weights(metrics), key="weights")
+    with lr_tab:
+        st.plotly_chart(plots.learning_rate(metrics), key="lr")
+    with speed_tab:
+        st.plotly_chart(plots.throughput(metrics), key="speed")
+    with val_tab:
+        names = sorted({c.rsplit(".", 1)[-1] for c in metrics.columns if str(c).startswith("val_metrics.")})
+        if names:
+            metric = st.selectbox("Metric", names, key="curves_val_metric")
+            st.plotly_chart(plots.val_metric(metrics, metric), key="valm")
+        else:
+            st.caption("No validation metrics logged for this run.")
+    if view.active and not now.active:
+        st.rerun()  # the run just finished: refresh the whole page (status badge, compare list)
+
+
+st.fragment(live_curves, run_every=LIVE_EVERY_S if view.active else None)()
+
+# ---- compare runs -----------------------------------------------------------------------------
+st.subheader("Compare runs", anchor=False)
+others = [r.name for r in runs if r.name != run.name]
+picked = st.multiselect("Overlay these runs", others, key="compare", placeholder="choose runs to overlay")
+if picked:
+    tasks = sorted({t.name for r in [run.name, *picked] for t in cache.config(RunDir(root / r)).tasks})
+    series = st.segmented_control("Loss", ["total", *tasks], default="total", key="compare_series")
+    frame = pd.DataFrame()
+    for name in [run.name, *picked]:
+        m = cache.metrics(RunDir(root / name))
+        if m.empty:
+            continue
+        m = m.set_index("epoch")
+        train_col, val_col = ("train_loss", "val_loss") if series == "total" else (f"train.{series}", f"val.{series}")
+        # one "task" per run in the builder's metrics layout: train.<run> / val.<run>
+        for kind, col in (("train", train_col), ("val", val_col)):
+            if col in m:
+                frame = frame.join(m[col].rename(f"{kind}.{name}"), how="outer") if len(frame) else m[[col]].rename(
+                    columns={col: f"{kind}.{name}"})
+    if frame.empty:
+        st.info(f"None of the chosen runs logged a `{series}` loss.")
+    else:
+        frame = frame.rename_axis("epoch").reset_index()
+        fig = plots.loss_curves(frame, log_y=log_y)
+        fig.update_layout(title_text=f"{series} loss by run")
+        st.plotly_chart(fig, key="compare_fig")
+else:
+    st.caption("Pick one or more runs to overlay their loss curves on this run's.")

@@ -1,0 +1,146 @@
+"""Home: what finmt does, the data in use, every run with its status and headline metrics."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import cache, demo, jobs, state
+from dashboard import widgets as w
+from finmt_core.training.runs import list_runs
+
+root = state.runs_root()
+
+st.title("finmt", anchor=False)
+st.markdown(
+    "**A workbench for multi-task learning on market data.** finmt turns a price panel into "
+    "features and labels for several prediction tasks at once (direction, return, volatility, "
+    "regime, signal vs noise, quantiles …), trains multi-head networks — a temporal graph "
+    "network, CNNs and a ViT on feature images, CNN + LSTM, LSTM + transformer, a dual tower — "
+    "next to honest baselines, and evaluates them on leakage-free date splits with backtests, "
+    "explanations and a report."
+)
+
+
+# ---- the first-start demo set -------------------------------------------------------------
+def demo_panel() -> None:
+    prog = demo.progress(root)
+    if prog is None or (prog.finished and prog.failed == 0 and prog.error is None):
+        return
+    with st.container(border=True):
+        if not prog.finished:
+            st.markdown("#### :material/model_training: Training the demo runs")
+            now = f" — now **{prog.current}**" if prog.current else ""
+            st.progress(prog.fraction, text=f"{prog.done} of {prog.total} runs done{now}")
+            st.caption("A small set of models trains on the bundled demo data in the background "
+                       "(about two minutes). Pages fill in as each run finishes.")
+        else:
+            st.warning(f"The demo set finished with {prog.failed} failed run(s). "
+                       f"{prog.error or 'See the Train page for each run’s error.'}")
+
+
+# ---- runs ---------------------------------------------------------------------------------
+HEADLINE = {  # first metric found per task, in this order
+    "classification": ("balanced_accuracy", "accuracy", "auc"),
+    "regression": ("ic", "directional_accuracy", "rmse"),
+    "quantile": ("coverage", "pinball"),
+}
+
+
+def headline(run_cfg, evaluation: dict | None) -> str:
+    """``direction: balanced_accuracy 0.53 · return: ic 0.04`` from evaluation.json."""
+    if not evaluation:
+        return ""
+    parts = []
+    for task in run_cfg.tasks:
+        scores = (evaluation.get("tasks") or {}).get(task.name) or {}
+        metric = next((m for m in HEADLINE.get(task.kind, ()) if isinstance(scores.get(m), int | float)), None)
+        if metric is not None:
+            parts.append(f"{task.name}: {metric} {scores[metric]:.3f}")
+    return " · ".join(parts)
+
+
+def runs_table(runs) -> tuple[pd.DataFrame, int]:
+    rows, active = [], 0
+    for run in runs:
+        try:
+            view, cfg = jobs.job_view(run), cache.config(run)
+        except Exception as exc:  # a half-written or hand-edited run: list it, do not crash
+            rows.append({"run": run.name, "state": "⚠️ unreadable", "model": "", "tasks": "",
+                         "progress": 0.0, "headline": str(exc)[:120]})
+            continue
+        active += view.active
+        rows.append({
+            "run": run.name,
+            "state": w.state_text(view.state),
+            "model": cfg.model.name,
+            "tasks": ", ".join(t.name for t in cfg.tasks),
+            "data": cfg.data.source,
+            "progress": view.progress,
+            "best val loss": view.best_val_loss,
+            "headline": headline(cfg, cache.evaluation_file(run)) or (view.error or view.message or ""),
+        })
+    return pd.DataFrame(rows), active
+
+
+def runs_section() -> None:
+    runs = list_runs(root)
+    demo_panel()
+    if not runs:
+        w.empty_state(
+            "No runs yet",
+            "Launch one on the **Train** page" + (" — or wait a moment: the demo set is starting."
+                                                  if demo.progress(root) else "."),
+            ("train.py", "Train a model", ":material/rocket_launch:"),
+        )
+        return
+    table, active = runs_table(runs)
+    states = table["state"].str.split(" ", n=1).str[-1]
+    c = st.columns(4)
+    c[0].metric("Runs", len(table), border=True)
+    c[1].metric("Training now", active, border=True)
+    c[2].metric("Finished", int((states == "done").sum()), border=True)
+    c[3].metric("Failed or cancelled", int(states.isin(["failed", "cancelled"]).sum()), border=True)
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
+            "best val loss": st.column_config.NumberColumn(format="%.4f"),
+            "headline": st.column_config.TextColumn("headline (test)", width="large"),
+        },
+    )
+    if active:
+        st.caption(":material/autorenew: Updating every few seconds while runs train.")
+
+
+any_active = any(jobs.job_view(r).active for r in list_runs(root)) or bool(
+    (p := demo.progress(root)) and not p.finished
+)
+st.subheader("Runs", anchor=False)
+st.fragment(runs_section, run_every=3 if any_active else None)()
+
+# ---- data and shortcuts -----------------------------------------------------------------
+left, right = st.columns(2)
+with left:
+    st.subheader("Data", anchor=False)
+    sources = sorted({cache.config(r).data.source for r in list_runs(root) if r.exists()}) or ["demo"]
+    st.markdown("In use by the runs: " + ", ".join(f"`{s}`" for s in sources))
+    if "demo" in sources:
+        try:
+            info = cache.summary("demo", cache.panel("demo"))
+            st.markdown(
+                f"**Bundled demo data:** {info['n_tickers']} tickers, {info['first_date']} → "
+                f"{info['last_date']} ({info['n_dates']} trading days), columns "
+                f"{', '.join(info['price_columns'])}."
+            )
+        except Exception as exc:
+            st.caption(f"Demo data summary unavailable: {exc}")
+    w.page_link("data.py", "Explore the data", ":material/table_chart:")
+with right:
+    st.subheader("Shortcuts", anchor=False)
+    w.page_link("train.py", "Train a model", ":material/rocket_launch:")
+    w.page_link("curves.py", "Watch training curves", ":material/monitoring:")
+    w.page_link("evaluation.py", "Compare against baselines", ":material/fact_check:")
+    w.page_link("signals.py", "Today’s signal-gated calls", ":material/traffic:")
+    w.page_link("report.py", "Download a report", ":material/description:")

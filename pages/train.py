@@ -1,0 +1,160 @@
+"""Train: configure a run from a preset, launch it as a background `finmt train` process, and
+watch, cancel or resume every job."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import cache, jobs, state
+from dashboard import train_form as tf
+from dashboard import widgets as w
+from dashboard.errors import guard
+from finmt_core.config import list_presets, load_preset
+from finmt_core.training.runs import RunDir, list_runs
+
+WEIGHTING = {
+    "fixed": "fixed weights",
+    "learnable": "learnable (softmax) weights",
+    "uncertainty": "uncertainty weighting (Kendall et al.)",
+    "dwa": "dynamic weight averaging",
+    "gradnorm": "GradNorm",
+}
+SCHEDULES = {"cosine": "cosine + warm-up", "cosine_restarts": "cosine warm restarts", "plateau": "reduce on plateau",
+             "none": "constant"}
+RECENT = 8  # stopped runs shown below the active ones
+
+root = state.runs_root()
+st.title("Train", anchor=False)
+
+# ---- device -------------------------------------------------------------------------------
+dev = cache.device_info()
+if dev["cuda"]:
+    st.success(f"CUDA available: {', '.join(dev['names'])} — `auto` trains on the GPU "
+               f"(mixed precision).", icon=":material/memory:")
+else:
+    st.info(f"CUDA is not available here (torch {dev['torch']}): runs train on the CPU.", icon=":material/memory:")
+
+# ---- the form -----------------------------------------------------------------------------
+presets = list_presets()
+if not presets:
+    st.error("No presets found in `configs/`. Each architecture has a YAML preset there; restore the "
+             "folder from the repository.", icon=":material/error:")
+    st.stop()
+
+with st.container(border=True):
+    st.subheader("New run", anchor=False)
+    c1, c2 = st.columns(2)
+    preset = c1.selectbox("Preset", presets, key="train_preset", help="One YAML per architecture in configs/.")
+    with c2:
+        data_key = w.dataset_picker(root, label="Data", help="Upload your own panel on the Data page.")
+    with guard("Loading the preset"):
+        base = load_preset(preset)
+    estimator = tf.is_estimator(base.model.name)
+    st.caption(f"Model `{base.model.name}` · {len(base.tasks)} task(s): "
+               f"{', '.join(t.name for t in base.tasks)} · window {base.data.window} days"
+               + (" · a fitted baseline: epochs, batch size and learning rates do not apply." if estimator else ""))
+
+    with st.form("train_form", border=False):
+        name = st.text_input("Run name", placeholder=f"{preset}-<timestamp> (automatic)",
+                             help="Letters, digits, '.', '_' or '-'.")
+        st.markdown("**Tasks and horizons** — tick the heads to train; horizons in trading days.")
+        table = tf.edit_tasks(base, key=f"tasks.{preset}")
+        c = st.columns(4)
+        weighting = c[0].selectbox("Loss weighting", list(WEIGHTING), format_func=WEIGHTING.get,
+                                   index=list(WEIGHTING).index(base.loss.weighting))
+        epochs = c[1].number_input("Epochs", min_value=1, max_value=10_000, value=base.train.epochs)
+        batch = c[2].number_input("Batch size", min_value=1, max_value=65_536, value=base.train.batch_size)
+        device = c[3].selectbox("Device", ["auto", "cpu", "cuda"], index=["auto", "cpu", "cuda"].index(base.train.device),
+                                help="auto = the GPU when CUDA is available.")
+        c = st.columns(4)
+        lr = c[0].number_input("Learning rate", min_value=1e-7, max_value=1.0, value=float(base.train.lr), format="%g")
+        head_lr = c[1].number_input("Heads learning rate", min_value=0.0, max_value=1.0,
+                                    value=float(base.train.lr_groups.get("heads", 0.0)), format="%g",
+                                    help="0 = same as the learning rate.")
+        schedule = c[2].selectbox("Schedule", list(SCHEDULES), format_func=SCHEDULES.get,
+                                  index=list(SCHEDULES).index(base.train.schedule))
+        warmup = c[3].number_input("Warm-up epochs", min_value=0, max_value=1000, value=base.train.warmup_epochs)
+        with st.expander("Model size and hyper-parameters"):
+            params = tf.edit_params(base, key=f"params.{preset}")
+        submitted = st.form_submit_button("Launch training", type="primary", icon=":material/rocket_launch:")
+
+if submitted:
+    lr_groups = dict(base.train.lr_groups)
+    if head_lr > 0:
+        lr_groups["heads"] = float(head_lr)
+    else:
+        lr_groups.pop("heads", None)
+    overrides = {
+        "data": {"source": w.data_source(root, data_key)},
+        "tasks": tf.tasks_from_table(base, table),
+        "loss": {"weighting": weighting},
+        "model": {"params": params},
+        "train": {"epochs": int(epochs), "batch_size": int(batch), "device": device, "lr": float(lr),
+                  "lr_groups": lr_groups, "schedule": schedule, "warmup_epochs": int(warmup)},
+    }
+    if device == "cuda" and not dev["cuda"]:
+        st.warning("CUDA was chosen but is not available here; the run will fail. Choose `auto` or `cpu`.")
+    with guard("Checking the configuration"):
+        config = load_preset(preset, overrides)
+    with guard("Starting the run"):
+        launched = jobs.launch(config, root, name.strip() or None)
+    st.toast(f"Started {launched.name}", icon=":material/rocket_launch:")
+
+
+# ---- jobs ---------------------------------------------------------------------------------
+def do_cancel(run: RunDir) -> None:
+    try:
+        st.toast(jobs.cancel(run), icon=":material/cancel:")
+    except Exception as exc:
+        st.toast(f"Could not cancel {run.name}: {exc}", icon=":material/error:")
+
+
+def do_resume(run: RunDir) -> None:
+    try:
+        jobs.resume(run)
+        st.toast(f"Resuming {run.name}", icon=":material/replay:")
+    except Exception as exc:
+        st.toast(f"Could not resume {run.name}: {exc}", icon=":material/error:")
+
+
+def job_card(view: jobs.JobView) -> None:
+    with st.container(border=True):
+        top = st.columns([5, 2, 1, 1], vertical_alignment="center")
+        top[0].markdown(f"**{view.name}** · `{view.model or '?'}`")
+        with top[1]:
+            w.status_badge(view.state)
+        if view.can_cancel:
+            top[2].button("Cancel", key=f"cancel.{view.name}", icon=":material/stop_circle:",
+                          on_click=do_cancel, args=(view.run,))
+        if view.can_resume:
+            top[3].button("Resume", key=f"resume.{view.name}", icon=":material/replay:",
+                          on_click=do_resume, args=(view.run,))
+        if view.state != "done" or view.progress < 1:
+            epoch = f"epoch {view.epoch or 0}/{view.epochs or '?'}"
+            eta = f"ETA {w.fmt_seconds(view.eta_s)}" if view.active else (view.message or "")
+            st.progress(view.progress, text=f"{epoch} · {eta} · device {view.device or '–'}")
+        if view.state.startswith("failed"):
+            st.error(view.error or "The run stopped without a message (see the log).", icon=":material/error:")
+        tail = jobs.log_tail(view.run, 40)
+        if tail and not view.active:
+            with st.expander("Log"):
+                st.code(tail, language=None)
+
+
+def jobs_section() -> None:
+    views = [jobs.job_view(r) for r in list_runs(root)]
+    if not views:
+        w.empty_state("No jobs yet", "Launch a run with the form above; it trains in the background.")
+        return
+    active = [v for v in views if v.active]
+    others = [v for v in views if not v.active]
+    show_all = st.toggle("Show all runs", value=False, key="train_show_all")
+    for view in active + (others if show_all else others[:RECENT]):
+        job_card(view)
+    if active:
+        st.caption(":material/autorenew: Live: refreshes every 2 seconds while jobs run.")
+
+
+st.subheader("Jobs", anchor=False)
+running = any(jobs.job_view(r).active for r in list_runs(root)) or submitted
+st.fragment(jobs_section, run_every=2 if running else None)()
