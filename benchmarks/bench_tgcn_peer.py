@@ -73,7 +73,7 @@ def run(workdir: str, n_nodes: int, window: int, n_features: int, hidden: int, r
                 model(x, edge_index, edge_weight)
 
         size = f"N={n_nodes} T={window} F={n_features} hidden={hidden} layers={layers}; {graph_note}; {peer_note}"
-        t = time_interleaved({"peer": peer_step, "ours": our_step}, repeats=repeats, warmup=2)
+        t = time_interleaved({"peer": peer_step, "ours": our_step}, repeats=repeats, warmup=1)
         ratios = [p / o for p, o in zip(t["peer"], t["ours"])]
         results += [
             Result(f"tgcn_vs_peer_fwd_bwd_L{layers}", "x", ratios, TARGET_RATIO, "higher",
@@ -83,7 +83,7 @@ def run(workdir: str, n_nodes: int, window: int, n_features: int, hidden: int, r
             Result(f"tgcn_peer_fwd_bwd_L{layers}", "ms", [s * 1e3 for s in t["peer"]], None, "lower",
                    note="peer cell unrolled over T, forward+backward"),
         ]
-        f = time_interleaved({"peer": peer_fwd, "ours": our_fwd}, repeats=repeats, warmup=2)
+        f = time_interleaved({"peer": peer_fwd, "ours": our_fwd}, repeats=repeats, warmup=1)
         results.append(Result(f"tgcn_vs_peer_forward_L{layers}", "x",
                               [p / o for p, o in zip(f["peer"], f["ours"])], None, "higher",
                               note="peer_time / our_time, forward only (inference mode)"))

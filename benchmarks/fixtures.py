@@ -7,7 +7,6 @@ count in a measured case's ``ru_maxrss``.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +55,43 @@ def all_tasks_config(window: int = 20, **overrides: Any) -> Any:
     return ExperimentConfig.from_dict(merge(base, overrides), where="benchmark config")
 
 
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload), encoding="utf-8")
+def preset_names(requested: list[str] | None) -> list[str]:
+    """``requested`` or every preset in ``configs/`` (read without importing torch)."""
+    from finmt_core.config import list_presets
+
+    return list(requested) if requested else list_presets()
+
+
+def preset_prepared(workdir: str | Path, preset: str, n_stocks: int, n_days: int,
+                    train: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """``(config, prepared)``: the preset's config at its default sizes (model, tasks, window,
+    batch size), CPU, run on the synthetic ``n_stocks x n_days`` market instead of its data."""
+    from finmt_core.config import load_preset
+    from finmt_core.data.panel import load_panel
+    from finmt_core.data.prepare import prepare
+
+    overrides: dict[str, Any] = {"train": {"device": "cpu", **(train or {})}}
+    config = load_preset(preset, overrides)
+    panel = load_panel(synthetic_parquet(workdir, n_stocks, n_days))
+    return config, prepare(panel, config)
+
+
+def finished_run(workdir: str | Path, preset: str, n_stocks: int, n_days: int, epochs: int = 1) -> Path:
+    """A finished, evaluated run of ``preset`` on the synthetic market (trained once per suite
+    through the real CLI, in a child process): ``finmt train`` then ``finmt evaluate``."""
+    root = Path(workdir) / "runs"
+    name = f"bench-{preset}-{n_stocks}x{n_days}"
+    run = root / name
+    if (run / "status.json").is_file() and '"done"' in (run / "status.json").read_text():
+        return run
+    data = synthetic_parquet(workdir, n_stocks, n_days)
+    cli = [sys.executable, "-m", "finmt_core.cli"]
+    train = [*cli, "train", "--data", str(data), "--preset", preset, "--epochs", str(epochs),
+             "--run-dir", str(root), "--name", name, "--device", "cpu"]
+    proc = subprocess.run(train, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"could not train the benchmark run {name}: {proc.stderr.strip()[-500:]}")
+    proc = subprocess.run([*cli, "evaluate", str(run)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"could not evaluate the benchmark run {name}: {proc.stderr.strip()[-500:]}")
+    return run

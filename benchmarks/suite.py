@@ -71,17 +71,17 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "tgcn backbone vs the TGCN cell of PyTorch Geometric Temporal (N=500, T=20, F=30, hidden 16)",
         {
             "tiny": [{"n_nodes": 20, "window": 5, "n_features": 6, "hidden": 8, "repeats": 2, "install": False}],
-            "quick": [{"n_nodes": 500, "window": 20, "n_features": 30, "hidden": 16, "repeats": 5, "install": True}],
-            "full": [{"n_nodes": 500, "window": 20, "n_features": 30, "hidden": 16, "repeats": 15, "install": True}],
+            "quick": [{"n_nodes": 500, "window": 20, "n_features": 30, "hidden": 16, "repeats": 3, "install": True}],
+            "full": [{"n_nodes": 500, "window": 20, "n_features": 30, "hidden": 16, "repeats": 10, "install": True}],
         },
     ),
     Benchmark(
         "inference", "bench_inference",
         "inference throughput: signal-gated tgcn and every other preset (predictions/s)",
         {
-            "tiny": [{"n_stocks": 12, "n_days": 300, "repeats": 1, "presets": ["tgcn", "lstm_transformer"]}],
-            "quick": [{"n_stocks": 200, "n_days": 600, "repeats": 2, "presets": None}],
-            "full": [{"n_stocks": 500, "n_days": 1260, "repeats": 3, "presets": None}],
+            "tiny": [{"n_stocks": 12, "n_days": 300, "n_dates": 20, "repeats": 1, "presets": ["tgcn", "lstm_transformer"]}],
+            "quick": [{"n_stocks": 200, "n_days": 600, "n_dates": 60, "repeats": 2, "presets": None}],
+            "full": [{"n_stocks": 500, "n_days": 1260, "n_dates": 250, "repeats": 3, "presets": None}],
         },
     ),
     Benchmark(
@@ -153,6 +153,16 @@ def run_case(bench: Benchmark, params: dict[str, Any], timeout_s: int, tmp: Path
     return results
 
 
+def expanded(bench: Benchmark, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cases after the module's optional ``expand(case) -> list[case]`` (e.g. one case, and so one
+    child process and one peak-memory figure, per preset)."""
+    module = importlib.import_module(f"benchmarks.{bench.module}")
+    expand = getattr(module, "expand", None)
+    if expand is None:
+        return cases
+    return [c for case in cases for c in expand(case)]
+
+
 def derived(bench: Benchmark, results: list[Result]) -> list[Result]:
     """Figures computed from several cases of one benchmark (the module's optional ``derive``),
     e.g. a scaling ratio between two sizes measured in this same suite run."""
@@ -190,7 +200,7 @@ def run_suite(
                 echo(f"[{bench.name}] skipped in the {profile} profile")
                 continue
             got_all: list[Result] = []
-            for case in cases:
+            for case in expanded(bench, cases):
                 params = dict(case, workdir=str(tmp))
                 t_case = time.perf_counter()
                 got = run_case(bench, params, bench.timeout_s[profile], tmp)

@@ -174,3 +174,50 @@ def _task_rows(path: str, key: Stamp, task_name: str, split: str | None) -> Any:
 def task_rows(run: RunDir, task_name: str, split: str | None = "test") -> Any:
     """TaskRows (y, pred, dates, tickers) of one task on one split of the predictions."""
     return _task_rows(str(run.path), stamp(run.predictions_path), task_name, split)
+
+
+# ---- a run's data and model ---------------------------------------------------------------
+def _model_stamp(run: RunDir) -> tuple[Stamp, Stamp, Stamp]:
+    return stamp(run.config_path), stamp(run.best_checkpoint), stamp(run.last_checkpoint)
+
+
+@st.cache_resource(show_spinner="Rebuilding the run's data…", max_entries=4)
+def _run_data(path: str, key: tuple[Stamp, Stamp, Stamp]) -> tuple[pd.DataFrame, Any]:
+    from finmt_core.training import load_run_data
+
+    return load_run_data(path)
+
+
+def run_data(run: RunDir) -> tuple[pd.DataFrame, Any]:
+    """(panel, PreparedData) exactly as the run saw them (shared, do not mutate)."""
+    return _run_data(str(run.path), _model_stamp(run))
+
+
+@st.cache_data(show_spinner="Backtesting…", max_entries=64)
+def _backtest(path: str, key: Stamp, split: str, settings: tuple[tuple[str, Any], ...]) -> Any:
+    from finmt_core.evaluation.run_backtest import backtest_predictions
+
+    run = RunDir(path)
+    _, prepared = run_data(run)
+    preds = run.predictions()
+    rows = preds[preds["split"] == split].reset_index(drop=True)
+    return backtest_predictions(rows, list(run.config().tasks), prepared.dense.close, prepared.dates,
+                                list(prepared.tickers), **dict(settings))
+
+
+def backtest(run: RunDir, split: str = "test", **settings: Any) -> Any:
+    """BacktestResult of the run's ``split`` predictions with ``settings`` (strategy, k,
+    threshold, cost_bps, slippage_bps, max_gross, max_net), cached per setting."""
+    return _backtest(str(run.path), stamp(run.predictions_path), split, tuple(sorted(settings.items())))
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def _predictor(path: str, key: tuple[Stamp, Stamp, Stamp]) -> Any:
+    from finmt_core.inference import Predictor
+
+    return Predictor.from_run(path)
+
+
+def predictor(run: RunDir) -> Any:
+    """The run's Predictor (weights-only checkpoint; estimators refitted once), shared."""
+    return _predictor(str(run.path), _model_stamp(run))

@@ -161,7 +161,7 @@ def _alive(pid: int) -> bool:
 def run_demo(root: Path) -> None:
     """Create every demo run (queued), then train and evaluate them one after the other."""
     from finmt_core.evaluation.evaluate import evaluate_run
-    from finmt_core.training.trainer import train_run
+    from finmt_core.training import train_run
 
     state_path = root / STATE_FILE
     state = {"pid": os.getpid(), "started": now_iso(), "runs": [], "finished": None, "error": None}
@@ -182,9 +182,9 @@ def run_demo(root: Path) -> None:
             continue
         try:
             log.info("demo: training %s", item.name)
-            train_run(run)
+            train_run(None, root, name=run.name, resume=True)  # resume = start the queued run
             if run.status().get("state") == "done":
-                evaluate_run(run)
+                evaluate_run(run.path)
         except Exception as exc:  # one failed demo run must not stop the others
             log.exception("demo run %s failed", item.name)
             if run.status().get("state") not in ("failed", "cancelled", "done"):

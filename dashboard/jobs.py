@@ -6,7 +6,8 @@ writing into it; everything the pages show is read back from the run directory, 
 survive a page refresh or a restart of the dashboard, and several can run at once.
 
 Cancelling writes the run's ``cancel`` file (the trainer checks it between batches) and sends
-SIGTERM to the process; resuming relaunches ``finmt train --resume`` on the same directory.
+SIGTERM to the process; resuming relaunches ``finmt train --resume NAME`` on the same directory
+(which is also how a new run starts: the dashboard writes config.yaml first).
 """
 
 from __future__ import annotations
@@ -72,13 +73,14 @@ class JobView:
         return self.state in ("failed", "cancelled", STALE_STATE) and self.run.last_checkpoint.is_file()
 
 
-def train_command(run: RunDir, *, resume: bool = False) -> list[str]:
-    """The ``finmt train`` command line for ``run`` (its config.yaml holds the data source)."""
-    cmd = [sys.executable, "-m", "finmt_core.cli", "train", "--config", str(run.config_path)]
-    cmd += ["--runs-dir", str(run.path.parent), "--name", run.name]
-    if resume:
-        cmd.append("--resume")
-    return cmd
+def train_command(run: RunDir) -> list[str]:
+    """The ``finmt train`` command line that trains ``run``.
+
+    The run directory already holds its config.yaml (state "queued", written by
+    :func:`launch`), so both a first start and a resume are ``finmt train --resume NAME``:
+    the trainer starts a queued run and continues a stopped one from ``checkpoints/last.pt``.
+    """
+    return [sys.executable, "-m", "finmt_core.cli", "train", "--resume", run.name, "--run-dir", str(run.path.parent)]
 
 
 def _spawn(run: RunDir, cmd: list[str]) -> int:
@@ -123,7 +125,7 @@ def resume(run: RunDir) -> int:
         raise RunError(f"run {run.name!r} has no checkpoint to resume from; start a new run instead")
     run.clear_cancel()
     run.write_status(state="queued", error=None, message="resuming from the last checkpoint")
-    return _spawn(run, train_command(run, resume=True))
+    return _spawn(run, train_command(run))
 
 
 def _process(pid: int) -> Any | None:

@@ -1,2 +1,102 @@
+"""Backtest: turn a run's predictions into positions (signal-gated, top-k or sized), with
+transaction costs, against an equal-weight buy-and-hold benchmark."""
+
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
-st.title('backtest')
+
+from dashboard import cache, state
+from dashboard import widgets as w
+from dashboard.errors import guard
+from finmt_core import plots
+from finmt_core.evaluation.strategies import STRATEGIES
+from finmt_core.inference.gating import gating_rule
+
+STRATEGY_TEXT = {
+    "signal_gated": "Signal-gated: long Up / short Down calls",
+    "top_k": "Top-k long/short by predicted return",
+    "top_k_long": "Top-k long only",
+    "sized": "Sized by predicted magnitude x confidence",
+}
+METRIC_TEXT = {
+    "total_return": ("Total return", "{:.1%}"), "annual_return": ("Annualised return", "{:.1%}"),
+    "annual_vol": ("Annualised volatility", "{:.1%}"), "sharpe": ("Sharpe", "{:.2f}"), "sortino": ("Sortino", "{:.2f}"),
+    "max_drawdown": ("Max drawdown", "{:.1%}"), "calmar": ("Calmar", "{:.2f}"), "win_rate": ("Win rate", "{:.1%}"),
+    "profit_factor": ("Profit factor", "{:.2f}"), "avg_turnover": ("Avg daily turnover", "{:.1%}"),
+    "hit_rate": ("Hit rate", "{:.1%}"), "avg_gross_exposure": ("Avg gross exposure", "{:.2f}"),
+    "avg_net_exposure": ("Avg net exposure", "{:.2f}"), "n_days": ("Days", "{:.0f}"),
+}
+
+root = state.runs_root()
+st.title("Backtest", anchor=False)
+run, config = w.pick_finished_run(root, "the backtest")
+
+with guard("Reading predictions"):
+    preds = cache.predictions(run)
+try:
+    gating_rule(preds)
+    strategies = list(STRATEGIES)
+except Exception:  # no signal / direction / action probabilities: gating is not possible
+    strategies = [s for s in STRATEGIES if s != "signal_gated"]
+
+# ---- controls -------------------------------------------------------------------------------
+with st.container(border=True):
+    c = st.columns([3, 1, 1, 1])
+    strategy = c[0].selectbox("Strategy", strategies, format_func=STRATEGY_TEXT.get, key="bt_strategy")
+    split = c[1].selectbox("Segment", ["test", "val"], key="bt_split", help="Predictions of which segment to trade.")
+    cost = c[2].number_input("Cost (bps)", min_value=0.0, max_value=500.0, value=10.0, step=1.0, key="bt_cost",
+                             help="Charged on turnover each day.")
+    slip = c[3].number_input("Slippage (bps)", min_value=0.0, max_value=500.0, value=0.0, step=1.0, key="bt_slip")
+    c = st.columns(3)
+    settings: dict = {"strategy": strategy, "cost_bps": float(cost), "slippage_bps": float(slip)}
+    if strategy == "signal_gated":
+        settings["threshold"] = c[0].slider("Gate threshold", 0.0, 1.0, 0.5, 0.05, key="bt_threshold")
+    elif strategy.startswith("top_k"):
+        n_tickers = preds["ticker"].nunique()
+        settings["k"] = int(c[0].slider("k (names per side)", 1, max(1, n_tickers // 2), max(1, round(0.1 * n_tickers)),
+                                        key="bt_k"))
+    settings["max_gross"] = c[1].slider("Max gross exposure", 0.1, 3.0, 1.0, 0.1, key="bt_gross")
+    settings["max_net"] = c[2].slider("Max net exposure", 0.0, 3.0, 1.0, 0.1, key="bt_net")
+
+with guard("Running the backtest"):
+    result = cache.backtest(run, split, **settings)
+frame = result.frame()
+
+# ---- results ------------------------------------------------------------------------------
+net, gross, bench = (result.metrics.get(k, {}) for k in ("net", "gross", "benchmark"))
+c = st.columns(4)
+c[0].metric("Net total return", f"{net.get('total_return', float('nan')):.1%}",
+            delta=f"{net.get('total_return', 0) - bench.get('total_return', 0):+.1%} vs benchmark", border=True)
+c[1].metric("Net Sharpe", f"{net.get('sharpe', float('nan')):.2f}", delta=f"benchmark {bench.get('sharpe', float('nan')):.2f}",
+            delta_color="off", border=True)
+c[2].metric("Max drawdown", f"{net.get('max_drawdown', float('nan')):.1%}", border=True)
+c[3].metric("Avg daily turnover", f"{net.get('avg_turnover', float('nan')):.1%}", border=True)
+
+st.plotly_chart(plots.equity_drawdown(frame), key="equity")
+
+left, right = st.columns([3, 2])
+with left:
+    st.markdown("**Metrics with and without costs**")
+    table = pd.DataFrame({"net of costs": net, "before costs": gross, "buy & hold": bench})
+    table = table.loc[[k for k in METRIC_TEXT if k in table.index]]
+    shown = pd.DataFrame({col: [METRIC_TEXT[k][1].format(v) if pd.notna(v) else "–" for k, v in table[col].items()]
+                          for col in table.columns}, index=[METRIC_TEXT[k][0] for k in table.index])
+    st.dataframe(shown)
+with right:
+    st.plotly_chart(plots.returns_histogram(frame), key="hist")
+
+st.plotly_chart(plots.turnover(frame), key="turnover")
+
+st.markdown("**Positions**")
+positions = result.positions()
+if positions.empty:
+    st.info("The strategy took no positions with these settings (try a lower gate threshold).", icon=":material/info:")
+else:
+    days = sorted(positions["date"].unique())
+    day = st.select_slider("Day", options=days, value=days[-1], format_func=lambda d: pd.Timestamp(d).strftime("%Y-%m-%d"),
+                           key="bt_day")
+    st.dataframe(positions[positions["date"] == day].sort_values("weight"), hide_index=True,
+                 column_config={"weight": st.column_config.NumberColumn(format="%+.3f")})
+st.caption(f"Settings: {result.settings}. Positions decided at the close earn the next day's return; "
+           "costs are charged on turnover.")

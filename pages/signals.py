@@ -1,2 +1,106 @@
+"""Signal-gated predictions: for one date every ticker's Down / Neutral / Up call with its
+confidence, a live threshold, the coverage-accuracy trade-off and one ticker's history."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
 import streamlit as st
-st.title('signals')
+
+from dashboard import cache, state
+from dashboard import widgets as w
+from dashboard.errors import guard
+from finmt_core import plots
+from finmt_core.errors import DataError
+from finmt_core.inference.gating import coverage_accuracy_curve, gated_accuracy, gating_rule, realised_direction, signal_gated
+
+RULE_TEXT = {
+    "signal+direction": "a call where P(Signal) ≥ threshold; its side from the direction head "
+                        "(confidence = P(Signal) x P(side))",
+    "action": "Up where P(Buy) ≥ threshold, Down where P(Sell) ≥ threshold, otherwise Neutral",
+    "direction": "Up/Down where the larger of P(Up), P(Down) ≥ threshold",
+}
+OUTCOME = {1.0: "Up", -1.0: "Down"}
+
+root = state.runs_root()
+st.title("Signal-gated predictions", anchor=False)
+run, config = w.pick_finished_run(root, "signal gating")
+
+with guard("Reading predictions"):
+    preds = cache.predictions(run)
+try:
+    rule = gating_rule(preds)
+except DataError:
+    w.empty_state(
+        "This model has no gating heads",
+        f"Signal gating needs class probabilities of a signal + direction, an action or a direction task; "
+        f"**{run.name}** predicts {', '.join(t.name for t in config.tasks)}. Pick another run (e.g. a `tgcn` run).",
+    )
+    st.stop()
+
+# ---- controls -------------------------------------------------------------------------------
+c = st.columns([2, 1, 1])
+threshold = c[0].slider("Gate threshold", 0.0, 1.0, 0.5, 0.01, key="sg_threshold",
+                        help="Calls below this confidence become Neutral; higher = fewer, surer calls.")
+split = c[1].selectbox("Segment", ["test", "val"], key="sg_split")
+rows = preds[preds["split"] == split].reset_index(drop=True)
+if rows.empty:
+    st.info(f"No {split} predictions in this run.")
+    st.stop()
+with c[2]:
+    day = w.date_picker(sorted(rows["date"].unique()), key="date", label="Date")
+st.caption(f"Rule: {RULE_TEXT[rule]}.")
+
+gated = pd.concat([rows[["date", "ticker"]], signal_gated(rows, threshold)], axis=1)
+truth = realised_direction(rows)
+gated["realised"] = pd.Series(truth).map(OUTCOME).fillna("unknown").to_numpy()
+gated["hit"] = np.where(np.isnan(truth) | (gated["gate_code"] == 0), None, gated["gate_code"].to_numpy() == truth)
+for col in [c for c in rows.columns if "_prob_" in c and c.split("_prob_")[0] in ("signal", "direction", "action")]:
+    gated[col.replace("_prob_", " P(") + ")"] = rows[col].to_numpy()
+
+score = gated_accuracy(rows, threshold)
+m = st.columns(4)
+m[0].metric("Coverage", f"{score['coverage']:.1%}", border=True, help="share of rows with a known outcome that get a call")
+m[1].metric("Accuracy of calls", f"{score['accuracy']:.1%}" if np.isfinite(score["accuracy"]) else "–", border=True)
+m[2].metric("Calls", f"{int(score['n_calls'])}", border=True)
+today = gated[gated["date"] == day]
+m[3].metric(f"Calls on {day:%Y-%m-%d}", f"{int((today['gate_code'] != 0).sum())} of {len(today)}", border=True)
+
+# ---- the chosen date ----------------------------------------------------------------------------
+left, right = st.columns([2, 3])
+with left:
+    st.markdown(f"**Every ticker on {day:%Y-%m-%d}** (click a header to sort)")
+    st.dataframe(
+        today.drop(columns=["date", "gate_code"]).sort_values("confidence", ascending=False),
+        hide_index=True,
+        column_config={"confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="%.2f"),
+                       "hit": st.column_config.CheckboxColumn("call right?")},
+    )
+with right:
+    recent = sorted(gated["date"].unique())
+    upto = [d for d in recent if d <= day][-60:]
+    st.plotly_chart(plots.signal_gated_heatmap(gated[gated["date"].isin(upto)],
+                                               title=f"Calls x confidence, last {len(upto)} dates"), key="heatmap")
+
+# ---- coverage vs accuracy -----------------------------------------------------------------
+st.subheader("Coverage vs accuracy", anchor=False)
+with guard("Computing the coverage-accuracy curve"):
+    curve = coverage_accuracy_curve(rows, np.round(np.linspace(0.0, 0.95, 20), 3))
+st.plotly_chart(plots.coverage_accuracy(curve), key="curve")
+st.caption(f"On the {split} segment: raising the threshold trades coverage for accuracy. The slider above is at {threshold:.2f}.")
+
+# ---- one ticker over time -------------------------------------------------------------------
+st.subheader("One ticker's history", anchor=False)
+ticker = w.ticker_picker(sorted(gated["ticker"].unique()), key="ticker")
+hist = gated[gated["ticker"] == ticker]
+a, b = st.columns([3, 2])
+with a:
+    st.plotly_chart(plots.signal_gated_heatmap(hist, title=f"{ticker}: calls x confidence over time"), key="ticker_map")
+    called = hist[hist["gate_code"] != 0]
+    hits = called["hit"].dropna()
+    st.caption(f"{len(called)} calls, {int(hits.sum())} right of {len(hits)} with a known outcome "
+               f"({hits.mean():.0%})." if len(hits) else f"{len(called)} calls, none with a known outcome yet.")
+with b:
+    st.dataframe(hist.drop(columns=["ticker", "gate_code"]).sort_values("date", ascending=False), hide_index=True, height=360,
+                 column_config={"hit": st.column_config.CheckboxColumn("call right?"),
+                                "date": st.column_config.DateColumn(format="YYYY-MM-DD")})

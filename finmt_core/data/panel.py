@@ -113,7 +113,8 @@ def _build_panel(raw: RawTable) -> pd.DataFrame:
         notes.append(f"{int(no_close.sum())} row(s) without a close dropped (kept as gaps, not filled)")
         df = df.loc[~no_close]
     df = check_duplicates(raw, df, prices + extras, notes)
-    was_sorted = bool(df.sort_values("_pos", kind="stable")["date"].is_monotonic_increasing)
+    in_file_order = df["date"].to_numpy()[np.argsort(df["_pos"].to_numpy(), kind="stable")]
+    was_sorted = bool((np.diff(in_file_order) >= np.timedelta64(0)).all())
     df = df.sort_values(["_tc", "date"], kind="stable")
     check_jumps(raw, df)
     _widen_high_low(df, notes)

@@ -11,6 +11,7 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -19,16 +20,17 @@ from finmt_core.data.containers import PRICE_COLUMNS
 from finmt_core.data.panel_io import RawTable
 from finmt_core.errors import DataError
 
-#: canonical column -> accepted spellings after normalisation (lower case, non-alphanumerics -> "_")
+#: canonical column -> accepted spellings after normalisation (lower case, non-alphanumerics -> "_").
+#: No one-letter spellings: C, V, F, T, O, L ... are tickers, and a wide table must stay wide.
 ALIASES: dict[str, tuple[str, ...]] = {
     "date": ("date", "datetime", "timestamp", "time", "day", "trade_date", "tradedate", "dt", "caldt"),
     "ticker": ("ticker", "symbol", "name", "tic", "stock", "asset", "instrument", "security", "code"),
-    "open": ("open", "o", "open_price", "opening_price", "px_open"),
-    "high": ("high", "h", "high_price", "px_high"),
-    "low": ("low", "l", "low_price", "px_low"),
-    "close": ("close", "c", "close_price", "closing_price", "price", "last", "px_last", "prc"),
+    "open": ("open", "open_price", "opening_price", "px_open"),
+    "high": ("high", "high_price", "px_high"),
+    "low": ("low", "low_price", "px_low"),
+    "close": ("close", "close_price", "closing_price", "price", "last", "px_last", "prc"),
     "adj_close": ("adj_close", "adjclose", "adjusted_close", "adj_close_price", "close_adj", "adj_price"),
-    "volume": ("volume", "vol", "v", "volume_traded", "shares_traded", "px_volume"),
+    "volume": ("volume", "vol", "volume_traded", "shares_traded", "px_volume"),
     "sector": ("sector", "gics_sector", "industry", "industry_group"),
 }
 _LOOKUP = {alias: canon for canon, names in ALIASES.items() for alias in names}
@@ -90,32 +92,32 @@ def interpret_columns(raw: RawTable) -> Interpreted:
         dup = sorted(set(df.columns[df.columns.duplicated()]))
         raise DataError(f"{raw.label}: column names repeat: {dup}. Give every column a distinct name.")
     notes: list[str] = []
-    canon: dict[str, str] = {}  # original header -> canonical name
     claims: dict[str, list[str]] = {}
     for col in df.columns:
         key = _LOOKUP.get(normalise(col))
         if key is not None:
             claims.setdefault(key, []).append(col)
-    for key, cols in claims.items():
-        # several columns could mean the same thing (e.g. Symbol and Name): the most standard
-        # spelling wins, the others are ignored and the note says so
-        cols = sorted(cols, key=lambda c: ALIASES[key].index(normalise(c)))
-        canon[cols[0]] = key
+    # several columns could mean the same thing (e.g. Symbol and Name): the most standard
+    # spelling wins; the others are ignored with a note (or, in a wide table, stay tickers)
+    ranked = {k: sorted(cols, key=partial(_alias_rank, k)) for k, cols in claims.items()}
+    canon = {cols[0]: key for key, cols in ranked.items()}  # original header -> canonical name
+    if "date" not in canon.values():
+        unnamed = [c for c in df.columns if normalise(c) in ("", "unnamed_0", "index")]
+        if not unnamed:
+            raise DataError(
+                f"{raw.label}: no date column among {[c for c in df.columns if c != '_pos'][:12]}. Name the "
+                "column with the trading dates 'date' (also accepted: Date, datetime, timestamp, time, day)."
+            )
+        canon[unnamed[0]] = "date"
+    prices = {"open", "high", "low", "close", "adj_close", "volume"}
+    if "ticker" not in canon.values() and not prices & set(canon.values()):
+        # wide: every column but the date is a ticker, even one spelled like an alias (DT, DAY, TIME)
+        date_col = next(c for c, k in canon.items() if k == "date")
+        return _wide_to_long(raw, df, {date_col: "date"}, notes)
+    for key, cols in ranked.items():
         if len(cols) > 1:
             df = df.drop(columns=cols[1:])
             notes.append(f"column(s) {cols[1:]} ignored: {cols[0]!r} is used as {key}")
-    if "date" not in canon.values():
-        unnamed = [c for c in df.columns if normalise(c) in ("", "unnamed_0", "index")]
-        if unnamed:
-            canon[unnamed[0]] = "date"
-        else:
-            raise DataError(
-                f"{raw.label}: no date column among {[c for c in df.columns if c != '_pos'][:12]}. Name the column with the "
-                "trading dates 'date' (also accepted: Date, datetime, timestamp, time, day)."
-            )
-    prices = {"open", "high", "low", "close", "adj_close", "volume"}
-    if "ticker" not in canon.values() and not prices & set(canon.values()):
-        return _wide_to_long(raw, df, canon, notes)
     renamed = df.rename(columns=canon)
     if "ticker" not in renamed.columns:
         ticker = _ticker_from_label(raw.label)
@@ -126,6 +128,11 @@ def interpret_columns(raw: RawTable) -> Interpreted:
         layout = "long"
     renamed = _choose_close(raw, renamed, notes)
     return Interpreted(frame=renamed, layout=layout, notes=notes)
+
+
+def _alias_rank(key: str, header: str) -> int:
+    """Position of ``header``'s spelling in ``ALIASES[key]`` (lower = more standard)."""
+    return ALIASES[key].index(normalise(header))
 
 
 def _ticker_from_label(label: str) -> str:
@@ -193,7 +200,7 @@ def parse_numeric(raw: RawTable, df: pd.DataFrame, col: str, what: str | None = 
     if pd.api.types.is_numeric_dtype(s):
         return s.astype(np.float64)
     text = s.astype("string").str.strip()
-    text = text.str.replace(r"^[$€£]|%$", "", regex=True).replace({"": pd.NA})
+    text = text.str.replace(r"^[$€£]", "", regex=True).replace({"": pd.NA})  # "$12.5" -> 12.5
     num = pd.to_numeric(text, errors="coerce")
     bad = (num.isna() & text.notna()).to_numpy()
     if bad.any():

@@ -150,11 +150,11 @@ def _decode_head(data: bytes, label: str) -> tuple[str, str]:
     try:
         text = head.decode(encoding)
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a multi-byte character cut at the sniff boundary
+        if len(data) > len(head) and exc.start >= len(head) - 4:
+            text = head[: exc.start].decode(encoding)  # a multi-byte character cut by the sniff window
+        else:  # not UTF-8: the usual spreadsheet export encoding
             encoding = "cp1252"
             text = head.decode(encoding, errors="replace")
-        else:
-            text = head[: exc.start].decode(encoding)
     control = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n") + text.count("\ufffd")
     if text and control / len(text) > _MAX_CONTROL_FRACTION:
         raise _binary_error(label)
@@ -206,6 +206,12 @@ def sniff_delimiter(text: str, label: str) -> str:
 def _read_csv(data: bytes, label: str) -> RawTable:
     encoding, head = _decode_head(data, label)
     delimiter = sniff_delimiter(head, label)
+    first = [ln for ln in head.splitlines() if ln.strip()][:1]
+    header = [h.strip() for h in next(csv.reader(first, delimiter=delimiter))]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:  # pandas would silently rename the second one to "close.1"
+        raise DataError(f"{label}: column names repeat in the header: {repeated}. Give every column a "
+                        "distinct name (or delete the duplicate column).")
     notes = []
     if delimiter != ",":
         notes.append(f"read as {_DELIM_NAMES[delimiter]}-separated")

@@ -9,7 +9,6 @@ against a market where nothing can be predicted.
 
 from __future__ import annotations
 
-import logging
 from importlib import resources
 
 import numpy as np
@@ -17,8 +16,6 @@ import pandas as pd
 from scipy.signal import lfilter
 
 from finmt_core.errors import ConfigError
-
-log = logging.getLogger(__name__)
 
 #: bundled real sample (see ``finmt_core/data/sample/NOTICE``)
 DEMO_FILE = "stocks.csv.gz"
@@ -106,7 +103,8 @@ def synthetic_market(
     OHLC and volume (built from day-t quantities and fresh day-t noise only, so they add no
     predictability): ``open = C[t-1] exp(0.3 r[t] + 0.3 v n)``, ``high = max(open, close) exp(0.5 v
     |n|)``, ``low = min(open, close) exp(-0.5 v |n|)`` with ``v`` the day's total vol; ``log volume
-    = log V_i + 0.35 |r|/v + AR(1)(0.8, sd 0.3) + N(0, 0.2^2)`` (log-normal, rising with |return|).
+    = log V_i + 0.35 (|r|/v - E|n|) + AR(1)(0.8, sd 0.3) + N(0, 0.2^2)`` with ``V_i`` log-uniform in
+    [2e5, 2e7] (log-normal, rising with |return|).
 
     Args:
         n_stocks: N >= 1 tickers (``S000``, ``S001``, ...).

@@ -160,9 +160,11 @@ def per_date_ic(dates: np.ndarray, y_true: np.ndarray, pred: np.ndarray, method:
         g = df.groupby("d", sort=True)
     a = df["a"] - g["a"].transform("mean")
     b = df["b"] - g["b"].transform("mean")
-    s = pd.DataFrame({"d": df["d"], "ab": a * b, "aa": a * a, "bb": b * b, "n": 1.0}).groupby("d", sort=True).sum()
-    denom = np.sqrt(s["aa"] * s["bb"])
-    ic = (s["ab"] / denom.where(denom > 1e-300)).where(s["n"] >= MIN_IC_OBS)
+    s = pd.DataFrame({"d": df["d"], "ab": a * b, "aa": a * a, "bb": b * b, "n": 1.0,
+                      "ra": df["a"] ** 2, "rb": df["b"] ** 2}).groupby("d", sort=True).sum()
+    # a cross-section is constant when its spread is rounding noise relative to its level
+    varies = (s["aa"] > 1e-20 * s["ra"]) & (s["bb"] > 1e-20 * s["rb"]) & (s["aa"] > 0) & (s["bb"] > 0)
+    ic = (s["ab"] / np.sqrt(s["aa"] * s["bb"])).where(varies & (s["n"] >= MIN_IC_OBS))
     ic.index.name = "date"
     return ic.dropna().rename(f"ic_{method}")
 

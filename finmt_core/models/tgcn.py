@@ -30,7 +30,6 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GATv2Conv, GCNConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
-from torch_geometric.utils import to_torch_csr_tensor
 
 from finmt_core.errors import ConfigError
 from finmt_core.models.base import MultiTaskModel
@@ -157,8 +156,10 @@ class TGCNBackbone(nn.Module):
         ei, ew = edge_index[:, keep], edge_weight[keep]
         if not self.use_gat:
             ei, ew = gcn_norm(ei, ew, n, improved=False, add_self_loops=True, dtype=dtype)
-            # rows = target nodes: out[dst] = sum_src w * x[src]
-            return {"adj": to_torch_csr_tensor(ei.flip(0), ew, size=(n, n))}
+            # rows = target nodes: out[dst] = sum_src w * x[src]; indices come from gcn_norm, so
+            # the invariant check (and its warning) is skipped explicitly
+            adj = torch.sparse_coo_tensor(ei.flip(0), ew, (n, n), check_invariants=False).coalesce()
+            return {"adj": adj}
         steps = torch.arange(t, device=ei.device).view(1, 1, t)
         stacked = (ei.unsqueeze(-1) * t + steps).reshape(2, -1)  # node n at step s -> n*T + s
         return {"stacked_index": stacked, "stacked_attr": ew.repeat_interleave(t).unsqueeze(-1)}

@@ -172,8 +172,17 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
     model = None if estimator else create_model(config.model.name, config.model.params, config.tasks, prepared.info)
 
     if run is None:  # fresh: everything validated, now create the directory (main process only)
-        run_name = create_run(root, name, config).name if main else None
-        run = RunDir(root / dist.broadcast_object(run_name))
+        outcome: tuple[str, str] = ("", "")
+        if main:
+            try:
+                outcome = ("ok", create_run(root, name, config).name)
+            except RunError as exc:
+                outcome = ("error", str(exc))
+        # every rank learns the name, or the error (a rank must never wait for a failed main)
+        kind, value = dist.broadcast_object(outcome)
+        if kind == "error":
+            raise RunError(value)
+        run = RunDir(root / value)
     elif main:
         run.write_config(config)
     # Runs are self-contained: anything not regenerable from the config is copied in.

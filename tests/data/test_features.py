@@ -8,8 +8,7 @@ import pytest
 
 from finmt_core.data.containers import FEATURE_GROUPS, PRICE_COLUMNS
 from finmt_core.data.dense import to_dense
-from finmt_core.data.features import compute_features, list_features
-from finmt_core.data.features import ops
+from finmt_core.data.features import compute_features, list_features, ops
 from finmt_core.errors import ConfigError, DataError
 
 MARKET = {"mkt_ret_1", "mkt_ret_20", "mkt_vol_20", "breadth"}
@@ -165,7 +164,13 @@ def test_gap_is_never_filled() -> None:
 
 # ---- partial panels, selection, errors -----------------------------------------------------
 def test_close_only_panel_skips_and_lists() -> None:
-    f = compute_features(make_panel(ohlcv=False, sector=False))
+    from finmt_core.data.labels import build_targets
+    from finmt_core.tasks import CATALOGUE, make_task
+
+    panel = make_panel(ohlcv=False, sector=False)
+    f = compute_features(panel)
+    targets = build_targets(to_dense(panel), [make_task(name, 5) for name in CATALOGUE])
+    assert all(v[60:-5].all() for v in targets.valid.values())
     assert f.groups["volume"] == [] and len(f.names) >= 30
     for name in ("volume_z_20", "atr_14", "gap_open", "garman_klass_20", "sector_rel_ret_5"):
         assert name in f.skipped and name not in f.names
@@ -240,3 +245,9 @@ def test_scaler_state_dict_round_trip(full_frame, tmp_path) -> None:
         FeatureScaler().load_state_dict({"center": [0.0]})
     with pytest.raises(DataError, match="no valid training rows"):
         FeatureScaler().fit(full_frame.values, full_frame.mask, np.arange(0, 10))
+
+
+def test_panel_shorter_than_warm_up() -> None:
+    f = compute_features(make_panel(n_days=40))
+    assert np.isnan(col(f, "vol_60")).all() and np.isnan(col(f, "ret_60")).all()
+    assert np.isfinite(col(f, "ret_5")[5:]).all() and not f.mask.any()

@@ -141,6 +141,11 @@ def test_gzip_parquet_and_buffers(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(load_panel(expected), expected)  # a Panel round-trips
 
 
+def test_non_utf8_file_read_as_cp1252(tmp_path: Path) -> None:
+    p = load_text(tmp_path, "date,ticker,close\n2020-01-02,NESTLÉ,1\n".encode("cp1252"))
+    assert p.index.get_level_values("ticker").tolist() == ["NESTLÉ"]
+
+
 def test_upload_name_used_in_messages() -> None:
     class Upload(io.BytesIO):  # shaped like streamlit's UploadedFile: bytes + .name
         name = "my_upload.csv"
@@ -225,6 +230,7 @@ def test_shortcuts() -> None:
         ("date ticker close\n2020-01-02 A 1\n", ["one column", "delimiter"]),
         ("date,ticker,close\n2020-01-02,A,1,7\n2020-01-03,A,2\n", ["line 2", "fields", "header"]),
         ("date,ticker,close,pe\n2020-01-02,A,1,5\n2020-01-03,A,2,7\n2020-01-06,A,2,n.a.\n", ["'pe'", "line 4"]),
+        ("date,ticker,close,close\n2020-01-02,A,1,2\n", ["repeat", "'close'"]),
         ("date,date_x,ticker,close\n2020-01-02,x,A,1\n", []),  # unknown text column -> dropped, loads
     ],
 )
@@ -287,3 +293,18 @@ def test_panel_summary_full_panel(tiny_panel: pd.DataFrame) -> None:
     assert s["n_tickers"] == 8 and s["missing_pct"] == 0.0
     assert len(s["sectors"]) == 2
     assert s["features_skipped"] == {}
+
+
+def test_wide_tickers_spelled_like_aliases(tmp_path: Path) -> None:
+    # C (Citigroup), V (Visa), DT (Dynatrace), DAY (Dayforce) are tickers, not close/volume/date
+    p = load_text(tmp_path, "Date,C,V,DT,DAY\n2020-01-02,1,2,3,4\n2020-01-03,1.1,2.1,3.1,4.1\n")
+    assert p.index.get_level_values("ticker").unique().tolist() == ["C", "DAY", "DT", "V"]
+    assert list(p.columns) == ["close"]
+
+
+def test_competing_aliases_use_the_standard_one(tmp_path: Path) -> None:
+    p = load_text(tmp_path, "date,Name,Symbol,Close,Price\n2020-01-02,Apple Inc,AAPL,1,9\n")
+    assert p.index.get_level_values("ticker").tolist() == ["AAPL"]
+    assert p["close"].tolist() == [1.0]
+    notes = " ".join(p.attrs["notes"])
+    assert "['Name'] ignored" in notes and "['Price'] ignored" in notes

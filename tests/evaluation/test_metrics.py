@@ -143,3 +143,11 @@ def test_score_task_dispatch() -> None:
     assert "precision_Up" in out
     out = M.score_task(make_task("return"), rng.normal(size=50), rng.normal(size=50))
     assert "mae" in out and "ic" not in out
+
+
+def test_ic_of_a_constant_with_rounding_noise_is_undefined() -> None:
+    dates = np.repeat(np.array(["2020-01-01", "2020-01-02"], dtype="datetime64[ns]"), 5)
+    p = np.full(10, 0.1) + np.r_[np.zeros(5), np.arange(5) * 1e-19]  # float noise around a constant
+    assert M.per_date_ic(dates, np.arange(10.0), p).empty
+    m = M.regression_metrics(np.arange(10.0), p, dates)
+    assert np.isnan(m["ic"]) and m["ic_dates"] == 0

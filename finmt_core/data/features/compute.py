@@ -81,7 +81,7 @@ def _extra_specs(dense: DensePanel) -> list[FeatureSpec]:
     """``extra_<name>`` context features: the panel's extra numeric columns, as they are.
 
     A column with one value per date across all tickers (an index level, a rate) is marked
-    market-wide.
+    market-wide (only decidable with two or more tickers).
     """
     specs = []
     for col in dense.extra:
@@ -90,7 +90,8 @@ def _extra_specs(dense: DensePanel) -> list[FeatureSpec]:
         hi = np.where(ok, a, -np.inf).max(axis=1)
         lo = np.where(ok, a, np.inf).min(axis=1)
         rows = ok.any(axis=1)
-        market = bool(rows.any() and np.all(hi[rows] == lo[rows]))
+        # With one ticker every column is trivially "the same for all tickers": not evidence.
+        market = bool(a.shape[1] > 1 and rows.any() and np.all(hi[rows] == lo[rows]))
         specs.append(FeatureSpec(
             f"{EXTRA_PREFIX}{col}", "context", frozenset({"close", col}),
             f"extra panel column {col!r}, as given", _column_getter(col), market=market))
@@ -178,6 +179,10 @@ def compute_features(panel_or_dense: pd.DataFrame | DensePanel,
     values = np.ascontiguousarray(buf.transpose(1, 2, 0))
     del buf
 
+    if not mask.any():
+        logger.warning("no (date, ticker) row has all %d features: %d dates may be shorter than the "
+                       "features' warm-up (up to 60 days) or a feature column is mostly missing",
+                       len(usable), n_dates)
     names = [s.name for s in usable]
     groups = {g: [s.name for s in usable if s.group == g] for g in FEATURE_GROUPS}
     market = [s.name for s in usable if s.market]

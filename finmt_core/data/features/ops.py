@@ -44,8 +44,12 @@ def _move(fn: Callable[..., np.ndarray], a: np.ndarray, window: int, minp: int,
     bottleneck writes row-major output; running it on the transpose along axis 1 makes a
     column-major input come back column-major without a copy.
     """
-    window = min(window, a.shape[0]) if a.shape[0] else window
-    minp = min(minp, window)
+    n_rows = a.shape[0]
+    if minp > n_rows:  # fewer rows than the window needs: never defined
+        return np.full_like(a, np.nan, dtype=np.float64)
+    # A trailing window can hold at most the rows so far, so clipping it to the data length
+    # changes no value (bottleneck rejects windows longer than the axis).
+    window = min(window, n_rows)
     if a.flags.f_contiguous and not a.flags.c_contiguous:
         return fn(a.T, window, min_count=minp, axis=1, **kwargs).T
     return fn(a, window, min_count=minp, axis=0, **kwargs)

@@ -59,6 +59,11 @@ class FeatureScaler:
             flat = flat[np.linspace(0, flat.size - 1, self.max_rows).round().astype(np.int64)]
         rows = values.reshape(-1, n_feat)[flat].astype(np.float64)  # [R, F]
         rows = rows[np.isfinite(rows).all(axis=1)]
+        if rows.shape[0] == 0:
+            raise DataError(
+                "FeatureScaler.fit: no valid training rows (all masked); the train segment is "
+                "shorter than the feature warm-up. Use a longer history or a larger train fraction."
+            )
         cols = np.ascontiguousarray(rows.T)  # [F, R]: each feature's sample contiguous
         q25, med, q75 = np.quantile(cols, [0.25, 0.5, 0.75], axis=1)
         scale = (q75 - q25) / NORMAL_IQR

@@ -1,0 +1,83 @@
+"""Figure 4 — inference throughput: predictions per second over a batch of many dates.
+
+For each preset (its default model sizes) the rows are every stock of the last ``n_dates``
+dates of a synthetic market. One timed call predicts all of them the way the library does
+(``make_inference_batches`` with ``PREDICT_BATCH_ROWS`` rows per forward pass, eval mode,
+``torch.inference_mode``); for ``tgcn`` every prediction is also signal-gated
+(``signal_gate``: Neutral unless the signal head fires, then Up/Down with a confidence) —
+the figure with the 50,000/s target. Estimators (LightGBM, naive rules) are timed on
+``predict`` after an untimed ``fit``. Weights are freshly initialised: speed does not depend
+on their values. A prediction is one (date, stock) row with every head's output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from benchmarks.fixtures import preset_names, preset_prepared
+from benchmarks.harness import Result, time_repeats
+
+TARGET_GATED_PER_S = 50_000.0
+
+
+def expand(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """One case (one child process) per preset."""
+    return [dict(case, presets=[p]) for p in preset_names(case.get("presets"))]
+
+
+def _rows(prepared: Any, n_dates: int) -> tuple[np.ndarray, np.ndarray]:
+    d_total = prepared.X.shape[0]
+    return prepared.rows_all(np.arange(max(0, d_total - n_dates), d_total))
+
+
+def _neural(config: Any, prepared: Any, d: np.ndarray, n: np.ndarray, repeats: int) -> tuple[list[float], str]:
+    import torch
+
+    from finmt_core.data.tensors import make_inference_batches
+    from finmt_core.models import create_model, signal_gate
+    from finmt_core.training.predict import PREDICT_BATCH_ROWS
+
+    torch.manual_seed(0)
+    model = create_model(config.model.name, config.model.params, config.tasks, prepared.info).eval()
+    names = {t.name for t in config.tasks}
+    gated = config.model.name == "tgcn" and {"signal", "direction"} <= names
+    kind = model.input_kind
+
+    def predict() -> None:
+        with torch.inference_mode():
+            for batch in make_inference_batches(prepared, kind, d, n, PREDICT_BATCH_ROWS):
+                out = model(batch)
+                if gated:
+                    signal_gate(out["signal"], out["direction"], threshold=0.5)
+
+    times = time_repeats(predict, repeats=repeats, warmup=1)
+    rows = len(d) if kind != "graph" else len(np.unique(d)) * prepared.X.shape[1]
+    what = f"{config.model.name} forward{' + signal_gate' if gated else ''}, {PREDICT_BATCH_ROWS} rows per pass"
+    return [rows / t for t in times], what
+
+
+def _estimator(config: Any, prepared: Any, d: np.ndarray, n: np.ndarray, repeats: int) -> tuple[list[float], str]:
+    from finmt_core.models import create_estimator
+
+    est = create_estimator(config.model.name, config.model.params, config.tasks).fit(prepared)
+    times = time_repeats(lambda: est.predict(prepared, d, n), repeats=repeats, warmup=1)
+    return [len(d) / t for t in times], f"{config.model.name} predict (after an untimed fit)"
+
+
+def run(workdir: str, n_stocks: int, n_days: int, n_dates: int, repeats: int, presets: list[str]) -> list[Result]:
+    from finmt_core.models import is_estimator
+
+    (preset,) = presets
+    config, prepared = preset_prepared(workdir, preset, n_stocks, n_days)
+    d, n = _rows(prepared, n_dates)
+    if is_estimator(config.model.name):
+        rates, what = _estimator(config, prepared, d, n, repeats)
+    else:
+        rates, what = _neural(config, prepared, d, n, repeats)
+    gated = "signal_gate" in what
+    figure = "inference_gated_per_s_tgcn" if gated else f"inference_per_s_{preset}"
+    target = TARGET_GATED_PER_S if gated else None
+    note = f"{len(np.unique(d))} dates x {n_stocks} stocks ({len(d):,} rows); {what}"
+    return [Result(figure, "pred/s", rates, target, "higher", note=note)]

@@ -1,0 +1,174 @@
+"""``finmt train`` (train a preset into a run directory) and ``finmt runs`` (list runs)."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from finmt_core.commands._common import friendly_errors, setup_logging
+from finmt_core.errors import ConfigError
+
+#: Task families whose horizon ``--horizon`` sets (relevance keeps its fixed 7/30 days).
+HORIZON_FAMILIES = ("direction", "return", "signal", "action", "quantiles", "volatility", "regime")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def build_config(
+    *,
+    data: str | None,
+    preset: str | None,
+    config_file: Path | None,
+    epochs: int | None = None,
+    horizon: int | None = None,
+    device: str | None = None,
+    seed: int | None = None,
+    single_task: str | None = None,
+) -> Any:
+    """The ExperimentConfig of a ``finmt train`` command line (preset < --config file < flags)."""
+    import yaml
+
+    from finmt_core.config import ExperimentConfig, load_preset, merge
+
+    if preset is None and config_file is None:
+        from finmt_core.config import list_presets
+
+        raise ConfigError(f"give --preset NAME (one of: {', '.join(list_presets())}) or --config FILE.yaml")
+    if device is not None and device not in DEVICES:
+        raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+    overrides: dict[str, Any] = {}
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"config file not found: {config_file}")
+        try:
+            overrides = yaml.safe_load(config_file.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{config_file} is not valid YAML: {exc}") from None
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"{config_file} must hold a mapping (data:, model:, tasks: ...)")
+    flags: dict[str, Any] = {}
+    if data is not None:
+        flags["data"] = {"source": data}
+    train = {k: v for k, v in (("epochs", epochs), ("device", device), ("seed", seed)) if v is not None}
+    if train:
+        flags["train"] = train
+    overrides = merge(overrides, flags)
+    cfg = load_preset(preset, overrides) if preset else ExperimentConfig.from_dict(overrides, where=str(config_file))
+    if horizon is None and single_task is None:
+        return cfg
+    d = cfg.model_dump(mode="json")
+    if horizon is not None:
+        for t in d["tasks"]:
+            if t["target"] in HORIZON_FAMILIES:
+                t["horizon"] = horizon
+    if single_task is not None:
+        names = [t["name"] for t in d["tasks"]]
+        if single_task not in names:
+            raise ConfigError(f"--single-task {single_task!r} is not a task of this config; tasks: {', '.join(names)}")
+        d["tasks"] = [dict(t, mask_by=None) for t in d["tasks"] if t["name"] == single_task]
+        d["loss"]["class_weights"] = {k: v for k, v in d["loss"]["class_weights"].items() if k == single_task}
+        d["name"] = f"{d['name']}-{single_task}"
+        if d.get("preset"):
+            d["preset"] = f"{d['preset']}-{single_task}"
+    return ExperimentConfig.from_dict(d, where="the command line")
+
+
+def _fmt(x: Any, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return f"{x:.{digits}g}" if isinstance(x, float) else str(x)
+
+
+def _epoch_printer() -> Any:
+    from finmt_core.training.callbacks import Callback
+
+    class EpochPrinter(Callback):
+        """One line per epoch on stderr (visible also when the progress bar is off)."""
+
+        name = "epoch_printer"
+
+        def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+            if not trainer.is_main:
+                return
+            parts = [f"epoch {record['epoch']}/{trainer.epochs}", f"train {_fmt(record['train_loss'])}",
+                     f"val {_fmt(record['val_loss'])}"]
+            for task, m in record.get("val_metrics", {}).items():
+                key = next((k for k in ("accuracy", "ic", "coverage") if m.get(k) is not None), None)
+                if key:
+                    parts.append(f"{task} {key} {_fmt(m[key], 3)}")
+            parts.append(f"{_fmt(record.get('epoch_time_s'), 3)}s")
+            typer.echo("  ".join(parts), err=True)
+
+    return EpochPrinter()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @friendly_errors
+    def train(
+        data: str = typer.Option(None, "--data", help="demo | synthetic | PATH (.csv, .csv.gz, .parquet). Default: the preset's."),
+        preset: str = typer.Option(None, "--preset", help="Preset name (configs/NAME.yaml), e.g. tgcn, lstm_transformer, lightgbm."),
+        config: Path = typer.Option(None, "--config", help="YAML file merged over the preset (or a full config without --preset)."),
+        epochs: int = typer.Option(None, "--epochs", min=1, help="Training epochs."),
+        horizon: int = typer.Option(None, "--horizon", min=1, help="Primary horizon (days) of direction/return/signal/action/quantiles/volatility/regime tasks."),
+        run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
+        name: str = typer.Option(None, "--name", help="Run name (default: PRESET-TIMESTAMP)."),
+        device: str = typer.Option(None, "--device", help="auto | cpu | cuda (auto picks CUDA when available)."),
+        seed: int = typer.Option(None, "--seed", help="Random seed."),
+        single_task: str = typer.Option(None, "--single-task", help="Train only this task (the single-task baseline)."),
+        resume: str = typer.Option(None, "--resume", help="Continue the run NAME from its last checkpoint (or start a queued run)."),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+    ) -> None:
+        """Train a preset into a run directory (exit 0 done, 1 cancelled, 2 error)."""
+        setup_logging(verbose)
+        from finmt_core.training.callbacks import ProgressBar
+        from finmt_core.training.pipeline import train_run
+        from finmt_core.training.runs import open_run
+
+        callbacks = [ProgressBar(), _epoch_printer()]
+        if resume:
+            run = open_run(run_dir, resume)
+            cfg = run.config()
+            changes = {k: v for k, v in (("epochs", epochs), ("device", device)) if v is not None}
+            if device is not None and device not in DEVICES:
+                raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+            if changes:
+                cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update=changes)})
+            run = train_run(cfg, run_dir, name=resume, resume=True, callbacks=callbacks)
+        else:
+            cfg = build_config(data=data, preset=preset, config_file=config, epochs=epochs, horizon=horizon,
+                               device=device, seed=seed, single_task=single_task)
+            run = train_run(cfg, run_dir, name=name, callbacks=callbacks)
+        if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+            return
+        st = run.status()
+        typer.echo(f"run {run.name}: {st.get('state')}  best val loss {_fmt(st.get('best_val_loss'))}"
+                   f" (epoch {st.get('best_epoch', '-')})  -> {run.path}")
+        if st.get("state") == "cancelled":
+            typer.echo(f"continue with: finmt train --resume {run.name} --run-dir {run_dir}", err=True)
+            raise typer.Exit(code=1)
+
+    @app.command()
+    @friendly_errors
+    def runs(
+        run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
+    ) -> None:
+        """List runs, newest first: name, preset, state, epoch, best val loss, created."""
+        from finmt_core.training.runs import list_runs
+
+        rows = []
+        for r in list_runs(run_dir):
+            st = r.status()
+            rows.append([r.name, str(st.get("preset") or st.get("model") or "-"), r.effective_state(),
+                         f"{st.get('epoch', 0)}/{st.get('epochs', '-')}", _fmt(st.get("best_val_loss")),
+                         str(st.get("created", "-")).replace("+00:00", "Z")])
+        if not rows:
+            typer.echo(f"no runs in {run_dir}; start one with: finmt train --data demo --preset tgcn")
+            return
+        header = ["name", "preset", "state", "epoch", "best val loss", "created"]
+        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+        for row in [header, *rows]:
+            typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())

@@ -1,0 +1,61 @@
+"""``finmt tune``: distributed hyper-parameter search with Optuna (each trial a run)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from finmt_core.commands._common import friendly_errors, setup_logging
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @friendly_errors
+    def tune(
+        data: str = typer.Option("demo", help="demo | synthetic | PATH to a CSV/Parquet panel."),
+        preset: str = typer.Option(..., help="Preset to tune (see configs/; search space in configs/search/)."),
+        trials: int = typer.Option(10, min=1, help="Trials this process runs (others on the same study add theirs)."),
+        storage: str | None = typer.Option(
+            None, help="Optuna storage URL (sqlite:///runs/optuna.db, postgresql://user@host/db). "
+                       "Default: sqlite:///<run-dir>/optuna.db."),
+        study: str | None = typer.Option(None, help="Study name (default tune-<preset>); same name + storage = shared study."),
+        run_dir: Path = typer.Option(Path("runs"), help="Folder where each trial's run directory is written."),
+        epochs: int | None = typer.Option(None, min=1, help="Epochs per trial (default: the preset's)."),
+        search_space: Path | None = typer.Option(None, help="YAML search space overriding configs/search/<preset>.yaml."),
+        seed: int | None = typer.Option(None, help="Sampler seed (leave unset when several processes share a study)."),
+        evaluate_best: bool = typer.Option(False, "--evaluate-best", help="After the trials, evaluate the best trial on its test segment."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Search hyper-parameters on the validation segment; the test segment stays untouched
+        until you evaluate the chosen trial (--evaluate-best)."""
+        from finmt_core.config import load_preset
+        from finmt_core.tuning import study as tuning
+
+        setup_logging()
+        overrides: dict = {"data": {"source": data}}
+        if epochs is not None:
+            overrides["train"] = {"epochs": epochs}
+        base = load_preset(preset, overrides)
+        result = tuning.run_tuning(base, trials, run_dir, storage, study, search_space, seed)
+        out = {"study": result.study_name, "storage": result.storage, "trials": result.n_trials,
+               "best_value": result.best_value, "best_params": result.best_params, "best_run": result.best_run}
+        if evaluate_best and result.best_run:
+            ev = tuning.evaluate_best(result.storage, result.study_name, run_dir)
+            out["best_test"] = ev.get("tasks", {})
+        if as_json:
+            typer.echo(json.dumps(out, indent=2, default=str))
+            return
+        typer.echo(f"study {out['study']} ({out['storage']}): {out['trials']} trial(s) in total")
+        if result.best_run is None:
+            typer.echo("no trial completed yet")
+            return
+        typer.echo(f"best validation loss {result.best_value:.6f} in run {result.best_run}")
+        for k, v in result.best_params.items():
+            typer.echo(f"  {k} = {v}")
+        if "best_test" in out:
+            typer.echo("test metrics of the best trial:")
+            for task, metrics in out["best_test"].items():
+                shown = ", ".join(f"{m}={v:.4f}" for m, v in metrics.items() if isinstance(v, (int, float)))
+                typer.echo(f"  {task}: {shown}")

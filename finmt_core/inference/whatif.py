@@ -1,0 +1,189 @@
+"""What-if: change one stock's recent inputs and see how the predictions move.
+
+Shocks (keys of ``shocks``):
+
+- ``"return"``: log return added to the stock's close on the chosen date (high/low widen to
+  include the new close);
+- ``"volatility"``: factor k scaling the stock's daily log-return deviations (around their
+  mean) over the input window, with its intraday ranges scaled alike;
+- ``"volume"``: factor scaling the stock's volume over the input window;
+- any feature name of the run: the new raw (unscaled) value of that feature on the date.
+
+Price-level shocks are turned into feature changes by recomputing the features of a short
+slice of dates (the window plus :data:`LOOKBACK` days of history, all tickers so the
+cross-sectional features stay right) with and without the shock and adding the difference for
+this stock only. Market-wide features are left as they are: one stock's shock does not move
+the market here. Then only this stock's window of the scaled input is swapped in, the model
+runs on the one row (graph models: that date's snapshot), and the window is restored — the
+run directory and the cached data are left as they were.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from finmt_core.data.dense import DensePanel
+from finmt_core.errors import DataError
+from finmt_core.inference.gating import signal_gated
+
+PRICE_SHOCKS = ("return", "volatility", "volume")
+#: Days of history before the window recomputed for price-level shocks (longest feature
+#: lookback is 60 days; EMAs settle well within the rest).
+LOOKBACK = 130
+
+
+@dataclass
+class WhatIfResult:
+    """Before / after predictions of one (ticker, date).
+
+    Attributes:
+        table: index = output (``<task>_prob_<Class>``, ``<task>_pred``, ``<task>_q<NN>``,
+            gating columns), columns ``before``, ``after``, ``difference``.
+        features: the stock's raw features on the date: ``before``, ``after``, ``difference``.
+    """
+
+    ticker: str
+    date: pd.Timestamp
+    shocks: dict[str, float]
+    table: pd.DataFrame
+    features: pd.DataFrame
+    elapsed_ms: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def _flat(tasks: list, preds: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Rows of estimator-format predictions as named output columns (+ gating columns)."""
+    cols: dict[str, np.ndarray] = {}
+    for t in tasks:
+        p = np.asarray(preds[t.name], dtype=np.float64)
+        if t.kind == "classification":
+            cols.update({f"{t.name}_prob_{c}": p[:, i] for i, c in enumerate(t.classes)})
+        elif t.kind == "quantile":
+            cols.update({f"{t.name}_q{round(q * 100):02d}": p[:, j] for j, q in enumerate(t.quantiles)})
+        else:
+            cols[f"{t.name}_pred"] = p.reshape(-1)
+    out = pd.DataFrame(cols)
+    try:
+        g = signal_gated(out)
+        out["gate_code"] = g["gate_code"].astype(np.float64)
+        out["gate_confidence"] = g["confidence"]
+    except DataError:  # no gating heads
+        pass
+    return out
+
+
+def _slice(dense: DensePanel, s: int, e: int) -> DensePanel:
+    return DensePanel(dates=dense.dates[s:e], tickers=list(dense.tickers),
+                      columns={c: a[s:e].copy() for c, a in dense.columns.items()}, sector=dense.sector, extra=list(dense.extra))
+
+
+def _shock_prices(sl: DensePanel, n: int, w0: int, shocks: dict[str, float]) -> None:
+    """Apply price-level shocks in place to ticker ``n`` of the slice (window starts at row w0)."""
+    cols = sl.columns
+    if "volatility" in shocks:
+        k = float(shocks["volatility"])
+        if k < 0:
+            raise DataError(f"what-if volatility factor must be >= 0, got {k}")
+        a = max(w0 - 1, 0)  # the day before the window anchors the rebuilt path
+        lc = np.log(cols["close"][a:, n])
+        r = np.diff(lc)
+        m = np.nanmean(r)
+        new = np.exp(lc[0] + np.concatenate([[0.0], np.nancumsum(m + k * (r - m))]))
+        new[~np.isfinite(lc)] = np.nan  # gaps stay gaps
+        for c in ("open", "high", "low"):
+            if c in cols:  # keep each bar's shape, its log distance from the close scaled by k
+                cols[c][a + 1:, n] = new[1:] * np.exp(k * np.log(cols[c][a + 1:, n] / cols["close"][a + 1:, n]))
+        cols["close"][a:, n] = new
+    if "return" in shocks:
+        cols["close"][-1, n] *= float(np.exp(shocks["return"]))
+        if "high" in cols:
+            cols["high"][-1, n] = np.fmax(cols["high"][-1, n], cols["close"][-1, n])
+        if "low" in cols:
+            cols["low"][-1, n] = np.fmin(cols["low"][-1, n], cols["close"][-1, n])
+    if "volume" in shocks:
+        if "volume" not in cols:
+            raise DataError("what-if volume shock: the panel has no volume column")
+        k = float(shocks["volume"])
+        if k < 0:
+            raise DataError(f"what-if volume factor must be >= 0, got {k}")
+        cols["volume"][w0:, n] *= k
+
+
+def shocked_window(prepared: Any, n: int, d: int, shocks: dict[str, float], cache: dict[Any, np.ndarray]) -> np.ndarray:
+    """The stock's raw feature window ``[T, F]`` (float64) after ``shocks``."""
+    from finmt_core.data.features import compute_features
+
+    frame = prepared.frame
+    t = prepared.info.window
+    w0 = d - t + 1
+    raw = frame.values[w0:d + 1, n, :].astype(np.float64)
+    price = {k: v for k, v in shocks.items() if k in PRICE_SHOCKS}
+    if price:
+        s = max(0, w0 - 1 - LOOKBACK)
+        own = [f for f in frame.names if f not in set(frame.market)]  # market features stay as they are
+        cols = frame.index_of(own)
+        key = ("features", s, d, n)
+        if key not in cache:  # unshocked slice features: the reference the change is measured from
+            cache.clear()
+            cache[key] = compute_features(_slice(prepared.dense, s, d + 1), own).values[w0 - s:, n, :].astype(np.float64)
+        sl = _slice(prepared.dense, s, d + 1)
+        _shock_prices(sl, n, w0 - s, price)
+        after = compute_features(sl, own).values[w0 - s:, n, :].astype(np.float64)
+        raw[:, cols] += np.nan_to_num(after - cache[key])
+    names = {name: j for j, name in enumerate(frame.names)}
+    for k, v in shocks.items():
+        if k in PRICE_SHOCKS:
+            continue
+        if k not in names:
+            raise DataError(f"unknown what-if shock {k!r}; use one of {', '.join(PRICE_SHOCKS)} or a feature name "
+                            f"({', '.join(frame.names[:6])}, ...)")
+        if k in frame.market:
+            raise DataError(f"{k!r} is a market-wide feature shared by every stock; a what-if edits one stock's inputs")
+        raw[-1, names[k]] = float(v)
+    return raw
+
+
+def what_if(predictor: Any, prepared: Any, ticker: str, date: Any, shocks: dict[str, float]) -> WhatIfResult:
+    """Before/after predictions of ``ticker`` on ``date`` (default: its last date with a full
+    window) under ``shocks``; see the module doc. Nothing is written anywhere."""
+    t0 = time.perf_counter()
+    if ticker not in prepared.tickers:
+        raise DataError(f"ticker {ticker!r} is not in the panel ({', '.join(prepared.tickers[:8])} ...)")
+    n = prepared.tickers.index(ticker)
+    ok = prepared.has_window()[:, n]
+    if date is None:
+        if not ok.any():
+            raise DataError(f"{ticker} has no date with features and a full {prepared.info.window}-day window")
+        d = int(np.flatnonzero(ok)[-1])
+    else:
+        d = int(prepared.dates.get_indexer(pd.DatetimeIndex([pd.Timestamp(date)]))[0])
+        if d < 0 or not ok[d]:
+            raise DataError(f"{ticker} has no full input window on {date}; pick a date with data")
+    cache = prepared._cache.setdefault("whatif_reference", {})
+    raw = shocked_window(prepared, n, d, shocks, cache)
+    w0 = d - prepared.info.window + 1
+    di, ni = np.array([d]), np.array([n])
+    with predictor._lock:
+        key = ("before", d, n)
+        if key not in cache:  # the unshocked prediction of this row is reused while sliding
+            cache[key] = predictor.predict_rows(prepared, di, ni)
+        saved = prepared.X[w0:d + 1, n, :].copy()
+        try:
+            prepared.X[w0:d + 1, n, :] = prepared.scaler.transform(raw[:, None, :])[:, 0, :]
+            after_raw = predictor.predict_rows(prepared, di, ni)
+        finally:
+            prepared.X[w0:d + 1, n, :] = saved
+    both = _flat(predictor.tasks, {t.name: np.concatenate([np.asarray(cache[key][t.name]), np.asarray(after_raw[t.name])])
+                                   for t in predictor.tasks})
+    before, after = both.iloc[0], both.iloc[1]
+    table = pd.DataFrame({"before": before, "after": after})
+    table["difference"] = table["after"] - table["before"]
+    feats = pd.DataFrame({"before": prepared.frame.values[d, n, :].astype(np.float64), "after": raw[-1]}, index=prepared.frame.names)
+    feats["difference"] = feats["after"] - feats["before"]
+    return WhatIfResult(ticker=ticker, date=prepared.dates[d], shocks=dict(shocks), table=table, features=feats,
+                        elapsed_ms=(time.perf_counter() - t0) * 1e3)

@@ -1,0 +1,150 @@
+"""Search spaces: ``configs/search/<preset>.yaml`` (or ``default.yaml``).
+
+A space maps a dotted config path to a distribution::
+
+    train.lr:              {type: float, low: 1.0e-4, high: 1.0e-2, log: true}
+    model.params.hidden:   {type: int, low: 8, high: 64, step: 8}
+    loss.weighting:        {type: categorical, choices: [fixed, uncertainty, dwa]}
+    tasks.*.weight:        {type: float, low: 0.25, high: 2.0}      # one parameter per task
+
+Paths under ``model.params`` that the preset's model does not have are dropped (with a log
+line), so one default space serves every architecture.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from finmt_core.config import PRESET_DIR, ExperimentConfig
+from finmt_core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SEARCH_DIR = PRESET_DIR / "search"
+_TYPES = ("float", "int", "categorical")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched parameter: a dotted config path and its distribution."""
+
+    path: str
+    type: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: tuple[Any, ...] = ()
+
+    def suggest(self, trial: Any) -> Any:
+        """Draw a value from an ``optuna.Trial`` (the parameter is named by its path)."""
+        if self.type == "float":
+            return trial.suggest_float(self.path, self.low, self.high, log=self.log, step=self.step)
+        if self.type == "int":
+            return trial.suggest_int(self.path, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        return trial.suggest_categorical(self.path, list(self.choices))
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    params: tuple[Param, ...]
+    source: str
+
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        """``{dotted path: value}`` for one trial."""
+        return {p.path: p.suggest(trial) for p in self.params}
+
+
+def _parse_param(path: str, spec: Any, where: str) -> Param:
+    if not isinstance(spec, dict) or spec.get("type") not in _TYPES:
+        raise ConfigError(f"{where}: {path!r} needs a mapping with type one of {_TYPES}")
+    kind = spec["type"]
+    if kind == "categorical":
+        choices = spec.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise ConfigError(f"{where}: {path!r} (categorical) needs a non-empty `choices` list")
+        return Param(path, kind, choices=tuple(choices))
+    try:
+        low, high = float(spec["low"]), float(spec["high"])
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError(f"{where}: {path!r} ({kind}) needs numeric `low` and `high`") from None
+    if not low < high:
+        raise ConfigError(f"{where}: {path!r} has low={low} >= high={high}")
+    step = spec.get("step")
+    return Param(path, kind, low=low, high=high, log=bool(spec.get("log", False)),
+                 step=float(step) if step is not None else None)
+
+
+def load_search_space(preset: str, config: ExperimentConfig, path: str | Path | None = None) -> SearchSpace:
+    """The search space of ``preset`` (``configs/search/<preset>.yaml``, else ``default.yaml``),
+    expanded for ``config``: ``tasks.*`` becomes one parameter per task, and model parameters
+    the model does not accept are dropped."""
+    file = Path(path) if path is not None else SEARCH_DIR / f"{preset}.yaml"
+    if path is None and not file.is_file():
+        file = SEARCH_DIR / "default.yaml"
+    if not file.is_file():
+        raise ConfigError(f"search space not found: {file}")
+    try:
+        raw = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file} must map dotted config paths to distributions")
+    accepted = _model_fields(config.model.name)
+    params: list[Param] = []
+    for key, spec in raw.items():
+        key = str(key)
+        if key.startswith("tasks.*."):
+            attr = key.split(".", 2)[2]
+            params += [_parse_param(f"tasks.{t.name}.{attr}", spec, str(file)) for t in config.tasks]
+            continue
+        if key.startswith("model.params."):
+            field = key.split(".", 2)[2]
+            if accepted is not None and field not in accepted:
+                log.info("search space %s: %s does not apply to model %s; skipped", file.name, key, config.model.name)
+                continue
+        params.append(_parse_param(key, spec, str(file)))
+    if not params:
+        raise ConfigError(f"{file}: no parameter applies to preset {preset!r}")
+    return SearchSpace(tuple(params), str(file))
+
+
+def _model_fields(name: str) -> set[str] | None:
+    from finmt_core.models import registry
+
+    try:
+        cls = registry.get_model_class(name)
+    except ConfigError:
+        try:
+            cls = registry.get_estimator_class(name)
+        except (ConfigError, AttributeError):
+            return None
+    cfg_cls = getattr(cls, "config_class", None)
+    return {f.name for f in fields(cfg_cls)} if cfg_cls is not None else None
+
+
+def apply_overrides(config: ExperimentConfig, values: dict[str, Any]) -> ExperimentConfig:
+    """A new config with dotted-path ``values`` set (``tasks.<name>.<attr>`` addresses a task)."""
+    data = config.model_dump(mode="json")
+    for path, value in values.items():
+        parts = path.split(".")
+        if parts[0] == "tasks":
+            if len(parts) != 3:
+                raise ConfigError(f"task parameters are addressed as tasks.<name>.<attr>, not {path!r}")
+            matches = [t for t in data["tasks"] if t["name"] == parts[1]]
+            if not matches:
+                raise ConfigError(f"{path!r}: no task named {parts[1]!r}")
+            matches[0][parts[2]] = value
+            continue
+        node = data
+        for p in parts[:-1]:
+            if not isinstance(node.get(p), dict):
+                raise ConfigError(f"{path!r}: {p!r} is not a config section")
+            node = node[p]
+        node[parts[-1]] = value
+    return ExperimentConfig.from_dict(data, where="tuned config")

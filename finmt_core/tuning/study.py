@@ -1,0 +1,218 @@
+"""Run an Optuna study whose trials are ordinary finmt runs.
+
+Objective: the best validation loss of the trial's run (the test segment is never read while
+tuning; evaluate the chosen trial afterwards with :func:`evaluate_best`). Pruning: the
+trainer reports each epoch's validation loss to the trial; a pruned trial stops like an early
+stop, keeps its run directory, and is marked PRUNED in the study.
+
+Distributed search is Optuna's own: several processes or machines running
+``finmt tune --storage <same RDB URL> --study <same name>`` share the study. The default
+storage is a local SQLite file ``<runs>/optuna.db``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from finmt_core.config import ExperimentConfig
+from finmt_core.errors import ConfigError, RunError
+from finmt_core.training.callbacks import Callback
+from finmt_core.tuning.space import SearchSpace, apply_overrides, load_search_space
+
+log = logging.getLogger(__name__)
+
+#: seconds a SQLite writer waits for a lock held by another tuning process.
+SQLITE_TIMEOUT_S = 60
+
+
+def default_storage(runs_root: str | Path) -> str:
+    return f"sqlite:///{Path(runs_root).resolve() / 'optuna.db'}"
+
+
+def _storage(url: str) -> Any:
+    import optuna
+
+    if url.startswith("sqlite"):
+        # Several local processes share one SQLite file: wait for locks instead of failing.
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": SQLITE_TIMEOUT_S}})
+    return optuna.storages.RDBStorage(url)
+
+
+class OptunaPruning(Callback):
+    """Report each epoch's validation loss to the trial; stop the run when Optuna prunes it."""
+
+    def __init__(self, trial: Any) -> None:
+        self.trial = trial
+        self.pruned_at: int | None = None
+
+    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+        val = record.get("val_loss")
+        if val is None:
+            return
+        self.trial.report(float(val), int(record["epoch"]))
+        if self.trial.should_prune():
+            self.pruned_at = int(record["epoch"])
+            trainer.request_stop("early_stop")
+
+
+@dataclass
+class TuneResult:
+    study_name: str
+    storage: str
+    n_trials: int
+    best_value: float | None
+    best_params: dict[str, Any]
+    best_run: str | None
+
+
+def _best_val_loss(run: Any) -> float:
+    status = run.status()
+    if status.get("best_val_loss") is not None:
+        return float(status["best_val_loss"])
+    metrics = run.metrics()
+    if "val_loss" in metrics and metrics["val_loss"].notna().any():
+        return float(metrics["val_loss"].min())
+    raise RunError(f"run {run.name!r} recorded no validation loss; cannot score the trial")
+
+
+def _objective(trial: Any, base: ExperimentConfig, space: SearchSpace, runs_root: Path,
+               study_name: str, panel: pd.DataFrame | None) -> float:
+    import optuna
+
+    from finmt_core.training.pipeline import train_run
+
+    values = space.suggest(trial)
+    name = f"{study_name}-t{trial.number:04d}"
+    config = apply_overrides(base, values).model_copy(update={"name": name})
+    trial.set_user_attr("run", name)
+    pruning = OptunaPruning(trial)
+    try:
+        run = train_run(config, runs_root, name=name, panel=panel, callbacks=[pruning])
+    except RunError as exc:  # e.g. NaN loss with an aggressive learning rate: a failed trial
+        log.warning("trial %d failed: %s", trial.number, exc)
+        raise optuna.TrialPruned(f"run failed: {exc}") from None
+    if pruning.pruned_at is not None:
+        run.write_status(message=f"pruned by Optuna after epoch {pruning.pruned_at} (study {study_name})")
+        raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
+    return _best_val_loss(run)
+
+
+def run_tuning(
+    base: ExperimentConfig,
+    trials: int,
+    runs_root: str | Path = "runs",
+    storage: str | None = None,
+    study_name: str | None = None,
+    search_space: str | Path | None = None,
+    seed: int | None = None,
+) -> TuneResult:
+    """Run ``trials`` trials of the study (created, or joined if it exists) and return its best.
+
+    Args:
+        base: the preset's config (data, tasks, epochs); searched values override it.
+        trials: trials this process runs (other processes on the same study add theirs).
+        runs_root: where trial runs are written (``<study>-tNNNN``).
+        storage: Optuna RDB URL (``sqlite:///...``, ``postgresql://...``); default
+            ``sqlite:///<runs_root>/optuna.db``.
+        study_name: default ``tune-<preset>``.
+        search_space: a YAML file overriding ``configs/search/<preset>.yaml``.
+        seed: sampler seed (None = random, recommended when several processes share a study).
+    """
+    import optuna
+
+    if trials < 1:
+        raise ConfigError("--trials must be >= 1")
+    preset = base.preset or base.model.name
+    root = Path(runs_root)
+    root.mkdir(parents=True, exist_ok=True)
+    url = storage or default_storage(root)
+    name = study_name or f"tune-{preset}"
+    space = load_search_space(preset, base, search_space)
+    study = optuna.create_study(
+        study_name=name,
+        storage=_storage(url),
+        direction="minimize",
+        load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+    )
+    study.set_user_attr("preset", preset)
+    study.set_user_attr("data", base.data.source)
+    study.set_user_attr("space", space.source)
+    panel = None
+    if base.data.source.strip().lower() not in ("demo", "synthetic"):
+        from finmt_core.training.pipeline import load_source_panel
+
+        panel = load_source_panel(base)  # validated once per process, copied into each trial run
+    study.optimize(lambda t: _objective(t, base, space, root, name, panel), n_trials=trials,
+                   catch=(), gc_after_trial=True)
+    return _result(study, url)
+
+
+def _result(study: Any, url: str) -> TuneResult:
+    import optuna
+
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    best = min(complete, key=lambda t: t.value) if complete else None
+    return TuneResult(
+        study_name=study.study_name,
+        storage=url,
+        n_trials=len(study.trials),
+        best_value=float(best.value) if best else None,
+        best_params=dict(best.params) if best else {},
+        best_run=best.user_attrs.get("run") if best else None,
+    )
+
+
+def load_study(storage: str, study_name: str) -> Any:
+    import optuna
+
+    try:
+        return optuna.load_study(study_name=study_name, storage=_storage(storage))
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(_storage(storage))]
+        raise ConfigError(f"no study {study_name!r} in {storage}; studies there: {names or 'none'}") from None
+
+
+def list_studies(storage: str) -> list[str]:
+    import optuna
+
+    return sorted(s.study_name for s in optuna.get_all_study_summaries(_storage(storage)))
+
+
+def study_summary(storage: str, study_name: str) -> dict[str, Any]:
+    """Trials table, best value over trial number, parameter importances (Optuna's; empty
+    with fewer than two complete trials) and the best trial's run name."""
+    import optuna
+
+    study = load_study(storage, study_name)
+    trials = study.trials_dataframe(attrs=("number", "value", "state", "params", "user_attrs", "duration"))
+    done = trials[trials["state"] == "COMPLETE"] if len(trials) else trials
+    best_so_far = done[["number", "value"]].copy() if len(done) else pd.DataFrame(columns=["number", "value"])
+    if len(best_so_far):
+        best_so_far["best"] = best_so_far["value"].cummin()
+    importances: dict[str, float] = {}
+    if len(done) >= 2:
+        try:
+            importances = {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+        except (RuntimeError, ValueError) as exc:  # e.g. a parameter never varied
+            log.info("parameter importances unavailable: %s", exc)
+    result = _result(study, storage)
+    return {"study": study_name, "trials": trials, "best_so_far": best_so_far,
+            "importances": importances, "best_run": result.best_run, "best_value": result.best_value,
+            "best_params": result.best_params, "attrs": dict(study.user_attrs)}
+
+
+def evaluate_best(storage: str, study_name: str, runs_root: str | Path) -> dict[str, Any]:
+    """Evaluate the best trial's run on its test segment (the first time the test rows are read)."""
+    from finmt_core.evaluation.evaluate import evaluate_run
+
+    summary = study_summary(storage, study_name)
+    if not summary["best_run"]:
+        raise RunError(f"study {study_name!r} has no completed trial yet")
+    return evaluate_run(Path(runs_root) / summary["best_run"])

@@ -1,0 +1,70 @@
+"""Fixtures of the dashboard tests: a runs folder with finished, failed and cancelled runs,
+an empty one, and an AppTest opener that goes through the real router (dashboard/app.py)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import fixtures  # noqa: E402  (tests/dashboard/fixtures.py)
+
+REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "dashboard" / "app.py"
+PAGES = ("home", "data", "train", "curves", "evaluation", "explain", "backtest", "signals", "whatif", "report")
+#: baselines fitted by the fixture's evaluation (LightGBM is left out to keep the suite fast).
+CHEAP_BASELINES = ("naive_majority", "naive_momentum", "naive_zero")
+
+
+@pytest.fixture(scope="session")
+def runs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Hand-written runs (fx-*) plus real tiny runs from tests/run_factory.py (rf-*: genuine
+    checkpoints and predictions on the tiny synthetic market), the rf runs evaluated."""
+    import run_factory
+
+    from finmt_core.evaluation.evaluate import evaluate_run
+
+    root = tmp_path_factory.mktemp("runs")
+    fixtures.write_fixture_runs(root)
+    for name, model in (("rf-tgcn", "tgcn"), ("rf-seq", "lstm_transformer")):
+        run = run_factory.make_run(root, name, model)
+        evaluate_run(run.path, baselines=CHEAP_BASELINES, backtest=True)
+    return root
+
+
+@pytest.fixture
+def empty_root(tmp_path: Path) -> Path:
+    root = tmp_path / "runs"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def open_page(monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
+    """``open_page(root, "signals", run="rf-tgcn")`` -> an AppTest showing that page."""
+    from streamlit.testing.v1 import AppTest
+
+    def _open(root: Path, page: str, timeout: float = 180, **params: str) -> AppTest:
+        monkeypatch.setenv("FINMT_RUNS_DIR", str(root))
+        monkeypatch.setenv("FINMT_DEMO", "0")
+        at = AppTest.from_file(str(APP), default_timeout=timeout)
+        at.query_params.update(params)
+        at.run()
+        if page != "home":
+            at.switch_page(f"../pages/{page}.py")
+            at.run()
+        return at
+
+    return _open
+
+
+def texts(at: object) -> str:
+    """Every markdown, caption, info, warning, error and title text of the page, joined."""
+    parts: list[str] = []
+    for kind in ("title", "markdown", "caption", "info", "warning", "error", "success", "subheader"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    return "\n".join(parts)

@@ -1,0 +1,139 @@
+"""Every page through the real router with streamlit's AppTest: renders without an exception,
+shows its key widgets and charts, and reacts to its main controls."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import PAGES, texts
+
+
+def charts(at) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def no_exception(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# ---- empty states -------------------------------------------------------------------------
+@pytest.mark.parametrize("page", [p for p in PAGES if p not in ("data", "train")])
+def test_pages_without_runs_show_an_empty_state(open_page, empty_root, page):
+    at = open_page(empty_root, page)
+    no_exception(at)
+    assert not at.error
+    assert "No runs yet" in texts(at)
+
+
+def test_home_lists_runs_with_status_and_headline(open_page, runs_root):
+    at = open_page(runs_root, "home")
+    no_exception(at)
+    table = at.dataframe[0].value
+    assert {"fx-tgcn", "fx-failed", "rf-tgcn", "rf-seq"} <= set(table["run"])
+    states = dict(zip(table["run"], table["state"]))
+    assert "done" in states["fx-tgcn"] and "failed" in states["fx-failed"] and "cancelled" in states["fx-cancelled"]
+    headline = dict(zip(table["run"], table["headline"]))
+    assert "accuracy" in headline["rf-tgcn"]  # from evaluation.json
+    assert "NaN" in headline["fx-failed"]  # a failed run shows its error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Runs"] == str(len(table)) and metrics["Training now"] == "0"
+
+
+def test_curves_show_losses_and_compare_runs(open_page, runs_root):
+    at = open_page(runs_root, "curves", run="fx-tgcn")
+    no_exception(at)
+    assert "fx-tgcn" in texts(at)
+    before = charts(at)
+    assert before >= 4  # losses, weights, lr, throughput (+ validation metric)
+    at.multiselect(key="compare").select("fx-seq").run()
+    no_exception(at)
+    assert charts(at) == before + 1
+    at.selectbox(key="run").select("fx-seq").run()
+    assert "fx-seq" in texts(at)
+
+
+def test_curves_of_a_run_without_epochs_explain_why(open_page, runs_root):
+    at = open_page(runs_root, "curves", run="fx-cancelled")
+    no_exception(at)
+    assert charts(at) >= 1
+
+
+def test_data_page_shows_demo_data_and_reacts_to_the_dataset(open_page, empty_root):
+    at = open_page(empty_root, "data")
+    no_exception(at)
+    assert charts(at) >= 3  # prices, features, labels, graph
+    tickers_demo = {m.label: m.value for m in at.metric}["Tickers"]
+    at.selectbox(key="data").select("synthetic").run()
+    no_exception(at)
+    assert {m.label: m.value for m in at.metric}["Tickers"] != tickers_demo
+
+
+def test_malformed_upload_shows_the_loaders_message(open_page, empty_root):
+    at = open_page(empty_root, "data")
+    bad = b"date,ticker,close\n2020-01-01,A,abc\n2020-01-02,A,xyz\n"
+    at.file_uploader(key="upload").set_value(("prices.csv", bad, "text/csv")).run()
+    no_exception(at)
+    message = "\n".join(e.value for e in at.error)
+    assert "prices.csv" in message and "non-numeric" in message  # DataError text, not a traceback
+    assert "Traceback" not in texts(at)
+
+
+def test_valid_upload_can_be_saved_for_training(open_page, empty_root):
+    from finmt_core.data.samples import synthetic_market
+
+    csv = synthetic_market(n_stocks=4, n_days=200, n_sectors=2, seed=3).reset_index().to_csv(index=False).encode()
+    at = open_page(empty_root, "data")
+    at.file_uploader(key="upload").set_value(("mine.csv", csv, "text/csv")).run()
+    no_exception(at)
+    assert {m.label: m.value for m in at.metric}["Tickers"] == "4"
+    at.button(key="save_upload").click().run()
+    assert (empty_root / ".uploads" / "mine.parquet").is_file()
+
+
+def test_evaluation_shows_metrics_beside_baselines(open_page, runs_root):
+    at = open_page(runs_root, "evaluation", run="rf-tgcn")
+    no_exception(at)
+    assert not at.error
+    assert charts(at) >= 5  # vs-baseline bars, confusion, ROC, calibration, ...
+    table = at.dataframe[0].value
+    assert "model" in table.columns and "naive_majority" in table.columns
+    n = charts(at)
+    at.toggle(key="eval_norm").set_value(False).run()
+    no_exception(at)
+    assert charts(at) == n
+
+
+def test_evaluation_offers_to_evaluate_an_unevaluated_run(open_page, runs_root):
+    at = open_page(runs_root, "evaluation", run="fx-seq")  # hand-written: no evaluation.json
+    no_exception(at)
+    assert "Not evaluated yet" in texts(at)
+    assert at.button(key="evaluate")
+
+
+def test_backtest_reacts_to_costs(open_page, runs_root):
+    at = open_page(runs_root, "backtest", run="rf-seq")
+    no_exception(at)
+    assert not at.error
+    assert charts(at) >= 3
+    before = {m.label: m.value for m in at.metric}["Net total return"]
+    at.number_input(key="bt_cost").set_value(200.0).run()
+    no_exception(at)
+    assert {m.label: m.value for m in at.metric}["Net total return"] != before
+
+
+def test_signals_threshold_slider_changes_the_calls(open_page, runs_root):
+    at = open_page(runs_root, "signals", run="fx-tgcn")
+    no_exception(at)
+    assert charts(at) >= 3  # heatmap, coverage-accuracy, ticker history
+    coverage = {m.label: m.value for m in at.metric}["Coverage"]
+    at.slider(key="sg_threshold").set_value(0.9).run()
+    no_exception(at)
+    assert {m.label: m.value for m in at.metric}["Coverage"] != coverage
+
+
+def test_signals_for_a_model_without_gating_heads(open_page, runs_root, tmp_path):
+    import fixtures
+
+    fixtures.write_run(tmp_path, "only-return", "lstm_transformer", [fixtures.SEQ_TASKS[0]])
+    at = open_page(tmp_path, "signals")
+    no_exception(at)
+    assert "no gating heads" in texts(at)
