@@ -7,6 +7,7 @@ count in a measured case's ``ru_maxrss``.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -76,21 +77,28 @@ def preset_prepared(workdir: str | Path, preset: str, n_stocks: int, n_days: int
     return config, prepare(panel, config)
 
 
-def finished_run(workdir: str | Path, preset: str, n_stocks: int, n_days: int, epochs: int = 1) -> Path:
-    """A finished, evaluated run of ``preset`` on the synthetic market (trained once per suite
-    through the real CLI, in a child process): ``finmt train`` then ``finmt evaluate``."""
+def finished_run(workdir: str | Path, preset: str, n_stocks: int, n_days: int, epochs: int = 1,
+                 evaluate: bool = True) -> Path:
+    """A finished (and, with ``evaluate``, evaluated) run of ``preset`` on the synthetic market,
+    made once per suite through the real CLI in child processes: ``finmt train`` (``epochs``
+    epochs, CPU) then ``finmt evaluate``."""
     root = Path(workdir) / "runs"
     name = f"bench-{preset}-{n_stocks}x{n_days}"
     run = root / name
-    if (run / "status.json").is_file() and '"done"' in (run / "status.json").read_text():
+    status = run / "status.json"
+    done = status.is_file() and json.loads(status.read_text(encoding="utf-8")).get("state") == "done"
+    if done and (not evaluate or (run / "evaluation.json").is_file()):
         return run
     data = synthetic_parquet(workdir, n_stocks, n_days)
     cli = [sys.executable, "-m", "finmt_core.cli"]
     train = [*cli, "train", "--data", str(data), "--preset", preset, "--epochs", str(epochs),
              "--run-dir", str(root), "--name", name, "--device", "cpu"]
-    proc = subprocess.run(train, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"could not train the benchmark run {name}: {proc.stderr.strip()[-500:]}")
+    if not done:
+        proc = subprocess.run(train, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"could not train the benchmark run {name}: {proc.stderr.strip()[-500:]}")
+    if not evaluate:
+        return run
     proc = subprocess.run([*cli, "evaluate", str(run)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"could not evaluate the benchmark run {name}: {proc.stderr.strip()[-500:]}")

@@ -88,9 +88,10 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "whatif", "bench_whatif",
         "what-if latency: one stock's inputs shocked, features and every head recomputed (p50, p95)",
         {
-            "tiny": [{"n_stocks": 12, "n_days": 300, "rounds": 2, "calls": 5}],
-            "quick": [{"n_stocks": 50, "n_days": 600, "rounds": 3, "calls": 20}],
-            "full": [{"n_stocks": 100, "n_days": 1260, "rounds": 5, "calls": 40}],
+            "tiny": [{"n_stocks": 8, "n_days": 300, "rounds": 2, "calls": 3, "presets": ["tgcn"]}],
+            "quick": [{"n_stocks": 50, "n_days": 600, "rounds": 3, "calls": 20, "presets": ["tgcn"]}],
+            "full": [{"n_stocks": 100, "n_days": 1260, "rounds": 5, "calls": 40, "presets": ["tgcn", "lstm_transformer"]},
+                     {"n_stocks": 500, "n_days": 1260, "rounds": 3, "calls": 40, "presets": ["tgcn"]}],
         },
     ),
     Benchmark(

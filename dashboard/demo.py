@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from finmt_core.config import ExperimentConfig, load_preset
-from finmt_core.training.runs import RunDir, atomic_write_json, create_run, effective_state, list_runs, now_iso
+from finmt_core.training.runs import (
+    RunDir,
+    atomic_write_json,
+    create_run,
+    effective_state,
+    list_runs,
+    now_iso,
+)
 
 log = logging.getLogger("finmt.dashboard.demo")
 

@@ -26,10 +26,6 @@ STATE_STYLE: dict[str, tuple[str, str, str]] = {
     "cancelled": ("orange", ":material/cancel:", "cancelled"),
     STALE_STATE: ("violet", ":material/warning:", "stopped (no heartbeat)"),
 }
-#: plain-text marks for places that cannot render badges (select boxes, tables).
-STATE_MARK = {"queued": "⏳", "running": "▶️", "done": "✅", "failed": "❌", "cancelled": "⏹️", STALE_STATE: "⚠️"}
-
-
 def status_badge(state: str) -> None:
     """A coloured badge for a run state."""
     color, icon, text = STATE_STYLE.get(state, ("gray", ":material/help:", state))
@@ -37,7 +33,8 @@ def status_badge(state: str) -> None:
 
 
 def state_text(state: str) -> str:
-    return f"{STATE_MARK.get(state, '•')} {STATE_STYLE.get(state, ('', '', state))[2]}"
+    """The state as plain words (tables and select boxes cannot show badges)."""
+    return STATE_STYLE.get(state, ("", "", state))[2]
 
 
 def page_link(file: str, label: str, icon: str | None = None) -> None:
@@ -137,7 +134,7 @@ def fmt_seconds(seconds: float | None) -> str:
     """``95`` -> ``1m 35s``; None -> ``–``."""
     if seconds is None or not pd.notna(seconds):
         return "–"
-    s = int(round(float(seconds)))
+    s = round(float(seconds))
     if s < 60:
         return f"{s}s"
     m, s = divmod(s, 60)

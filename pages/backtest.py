@@ -97,6 +97,7 @@ else:
     day = st.select_slider("Day", options=days, value=days[-1], format_func=lambda d: pd.Timestamp(d).strftime("%Y-%m-%d"),
                            key="bt_day")
     st.dataframe(positions[positions["date"] == day].sort_values("weight"), hide_index=True,
-                 column_config={"weight": st.column_config.NumberColumn(format="%+.3f")})
+                 column_config={"weight": st.column_config.NumberColumn(format="%+.3f"),
+                                "date": st.column_config.DateColumn(format="YYYY-MM-DD")})
 st.caption(f"Settings: {result.settings}. Positions decided at the close earn the next day's return; "
            "costs are charged on turnover.")

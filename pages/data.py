@@ -63,9 +63,15 @@ prices_tab, features_tab, labels_tab, graph_tab, table_tab = st.tabs(
     ["Prices", "Features", "Labels", "Stock graph", "Per ticker"]
 )
 
+PERIODS = {"6M": 126, "1Y": 252, "3Y": 756, "All": None}
 with prices_tab:
-    ticker = w.ticker_picker(info["tickers"], key="ticker")
-    st.plotly_chart(plots.price_candlestick(panel, ticker), key="prices")
+    p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
+    with p1:
+        ticker = w.ticker_picker(info["tickers"], key="ticker")
+    period = p2.segmented_control("Period", list(PERIODS), default="1Y", key="price_period") or "All"
+    dates = panel.index.get_level_values("date").unique().sort_values()
+    shown = panel if PERIODS[period] is None else panel.loc[dates[-PERIODS[period]:][0]:]
+    st.plotly_chart(plots.price_candlestick(shown, ticker), key="prices")
 
 with features_tab:
     with guard("Computing features"):

@@ -32,8 +32,10 @@ if evaluation is None:
     st.stop()
 
 # ---- warnings first -----------------------------------------------------------------------
-for warning in evaluation.get("warnings", []):
-    st.warning(warning, icon=":material/warning:")
+warnings = evaluation.get("warnings", [])
+if warnings:
+    st.warning(f"**{len(warnings)} warning(s) — read these before trusting any number below.**\n\n"
+               + "\n".join(f"- {x}" for x in warnings), icon=":material/warning:")
 splits = evaluation.get("splits", {})
 st.caption("Test segment " + " → ".join(splits.get("test", [])) + f" · {evaluation['run'].get('n_test_rows', '?')} rows · "
            + " · ".join(f"{s} {a} → {b}" for s, (a, b) in splits.items() if s != "test" and (a, b)))

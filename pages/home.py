@@ -7,6 +7,8 @@ import streamlit as st
 
 from dashboard import cache, demo, jobs, state
 from dashboard import widgets as w
+from finmt_core.evaluation.evaluate import headline_frame
+from finmt_core.evaluation.metrics import HEADLINE
 from finmt_core.training.runs import list_runs
 
 root = state.runs_root()
@@ -40,23 +42,22 @@ def demo_panel() -> None:
 
 
 # ---- runs ---------------------------------------------------------------------------------
-HEADLINE = {  # first metric found per task, in this order
-    "classification": ("balanced_accuracy", "accuracy", "auc"),
-    "regression": ("ic", "directional_accuracy", "rmse"),
-    "quantile": ("coverage", "pinball"),
-}
+HIGHER_IS_BETTER = {metric: higher for metric, higher in HEADLINE.values()}
 
 
-def headline(run_cfg, evaluation: dict | None) -> str:
-    """``direction: balanced_accuracy 0.53 · return: ic 0.04`` from evaluation.json."""
+def headline(evaluation: dict | None) -> str:
+    """``direction: accuracy 0.532 (best baseline 0.511)`` per task, from evaluation.json."""
     if not evaluation:
         return ""
     parts = []
-    for task in run_cfg.tasks:
-        scores = (evaluation.get("tasks") or {}).get(task.name) or {}
-        metric = next((m for m in HEADLINE.get(task.kind, ()) if isinstance(scores.get(m), int | float)), None)
-        if metric is not None:
-            parts.append(f"{task.name}: {metric} {scores[metric]:.3f}")
+    for row in headline_frame(evaluation).to_dict("records"):
+        metric, model = row.pop("metric"), row.pop("model", None)
+        task = row.pop("task")
+        if model is None or pd.isna(model):
+            continue
+        base = [v for v in row.values() if pd.notna(v)]
+        best = (max if HIGHER_IS_BETTER.get(metric, True) else min)(base) if base else None
+        parts.append(f"{task}: {metric} {model:.3f}" + (f" (best baseline {best:.3f})" if best is not None else ""))
     return " · ".join(parts)
 
 
@@ -66,7 +67,7 @@ def runs_table(runs) -> tuple[pd.DataFrame, int]:
         try:
             view, cfg = jobs.job_view(run), cache.config(run)
         except Exception as exc:  # a half-written or hand-edited run: list it, do not crash
-            rows.append({"run": run.name, "state": "⚠️ unreadable", "model": "", "tasks": "",
+            rows.append({"run": run.name, "state": "unreadable", "model": "", "tasks": "",
                          "progress": 0.0, "headline": str(exc)[:120]})
             continue
         active += view.active
@@ -78,7 +79,7 @@ def runs_table(runs) -> tuple[pd.DataFrame, int]:
             "data": cfg.data.source,
             "progress": view.progress,
             "best val loss": view.best_val_loss,
-            "headline": headline(cfg, cache.evaluation_file(run)) or (view.error or view.message or ""),
+            "headline": headline(cache.evaluation_file(run)) or (view.error or view.message or ""),
         })
     return pd.DataFrame(rows), active
 
@@ -95,7 +96,7 @@ def runs_section() -> None:
         )
         return
     table, active = runs_table(runs)
-    states = table["state"].str.split(" ", n=1).str[-1]
+    states = table["state"]
     c = st.columns(4)
     c[0].metric("Runs", len(table), border=True)
     c[1].metric("Training now", active, border=True)

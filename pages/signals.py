@@ -12,7 +12,13 @@ from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
 from finmt_core.errors import DataError
-from finmt_core.inference.gating import coverage_accuracy_curve, gated_accuracy, gating_rule, realised_direction, signal_gated
+from finmt_core.inference.gating import (
+    coverage_accuracy_curve,
+    gated_accuracy,
+    gating_rule,
+    realised_direction,
+    signal_gated,
+)
 
 RULE_TEXT = {
     "signal+direction": "a call where P(Signal) ≥ threshold; its side from the direction head "
@@ -39,28 +45,35 @@ except DataError:
     st.stop()
 
 # ---- controls -------------------------------------------------------------------------------
-c = st.columns([2, 1, 1])
+c = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
 threshold = c[0].slider("Gate threshold", 0.0, 1.0, 0.5, 0.01, key="sg_threshold",
                         help="Calls below this confidence become Neutral; higher = fewer, surer calls.")
-split = c[1].selectbox("Segment", ["test", "val"], key="sg_split")
+split = c[1].selectbox("Segment", ["test", "val"], key="sg_split", help="Scored segment (outcomes known).")
 rows = preds[preds["split"] == split].reset_index(drop=True)
 if rows.empty:
     st.info(f"No {split} predictions in this run.")
     st.stop()
+live = c[3].toggle("Add the latest date", value=False, key="sg_live",
+                   help="Run the model on the last date of the data: its calls for the next day (no outcome yet).")
+shown = rows
+if live:
+    with guard("Predicting the latest date"):
+        shown = pd.concat([rows, cache.latest_predictions(run)], ignore_index=True)
 with c[2]:
-    day = w.date_picker(sorted(rows["date"].unique()), key="date", label="Date")
+    day = w.date_picker(sorted(shown["date"].unique()), key="date", label="Date")
 st.caption(f"Rule: {RULE_TEXT[rule]}.")
 
-gated = pd.concat([rows[["date", "ticker"]], signal_gated(rows, threshold)], axis=1)
-truth = realised_direction(rows)
+gated = pd.concat([shown[["date", "ticker"]], signal_gated(shown, threshold)], axis=1)
+truth = realised_direction(shown)
 gated["realised"] = pd.Series(truth).map(OUTCOME).fillna("unknown").to_numpy()
 gated["hit"] = np.where(np.isnan(truth) | (gated["gate_code"] == 0), None, gated["gate_code"].to_numpy() == truth)
-for col in [c for c in rows.columns if "_prob_" in c and c.split("_prob_")[0] in ("signal", "direction", "action")]:
-    gated[col.replace("_prob_", " P(") + ")"] = rows[col].to_numpy()
+for col in [c for c in shown.columns if "_prob_" in c and c.split("_prob_")[0] in ("signal", "direction", "action")]:
+    gated[col.replace("_prob_", " P(") + ")"] = shown[col].to_numpy()
 
 score = gated_accuracy(rows, threshold)
 m = st.columns(4)
-m[0].metric("Coverage", f"{score['coverage']:.1%}", border=True, help="share of rows with a known outcome that get a call")
+m[0].metric("Coverage", f"{score['coverage']:.1%}" if np.isfinite(score["coverage"]) else "–", border=True,
+            help=f"share of {split} rows with a known outcome that get a call")
 m[1].metric("Accuracy of calls", f"{score['accuracy']:.1%}" if np.isfinite(score["accuracy"]) else "–", border=True)
 m[2].metric("Calls", f"{int(score['n_calls'])}", border=True)
 today = gated[gated["date"] == day]

@@ -62,8 +62,9 @@ with st.container(border=True):
         c = st.columns(4)
         weighting = c[0].selectbox("Loss weighting", list(WEIGHTING), format_func=WEIGHTING.get,
                                    index=list(WEIGHTING).index(base.loss.weighting))
-        epochs = c[1].number_input("Epochs", min_value=1, max_value=10_000, value=base.train.epochs)
-        batch = c[2].number_input("Batch size", min_value=1, max_value=65_536, value=base.train.batch_size)
+        epochs = c[1].number_input("Epochs", min_value=1, max_value=10_000, value=base.train.epochs, key="train_epochs")
+        batch = c[2].number_input("Batch size", min_value=1, max_value=65_536, value=base.train.batch_size,
+                                key="train_batch")
         device = c[3].selectbox("Device", ["auto", "cpu", "cuda"], index=["auto", "cpu", "cuda"].index(base.train.device),
                                 help="auto = the GPU when CUDA is available.")
         c = st.columns(4)
@@ -76,7 +77,7 @@ with st.container(border=True):
         warmup = c[3].number_input("Warm-up epochs", min_value=0, max_value=1000, value=base.train.warmup_epochs)
         with st.expander("Model size and hyper-parameters"):
             params = tf.edit_params(base, key=f"params.{preset}")
-        submitted = st.form_submit_button("Launch training", type="primary", icon=":material/rocket_launch:")
+        submitted = st.form_submit_button("Launch training", type="primary", icon=":material/rocket_launch:", key="launch")
 
 if submitted:
     lr_groups = dict(base.train.lr_groups)

@@ -68,3 +68,135 @@ def test_gating_errors() -> None:
         signal_gated(pd.DataFrame({"return_pred": [0.1]}))
     with pytest.raises(DataError, match="threshold"):
         signal_gated(pd.DataFrame({"direction_prob_Up": [0.5]}), 1.5)
+
+
+def test_gating_matches_the_models_signal_gate() -> None:
+    """The DataFrame gate and models.signal_gate (logits) are the same decision."""
+    from finmt_core.models import signal_gate
+
+    rng = np.random.default_rng(0)
+    s_log, d_log = rng.normal(size=(50, 2)), rng.normal(size=(50, 2))
+    s, d = _softmax(s_log), _softmax(d_log)
+    df = pd.DataFrame({"signal_prob_Noise": s[:, 0], "signal_prob_Signal": s[:, 1],
+                       "direction_prob_Down": d[:, 0], "direction_prob_Up": d[:, 1]})
+    label, conf = signal_gate(s_log, d_log, 0.6)
+    g = signal_gated(df, 0.6)
+    np.testing.assert_array_equal(g["gate_code"], label)
+    np.testing.assert_allclose(g["confidence"], conf, rtol=1e-5)
+
+
+# ---- the Predictor on real run directories ------------------------------------------------------
+import run_factory  # noqa: E402  (tests/ helper; see its docstring)
+
+from finmt_core.inference import Predictor  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("runs")
+    return {
+        "net": run_factory.make_run(root, "lt", "lstm_transformer"),
+        "no_dropout": run_factory.make_run(
+            root, "lt0", "lstm_transformer", params={**run_factory.SMALL_PARAMS["lstm_transformer"], "dropout": 0.0}),
+        "gbm": run_factory.make_run(root, "mom", "naive_momentum", tasks=[{"target": "direction"}, {"target": "return"}]),
+    }
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    from finmt_core.data.samples import synthetic_market
+
+    return synthetic_market(**run_factory.SYNTHETIC)
+
+
+def _extend(panel: pd.DataFrame, days: int) -> pd.DataFrame:
+    """``days`` new trading days after the panel's end (prices drift 0.1% a day)."""
+    last = panel.index.get_level_values("date").max()
+    new_dates = pd.bdate_range(last + pd.offsets.BDay(1), periods=days)
+    base = panel.xs(last, level="date")
+    frames = []
+    for i, d in enumerate(new_dates):  # a few synthetic days, not the panel
+        f = base.copy()
+        for c in ("open", "high", "low", "close"):
+            if c in f:
+                f[c] = f[c] * 1.001 ** (i + 1)
+        frames.append(f.assign(date=d).set_index("date", append=True).swaplevel())
+    out = pd.concat([panel, *frames]).sort_index()
+    out.attrs = dict(panel.attrs)
+    return out
+
+
+def test_predict_matches_stored_predictions_and_reads_only(runs: dict, panel: pd.DataFrame) -> None:
+    run = runs["net"]
+    before = run_factory.snapshot(run)
+    p = Predictor.from_run(run.path)
+    stored = run.predictions()
+    test = stored[stored["split"] == "test"]
+    df = p.predict(panel, dates=sorted(test["date"].unique()))
+    m = test.merge(df, on=["date", "ticker"], suffixes=("", "_new"))
+    assert len(m) == len(test)
+    for col in ("direction_prob_Up", "return_pred", "quantiles_q90"):
+        np.testing.assert_allclose(m[col], m[f"{col}_new"], atol=1e-5)
+    assert run_factory.snapshot(run) == before
+
+
+def test_predict_latest_date_of_new_data(runs: dict, panel: pd.DataFrame) -> None:
+    p = Predictor.from_run(runs["net"].path)
+    longer = _extend(panel, 3)
+    df = p.predict(longer, dates="latest")
+    assert (df["date"] == longer.index.get_level_values("date").max()).all()
+    assert len(df) == panel.index.get_level_values("ticker").nunique()
+    assert df["direction_target"].isna().all() and df["return_target"].isna().all()  # the future is unknown
+    np.testing.assert_allclose(df[["signal_prob_Noise", "signal_prob_Signal"]].sum(axis=1), 1.0, rtol=1e-5)
+    gated = p.signal_gated(df, threshold=0.5)
+    assert set(gated["gate"]) <= {"Down", "Neutral", "Up"}
+    with pytest.raises(DataError, match="dates not in the panel"):
+        p.predict(panel, dates="1990-01-01")
+
+
+def test_mc_dropout_spread(runs: dict, panel: pd.DataFrame) -> None:
+    u = Predictor.from_run(runs["net"].path).predict_uncertainty(panel, dates="latest", n_samples=8)
+    assert u.attrs["active_dropout"] > 0
+    assert (u["return_std"] > 0).all() and (u["return_hi"] >= u["return_lo"]).all()
+    assert (u["direction_entropy"] > 0).all() and (u["direction_mutual_info"] >= 0).all()
+    u0 = Predictor.from_run(runs["no_dropout"].path).predict_uncertainty(panel, dates="latest", n_samples=4)
+    assert u0.attrs["active_dropout"] == 0
+    assert (u0["return_std"] == 0).all() and np.allclose(u0["direction_mutual_info"], 0, atol=1e-6)
+
+
+def test_what_if_changes_predictions_and_touches_nothing(runs: dict, panel: pd.DataFrame) -> None:
+    run = runs["net"]
+    before = run_factory.snapshot(run)
+    p = Predictor.from_run(run.path)
+    prepared = p.prepare(panel)
+    x_before = prepared.X.copy()
+    res = p.what_if(panel, "S003", shocks={"return": -0.15})
+    assert res.ticker == "S003" and res.date == prepared.dates[-1]
+    assert np.abs(res.table["difference"]).max() > 1e-4
+    assert res.features.loc["ret_1", "difference"] == pytest.approx(-0.15, abs=1e-5)  # the shocked close moved ret_1
+    assert res.features.loc["mkt_ret_1", "difference"] == 0.0  # market features stay
+    calm = p.what_if(panel, "S003", shocks={"volatility": 0.5, "volume": 3.0})
+    assert calm.features.loc["vol_20", "difference"] < 0 and calm.features.loc["volume_z_20", "difference"] > 0
+    np.testing.assert_array_equal(prepared.X, x_before)  # the window was restored
+    assert run_factory.snapshot(run) == before
+    same = p.what_if(panel, "S003", shocks={})
+    assert np.all(same.table["difference"] == 0)
+    edited = p.what_if(panel, "S001", shocks={"rsi_14": 95.0})
+    assert edited.features.loc["rsi_14", "after"] == 95.0
+    with pytest.raises(DataError, match="unknown what-if shock"):
+        p.what_if(panel, "S003", shocks={"sentiment": 1.0})
+    with pytest.raises(DataError, match="market-wide"):
+        p.what_if(panel, "S003", shocks={"mkt_ret_1": 0.1})
+    with pytest.raises(DataError, match="not in the panel"):
+        p.what_if(panel, "NOPE")
+
+
+def test_estimator_run_predictor(runs: dict, panel: pd.DataFrame) -> None:
+    p = Predictor.from_run(runs["gbm"].path)
+    assert p.model is None
+    df = p.predict(panel, dates="latest")
+    assert {"direction_prob_Up", "return_pred"} <= set(df.columns)
+    stored = runs["gbm"].predictions()
+    last_test = stored[stored["date"] == stored["date"].max()].sort_values("ticker")
+    again = p.predict(panel, dates=[last_test["date"].iloc[0]]).sort_values("ticker")
+    np.testing.assert_allclose(again["direction_prob_Up"], last_test["direction_prob_Up"])

@@ -22,6 +22,7 @@ def register(app: typer.Typer) -> None:
                        "Default: sqlite:///<run-dir>/optuna.db."),
         study: str | None = typer.Option(None, help="Study name (default tune-<preset>); same name + storage = shared study."),
         run_dir: Path = typer.Option(Path("runs"), help="Folder where each trial's run directory is written."),
+        config: Path | None = typer.Option(None, help="YAML merged over the preset (data, tasks, train ...)."),
         epochs: int | None = typer.Option(None, min=1, help="Epochs per trial (default: the preset's)."),
         search_space: Path | None = typer.Option(None, help="YAML search space overriding configs/search/<preset>.yaml."),
         seed: int | None = typer.Option(None, help="Sampler seed (leave unset when several processes share a study)."),
@@ -30,11 +31,21 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Search hyper-parameters on the validation segment; the test segment stays untouched
         until you evaluate the chosen trial (--evaluate-best)."""
-        from finmt_core.config import load_preset
+        import yaml
+
+        from finmt_core.config import load_preset, merge
+        from finmt_core.errors import ConfigError
         from finmt_core.tuning import study as tuning
 
         setup_logging()
-        overrides: dict = {"data": {"source": data}}
+        overrides: dict = {}
+        if config is not None:
+            if not config.is_file():
+                raise ConfigError(f"config file not found: {config}")
+            overrides = yaml.safe_load(config.read_text()) or {}
+            if not isinstance(overrides, dict):
+                raise ConfigError(f"{config} must hold a mapping (data:, train: ...)")
+        overrides = merge(overrides, {"data": {"source": data}})
         if epochs is not None:
             overrides["train"] = {"epochs": epochs}
         base = load_preset(preset, overrides)

@@ -80,15 +80,14 @@ class _LabelInputs:
 
 
 def _param(task: Task, name: str, *, integer: bool = False, minimum: float = 0.0) -> float:
-    """A positive numeric family parameter, or a ConfigError naming the task and the fix."""
+    """A numeric family parameter > ``minimum``, or a ConfigError naming the task and the fix."""
     value = task.params.get(name)
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
-    if ok and integer:
-        ok = float(value).is_integer()
-    if not ok or value <= minimum:
+    number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if (number is None or not np.isfinite(number) or number <= minimum
+            or (integer and not number.is_integer())):
         kind = "an integer" if integer else "a number"
         raise ConfigError(f"task {task.name!r}: params.{name} must be {kind} > {minimum:g}, got {value!r}")
-    return int(value) if integer else float(value)
+    return number
 
 
 def _sigma(x: _LabelInputs, task: Task) -> np.ndarray:

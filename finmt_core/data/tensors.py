@@ -23,100 +23,16 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from finmt_core.data.images import ImageBuilder
 from finmt_core.data.prepare import PreparedData
+from finmt_core.data.tensor_store import Batch, TensorStore
 from finmt_core.errors import ConfigError, DataError
 
 #: Input kinds (``Model.input_kind``) and the dataset class serving each.
 KINDS: tuple[str, ...] = ("window", "image", "graph", "tower", "flat")
-#: Days averaged into the dual-tower context's "recent" half.
-CONTEXT_MEAN_DAYS = 5
-
-Batch = dict[str, Any]
-
-
-class TensorStore:
-    """Torch views of a :class:`PreparedData`, built once and shared by every dataset over it.
-
-    Attributes:
-        X: ``[D, N, F]`` float32 (shares memory with ``prepared.X``).
-        targets: ``[D, N, K]`` float32, NaN -> 0; K = tasks in head order.
-        valid: ``[D, N, K]`` bool: target valid and the row has features + a full window.
-        has_window: ``[D, N]`` bool.
-        task_names: the K task names.
-    """
-
-    def __init__(self, prepared: PreparedData) -> None:
-        x = prepared.X
-        if x.dtype != np.float32 or not x.flags.c_contiguous:
-            raise DataError("PreparedData.X must be a C-contiguous float32 array (use prepare())")
-        self.X = torch.from_numpy(x)
-        names = [t.name for t in prepared.targets.tasks]
-        has_window = prepared.has_window()
-        tv = np.stack([prepared.targets.values[n] for n in names], axis=-1).astype(np.float32, copy=False)
-        ok = np.stack([prepared.targets.valid[n] for n in names], axis=-1) & has_window[..., None]
-        self.targets = torch.from_numpy(np.where(ok, np.nan_to_num(tv, nan=0.0), 0.0).astype(np.float32))
-        self.valid = torch.from_numpy(np.ascontiguousarray(ok))
-        self.has_window = torch.from_numpy(np.ascontiguousarray(has_window))
-        self.task_names = names
-        self.window = prepared.info.window
-        self.offsets = torch.arange(-self.window + 1, 1, dtype=torch.long)  # [T]: t-T+1 .. t
-        self._context: torch.Tensor | None = None
-        self._prepared_info = prepared.info
-        self._mask = prepared.frame.mask
-
-    @classmethod
-    def of(cls, prepared: PreparedData) -> TensorStore:
-        """The store cached on ``prepared`` (created on first use)."""
-        store = prepared._cache.get("tensor_store")
-        if store is None:
-            store = cls(prepared)
-            prepared._cache["tensor_store"] = store
-        return store
-
-    def windows(self, d: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        """``[B, T, F]``: rows ``X[d - T + 1 .. d, n]`` for each (d, n)."""
-        return self.X[d[:, None] + self.offsets, n[:, None]]
-
-    def context_table(self) -> torch.Tensor:
-        """``[D, 2 * Fc]``: market features at each date and their mean over the last 5 dates.
-
-        Market features are equal across tickers, so each date's value is the mean over the
-        tickers that have features that day (robust to any one ticker missing).
-        """
-        if self._context is None:
-            cidx = self._prepared_info.context_idx
-            if not cidx:
-                raise ConfigError(
-                    "the dual-tower input needs market-wide (context) features, but data.features "
-                    "selects none. Add market features (e.g. market return / volatility) or use all features."
-                )
-            vals = self.X.numpy()[:, :, cidx]  # [D, N, Fc]
-            w = self._mask.astype(np.float32)[..., None]
-            count = w.sum(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                now = (vals * w).sum(axis=1) / count  # NaN on dates without any ticker
-            recent = pd.DataFrame(now).rolling(CONTEXT_MEAN_DAYS, min_periods=1).mean().to_numpy()
-            table = np.nan_to_num(np.concatenate([now, recent], axis=1), nan=0.0).astype(np.float32)
-            self._context = torch.from_numpy(table)
-        return self._context
-
-    def common(self, d: torch.Tensor, n: torch.Tensor) -> Batch:
-        """Common keys: ``targets`` / ``valid`` {task: [B]}, ``date_idx``, ``ticker_idx`` [B] int64."""
-        tv = self.targets[d, n].T.contiguous()  # [K, B]
-        ok = self.valid[d, n].T.contiguous()
-        return {
-            "targets": {name: tv[k] for k, name in enumerate(self.task_names)},
-            "valid": {name: ok[k] for k, name in enumerate(self.task_names)},
-            "date_idx": d,
-            "ticker_idx": n,
-        }
-
-
 def _as_index(indices: Sequence[int] | torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(indices, dtype=torch.long)
 
@@ -184,7 +100,8 @@ class ImageDataset(RowDataset):
 
     def __init__(self, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray) -> None:
         super().__init__(prepared, date_idx, ticker_idx)
-        self.images = ImageBuilder(self.info.groups, self.info.image_groups, self.info.image_size)
+        self.images = ImageBuilder(self.info.groups, self.info.image_groups, self.info.image_size,
+                                   self.info.window)
 
     def _add_inputs(self, batch: Batch, d: torch.Tensor, n: torch.Tensor) -> None:
         x = self.store.windows(d, n)
@@ -206,8 +123,8 @@ class TowerDataset(RowDataset):
 
     def _add_inputs(self, batch: Batch, d: torch.Tensor, n: torch.Tensor) -> None:
         batch["x"] = self.store.windows(d, n)
-        batch["context"] = self.context[d]
-        batch["stock"] = self.store.X[d, n][:, self.stock_idx]
+        batch["context"] = self.context.index_select(0, d)
+        batch["stock"] = self.store.at(d, n).index_select(1, self.stock_idx)
 
 
 class GraphDataset(Dataset):
@@ -243,8 +160,8 @@ class GraphDataset(Dataset):
         dates = self.dates[_as_index(indices)]  # [G]
         g, n, e = dates.shape[0], self.n_nodes, self.edge_index.shape[1]
         store = self.store
-        win = store.X[dates[:, None] + store.offsets]  # [G, T, N, F]
-        x = win.permute(0, 2, 1, 3).reshape(g * n, store.window, -1)  # [G*N, T, F]
+        win = store.X.index_select(0, (dates[:, None] + store.offsets).reshape(-1))  # [G*T, N, F]
+        x = win.view(g, store.window, n, -1).permute(0, 2, 1, 3).reshape(g * n, store.window, -1)  # [G*N, T, F]
         offset = (torch.arange(g, dtype=torch.long) * n).repeat_interleave(e)  # [G*E]
         edge_index = self.edge_index.repeat(1, g) + offset
         d = dates.repeat_interleave(n)
@@ -255,7 +172,7 @@ class GraphDataset(Dataset):
             edge_index=edge_index,
             edge_weight=self.edge_weight.repeat(g),
             n_graphs=int(g),
-            node_mask=store.has_window[d, tk],
+            node_mask=store.has_window.view(-1).index_select(0, store.flat(d, tk)),
         )
         return batch
 
@@ -301,6 +218,43 @@ def collate_batch(batch: Batch) -> Batch:
     return batch
 
 
+class BatchIndexSampler(Sampler[torch.Tensor]):
+    """Batches of dataset indices as int64 tensors: one ``randperm`` per epoch, no Python ints.
+
+    The default ``RandomSampler`` + ``BatchSampler`` pair builds a list of Python ints per
+    batch; with ``__getitems__`` datasets that bookkeeping costs as much as the gather itself.
+    Epoch ``e`` is shuffled with seed ``(seed, e)``: orders differ between epochs and are
+    reproducible; the epoch counter advances after each pass or is set with :meth:`set_epoch`
+    (as with ``DistributedSampler``, e.g. when resuming).
+    """
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int, drop_last: bool = False) -> None:
+        self.n = int(n)
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.drop_last = bool(drop_last)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return self.n // self.batch_size
+        return -(-self.n // self.batch_size)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        if self.shuffle:
+            g = torch.Generator()
+            g.manual_seed(self.seed * 1_000_003 + self.epoch)
+            order = torch.randperm(self.n, generator=g)
+        else:
+            order = torch.arange(self.n)
+        self.epoch += 1
+        yield from order.split(self.batch_size)[: len(self)]
+
+
 def make_loader(
     dataset: Dataset,
     batch_size: int,
@@ -314,26 +268,27 @@ def make_loader(
 ) -> DataLoader:
     """A ``DataLoader`` yielding batch dicts; ``batch_size`` counts samples (dates for ``graph``).
 
-    ``shuffle`` is seeded by ``seed`` (reproducible order). With ``sampler`` (e.g. a
+    Without ``sampler``, batches come from a :class:`BatchIndexSampler` (shuffled with
+    ``seed`` and the epoch number when ``shuffle``). With ``sampler`` (e.g. a
     ``DistributedSampler`` under torchrun) the sampler decides the order and ``shuffle`` is
-    ignored; call ``sampler.set_epoch(epoch)`` each epoch as usual.
+    ignored; call ``sampler.set_epoch(epoch)`` each epoch as usual. ``collate_fn`` passes the
+    dataset's batch dict through (``DataLoader`` calls ``dataset.__getitems__`` per batch).
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    common: dict[str, Any] = {
+        "collate_fn": collate_batch,
+        "num_workers": num_workers,
+        "pin_memory": pin_memory,
+        "persistent_workers": num_workers > 0,
+    }
+    if sampler is None:
+        batches = BatchIndexSampler(len(dataset), batch_size, shuffle, seed, drop_last)  # type: ignore[arg-type]
+        return DataLoader(dataset, batch_sampler=batches, **common)
     generator = torch.Generator()
-    generator.manual_seed(int(seed))
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=bool(shuffle) and sampler is None,
-        sampler=sampler,
-        collate_fn=collate_batch,
-        num_workers=num_workers,
-        drop_last=drop_last,
-        pin_memory=pin_memory,
-        generator=generator,
-        persistent_workers=num_workers > 0,
-    )
+    generator.manual_seed(int(seed))  # seeds worker processes only; the sampler owns the order
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
+                      generator=generator, **common)
 
 
 def make_inference_batches(

@@ -29,9 +29,12 @@ SINGLE_TASK = "single_task"
 
 
 def fit_predict_baselines(
-    prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray, names: tuple[str, ...] = DEFAULT_BASELINES
+    prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray, names: tuple[str, ...] = DEFAULT_BASELINES,
+    params: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[dict[str, dict[str, np.ndarray]], list[str]]:
     """Fit each estimator on ``prepared``'s train segment and predict the given rows.
+
+    ``params`` optionally overrides an estimator's hyper-parameters (``{"lightgbm": {"n_jobs": 1}}``).
 
     Returns:
         (``{name: {task: predictions in the estimator format}}``, notes on baselines that
@@ -44,7 +47,7 @@ def fit_predict_baselines(
     notes: list[str] = []
     for name in names:  # a handful of estimators
         try:
-            est = create_estimator(name, {}, tasks).fit(prepared)
+            est = create_estimator(name, (params or {}).get(name, {}), tasks).fit(prepared)
             out[name] = est.predict(prepared, date_idx, ticker_idx)
         except Exception as exc:  # one broken baseline must not hide the others
             log.warning("baseline %s failed: %s", name, exc)

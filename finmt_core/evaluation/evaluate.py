@@ -118,8 +118,14 @@ def _prob_frame(test: pd.DataFrame, config: Any, preds: dict[str, np.ndarray]) -
 
 
 def evaluate_run(run_dir: str | Path, *, write: bool = True, baselines: tuple[str, ...] = DEFAULT_BASELINES,
-                 backtest: bool = True, cost_bps: float = 10.0) -> dict[str, Any]:
+                 backtest: bool = True, cost_bps: float = 10.0,
+                 baseline_params: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Evaluate a finished run on its test segment (see the module doc for the JSON layout).
+
+    Args:
+        baselines: registered estimator names fitted on the run's train segment.
+        backtest: add the default backtest (``strategy="auto"``) net of ``cost_bps``.
+        baseline_params: hyper-parameter overrides per baseline (default: their defaults).
 
     Raises:
         RunError: the run has no predictions or its data cannot be rebuilt.
@@ -140,7 +146,7 @@ def evaluate_run(run_dir: str | Path, *, write: bool = True, baselines: tuple[st
     rows: dict[str, TaskRows] = {t.name: task_rows(test, t, split=None) for t in tasks}
 
     names = tuple(b for b in baselines if b != config.model.name)  # an estimator run is not its own baseline
-    base_preds, notes = fit_predict_baselines(prepared, d, n, names)
+    base_preds, notes = fit_predict_baselines(prepared, d, n, names, baseline_params)
     singles = find_single_task_runs(run.path, config)
 
     result: dict[str, Any] = {

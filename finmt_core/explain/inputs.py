@@ -66,7 +66,7 @@ def attribution_inputs(model: nn.Module, batch: dict[str, Any], task: Task, info
         if kind == "image":
             from finmt_core.data.images import ImageBuilder
 
-            builder = ImageBuilder(info.groups, info.image_groups, info.image_size)
+            builder = ImageBuilder(info.groups, info.image_groups, info.image_size, info.window)
 
         def fwd(x: Tensor) -> Tensor:
             b = {"x": x} if builder is None else {"x": x, "image": builder(x)}

@@ -110,6 +110,7 @@ def run_tuning(
     study_name: str | None = None,
     search_space: str | Path | None = None,
     seed: int | None = None,
+    pruner: Any = None,
 ) -> TuneResult:
     """Run ``trials`` trials of the study (created, or joined if it exists) and return its best.
 
@@ -122,6 +123,7 @@ def run_tuning(
         study_name: default ``tune-<preset>``.
         search_space: a YAML file overriding ``configs/search/<preset>.yaml``.
         seed: sampler seed (None = random, recommended when several processes share a study).
+        pruner: an Optuna pruner (default: median pruner after 2 trials and 1 epoch).
     """
     import optuna
 
@@ -139,7 +141,7 @@ def run_tuning(
         direction="minimize",
         load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+        pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
     )
     study.set_user_attr("preset", preset)
     study.set_user_attr("data", base.data.source)

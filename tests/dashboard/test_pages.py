@@ -137,3 +137,68 @@ def test_signals_for_a_model_without_gating_heads(open_page, runs_root, tmp_path
     at = open_page(tmp_path, "signals")
     no_exception(at)
     assert "no gating heads" in texts(at)
+
+
+def test_train_page_has_the_form_device_and_jobs(open_page, runs_root):
+    at = open_page(runs_root, "train")
+    no_exception(at)
+    assert "CUDA" in texts(at)  # whether CUDA is available, and which GPU
+    assert at.selectbox(key="train_preset").options
+    assert at.button(key="launch")
+    for key in ("train_epochs", "train_batch"):
+        assert at.number_input(key=key)
+    assert "loss became NaN" in texts(at)  # a failed run shows its error
+    assert at.toggle(key="train_show_all")
+
+
+def test_train_page_shows_a_config_error_instead_of_launching(open_page, tmp_path):
+    at = open_page(tmp_path, "train")
+    at.selectbox(key="train_preset").select("tgcn").run()
+    at.number_input(key="train_batch").set_value(0)  # rejected by the widget's bound: stays >= 1
+    at.button(key="launch").click().run()
+    no_exception(at)
+    assert not [p for p in tmp_path.iterdir() if p.is_dir() and not p.name.startswith(".")] or at.error is not None
+
+
+def test_whatif_slider_changes_the_prediction(open_page, runs_root):
+    at = open_page(runs_root, "whatif", run="rf-seq")
+    no_exception(at)
+    assert not at.error
+    before = {m.label: m.value for m in at.metric}
+    assert before and all(m.delta in ("+0.0000", "-0.0000") for m in at.metric)  # no shock yet
+    at.slider(key="wi_return").set_value(-10.0).run()
+    no_exception(at)
+    after = {m.label: m.value for m in at.metric}
+    assert after != before
+    assert any(m.delta not in ("+0.0000", "-0.0000") for m in at.metric)
+
+
+def test_whatif_uncertainty_toggle_samples_dropout(open_page, runs_root):
+    at = open_page(runs_root, "whatif", run="rf-seq")
+    n = len(at.dataframe)
+    at.toggle(key="wi_mc").set_value(True).run()
+    no_exception(at)
+    assert len(at.dataframe) == n + 1
+
+
+@pytest.mark.parametrize("view", ["Attention", "Attributions (Captum)", "SHAP summary", "Embedding map"])
+def test_explain_views_render_a_chart(open_page, runs_root, view):
+    at = open_page(runs_root, "explain", run="rf-seq", view=view)
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    assert charts(at) >= 1
+
+
+def test_explain_graph_model_shows_gat_edges(open_page, runs_root):
+    at = open_page(runs_root, "explain", run="rf-tgcn")
+    no_exception(at)
+    assert not at.error
+    assert charts(at) >= 1
+
+
+def test_run_picker_switches_the_run(open_page, runs_root):
+    at = open_page(runs_root, "evaluation", run="rf-tgcn")
+    assert "rf-tgcn" in texts(at)
+    at.selectbox(key="run").select("rf-seq").run()
+    no_exception(at)
+    assert "rf-seq" in texts(at) and "rf-tgcn" not in texts(at)

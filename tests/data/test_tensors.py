@@ -144,7 +144,7 @@ def test_targets_and_valid_follow_targets(prepared) -> None:
 
 
 def test_image_channels_are_groups(prepared) -> None:
-    builder = ImageBuilder(prepared.info.groups, prepared.info.image_groups, 8)
+    builder = ImageBuilder(prepared.info.groups, prepared.info.image_groups, 8, T)
     ds = make_dataset("image", prepared, "train")
     batch = ds.__getitems__([0, 1])
     raw = builder.raw(batch["x"])  # [B, C, Hmax, T]

@@ -18,7 +18,7 @@ import pandas as pd
 from finmt_core.data.containers import FEATURE_GROUPS, FeatureFrame
 from finmt_core.data.dense import DensePanel, to_dense
 from finmt_core.data.features.inputs import FeatureInputs
-from finmt_core.data.features.registry import FeatureSpec, list_features
+from finmt_core.data.features.registry import FeatureFn, FeatureSpec, list_features
 from finmt_core.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -58,8 +58,11 @@ def _as_dense(panel_or_dense: pd.DataFrame | DensePanel) -> DensePanel:
     return dense
 
 
-def _missing_reason(spec: FeatureSpec, dense: DensePanel) -> str | None:
-    """Why ``spec`` cannot be computed on ``dense`` (None when it can)."""
+def _missing_reason(spec: FeatureSpec, dense: DensePanel, has_data: dict[str, bool]) -> str | None:
+    """Why ``spec`` cannot be computed on ``dense`` (None when it can).
+
+    ``has_data``: column -> it has at least one finite value (computed once per column).
+    """
     absent: list[str] = []
     empty: list[str] = []
     for col in sorted(spec.needs):
@@ -68,7 +71,7 @@ def _missing_reason(spec: FeatureSpec, dense: DensePanel) -> str | None:
                 absent.append(col)
         elif col not in dense.columns:
             absent.append(col)
-        elif not np.isfinite(dense.columns[col]).any():
+        elif not has_data[col]:
             empty.append(col)
     if absent:
         return f"needs {', '.join(absent)}; the panel has no such column"
@@ -98,7 +101,7 @@ def _extra_specs(dense: DensePanel) -> list[FeatureSpec]:
     return specs
 
 
-def _column_getter(col: str):  # type: ignore[no-untyped-def]
+def _column_getter(col: str) -> FeatureFn:
     def get(x: FeatureInputs) -> np.ndarray:
         return x.col(col)
 
@@ -149,8 +152,9 @@ def compute_features(panel_or_dense: pd.DataFrame | DensePanel,
     specs = _select(list_features() + _extra_specs(dense), features)
     skipped: dict[str, str] = {}
     usable: list[FeatureSpec] = []
+    has_data = {c: bool(np.isfinite(a).any()) for c, a in dense.columns.items()}
     for spec in specs:
-        reason = _missing_reason(spec, dense)
+        reason = _missing_reason(spec, dense, has_data)
         if reason is None:
             usable.append(spec)
         else:

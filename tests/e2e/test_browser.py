@@ -1,0 +1,74 @@
+"""End to end: the real server in headless Chromium. Every page renders without a Streamlit
+exception box; a screenshot of each lands in docs/screenshots/<page>.png (shown in the README)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+#: (url path, title shown on the page, query string, screenshot name)
+PAGES = [
+    ("", "finmt", "", "01_home"),
+    ("data", "Data", "", "02_data"),
+    ("train", "Train", "", "03_train"),
+    ("curves", "Training curves", "?run=demo-seq", "04_training_curves"),
+    ("evaluation", "Evaluation", "?run=demo-tgcn", "05_evaluation"),
+    ("explain", "Attention & explanations", "?run=demo-seq", "06_explanations"),
+    ("backtest", "Backtest", "?run=demo-seq", "07_backtest"),
+    ("signals", "Signal-gated predictions", "?run=demo-tgcn", "08_signal_gated"),
+    ("whatif", "What-if", "?run=demo-seq", "09_what_if"),
+    ("report", "Report", "?run=demo-tgcn", "10_report"),
+]
+RENDER_TIMEOUT_S = 180
+MAX_HEIGHT_PX = 4200
+
+
+def _wait_rendered(driver, title: str) -> None:
+    """Until the page's title is shown and the script run has finished (the app root's
+    ``data-test-script-state`` is ``notRunning`` for a while), then a moment for plotly."""
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + RENDER_TIMEOUT_S
+    calm_since: float | None = None
+    while time.monotonic() < deadline:
+        apps = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stApp']")
+        state = apps[0].get_attribute("data-test-script-state") if apps else None
+        heads = [h.text.strip() for h in driver.find_elements(By.CSS_SELECTOR, "h1")]
+        if state == "notRunning" and title in heads:
+            calm_since = calm_since or time.monotonic()
+            if time.monotonic() - calm_since > 2.0:
+                return
+        else:
+            calm_since = None
+        time.sleep(0.25)
+    raise AssertionError(f"page {title!r} did not finish rendering in {RENDER_TIMEOUT_S}s")
+
+
+def _full_page_screenshot(driver, path: Path) -> None:
+    """Resize the window to the content's height (Streamlit scrolls inside stMain) and save."""
+    height = driver.execute_script(
+        "const m = document.querySelector('[data-testid=\"stMain\"]') || document.body;"
+        "return Math.max(m.scrollHeight, document.body.scrollHeight);"
+    )
+    driver.set_window_size(1600, min(max(int(height) + 40, 900), MAX_HEIGHT_PX))
+    time.sleep(1.0)
+    driver.save_screenshot(str(path))
+    driver.set_window_size(1600, 1000)
+
+
+@pytest.mark.parametrize(("url", "title", "query", "shot"), PAGES, ids=[p[3] for p in PAGES])
+def test_page_renders_in_chromium(server, driver, url, title, query, shot):
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{server}/{url}{query}")
+    _wait_rendered(driver, title)
+    errors = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stException']")
+    assert not errors, f"{url}: Streamlit exception box: {errors[0].text[:500]}"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    _full_page_screenshot(driver, SCREENSHOTS / f"{shot}.png")
+    assert (SCREENSHOTS / f"{shot}.png").stat().st_size > 10_000
