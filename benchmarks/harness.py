@@ -176,6 +176,7 @@ class MachineInfo:
     platform: str
     memory_gb: float
     load_avg_1m: float
+    omp_wait_policy: str
 
 
 def machine_info() -> dict[str, Any]:
@@ -202,5 +203,6 @@ def machine_info() -> dict[str, Any]:
         platform=platform.platform(),
         memory_gb=round(psutil.virtual_memory().total / 1024**3, 1),
         load_avg_1m=round(os.getloadavg()[0], 2),
+        omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", "(unset)"),
     )
     return asdict(info)

@@ -337,3 +337,22 @@ def _embeddings(path: str, key: tuple[Stamp, Stamp, Stamp], max_rows: int) -> pd
 def embeddings(run: RunDir, max_rows: int = 1500) -> pd.DataFrame:
     """2-D PCA of the model's embeddings on (a sample of) the test rows."""
     return _embeddings(str(run.path), _model_stamp(run), max_rows)
+
+
+# ---- report -------------------------------------------------------------------------------
+@st.cache_data(show_spinner=False, max_entries=8)
+def _report(path: str, key: tuple[Stamp, ...], cost_bps: float, explain: bool) -> bytes:
+    import tempfile
+
+    from finmt_core.report import build_report
+
+    with tempfile.TemporaryDirectory(prefix="finmt-report-") as tmp:
+        out = build_report(path, Path(tmp) / "report.html", cost_bps=cost_bps, explain=explain)
+        return out.read_bytes()
+
+
+def report(run: RunDir, cost_bps: float = 10.0, explain: bool = True) -> bytes:
+    """The self-contained HTML report of a run (built in a temp folder; the run is only read,
+    except that a missing evaluation.json is computed and written first)."""
+    key = (stamp(run.predictions_path), stamp(run.evaluation_path), stamp(run.metrics_path), *_model_stamp(run))
+    return _report(str(run.path), key, float(cost_bps), bool(explain))

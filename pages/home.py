@@ -122,10 +122,18 @@ st.subheader("Runs", anchor=False)
 st.fragment(runs_section, run_every=3 if any_active else None)()
 
 # ---- data and shortcuts -----------------------------------------------------------------
+def data_source_of(run) -> str | None:
+    try:
+        return cache.config(run).data.source
+    except Exception:  # an unreadable config is already flagged in the runs table
+        return None
+
+
+
 left, right = st.columns(2)
 with left:
     st.subheader("Data", anchor=False)
-    sources = sorted({cache.config(r).data.source for r in list_runs(root) if r.exists()}) or ["demo"]
+    sources = sorted({src for r in list_runs(root) if (src := data_source_of(r))}) or ["demo"]
     st.markdown("In use by the runs: " + ", ".join(f"`{s}`" for s in sources))
     if "demo" in sources:
         try:

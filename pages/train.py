@@ -55,7 +55,7 @@ with st.container(border=True):
                + (" · a fitted baseline: epochs, batch size and learning rates do not apply." if estimator else ""))
 
     with st.form("train_form", border=False):
-        name = st.text_input("Run name", placeholder=f"{preset}-<timestamp> (automatic)",
+        name = st.text_input("Run name", placeholder=f"{preset}-<timestamp> (automatic)", key="train_name",
                              help="Letters, digits, '.', '_' or '-'.")
         st.markdown("**Tasks and horizons** — tick the heads to train; horizons in trading days.")
         table = tf.edit_tasks(base, key=f"tasks.{preset}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from finmt_core.errors import ConfigError
 #: Task families whose horizon ``--horizon`` sets (relevance keeps its fixed 7/30 days).
 HORIZON_FAMILIES = ("direction", "return", "signal", "action", "quantiles", "volatility", "regime")
 DEVICES = ("auto", "cpu", "cuda")
+#: A task named with its horizon (``direction_7d``) keeps that horizon under ``--horizon``.
+FIXED_NAME = re.compile(r"_\d+d$")
 
 
 def build_config(
@@ -61,9 +64,14 @@ def build_config(
         return cfg
     d = cfg.model_dump(mode="json")
     if horizon is not None:
-        for t in d["tasks"]:
-            if t["target"] in HORIZON_FAMILIES:
-                t["horizon"] = horizon
+        changed = [t for t in d["tasks"] if t["target"] in HORIZON_FAMILIES and not FIXED_NAME.search(t["name"])]
+        if not changed:
+            raise ConfigError(
+                f"--horizon changes no task: the tasks {[t['name'] for t in d['tasks']]} have fixed horizons "
+                "(relevance, or a horizon in the name like direction_7d). Edit the tasks in a --config file instead."
+            )
+        for t in changed:
+            t["horizon"] = horizon
     if single_task is not None:
         names = [t["name"] for t in d["tasks"]]
         if single_task not in names:
@@ -113,7 +121,7 @@ def register(app: typer.Typer) -> None:
         preset: str = typer.Option(None, "--preset", help="Preset name (configs/NAME.yaml), e.g. tgcn, lstm_transformer, lightgbm."),
         config: Path = typer.Option(None, "--config", help="YAML file merged over the preset (or a full config without --preset)."),
         epochs: int = typer.Option(None, "--epochs", min=1, help="Training epochs."),
-        horizon: int = typer.Option(None, "--horizon", min=1, help="Primary horizon (days) of direction/return/signal/action/quantiles/volatility/regime tasks."),
+        horizon: int = typer.Option(None, "--horizon", min=1, help="Horizon (days) of the direction/return/signal/action/quantiles/volatility/regime tasks (not relevance or tasks named like direction_7d)."),
         run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
         name: str = typer.Option(None, "--name", help="Run name (default: PRESET-TIMESTAMP)."),
         device: str = typer.Option(None, "--device", help="auto | cpu | cuda (auto picks CUDA when available)."),

@@ -23,7 +23,7 @@ from finmt_core.data.graph import build_graph
 from finmt_core.data.labels import build_targets
 from finmt_core.data.panel import check_history
 from finmt_core.data.splits import make_split
-from finmt_core.errors import DataError
+from finmt_core.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +120,8 @@ class PreparedData:
     scaler: FeatureScaler
     X: np.ndarray
     info: InputInfo
-    #: lazily built derived arrays (usable-row masks, torch views); never part of equality
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: lazily built derived arrays (usable-row masks, torch views); not copied by dataclasses.replace
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ---- rows -----------------------------------------------------------------------------
     @property
@@ -180,6 +180,7 @@ class PreparedData:
 def _select_tickers(panel: pd.DataFrame, tickers: list[str] | None) -> pd.DataFrame:
     if not tickers:
         return panel
+    tickers = [str(t) for t in tickers]  # YAML may read a ticker like 1234 as a number
     have = panel.index.get_level_values("ticker")
     known = set(have.unique().astype(str))
     missing = [t for t in tickers if t not in known]
@@ -223,6 +224,22 @@ def make_input_info(frame: FeatureFrame, window: int, image_size: int) -> InputI
     )
 
 
+def _check_given_split(split: Split, n_dates: int, window: int, horizon: int) -> None:
+    """A split passed in (a walk-forward fold, a run's stored split) must fit this data and config."""
+    used = np.concatenate([split.train, split.val, split.test])
+    if used.size and (used.min() < window - 1 or used.max() >= n_dates):
+        raise DataError(
+            f"the given split uses date indices {int(used.min())}..{int(used.max())}, but this data has "
+            f"{n_dates} dates and the first usable row is {window - 1} (window {window}); rebuild the split "
+            "from these dates with min_index = window - 1"
+        )
+    if split.embargo < horizon:
+        raise ConfigError(
+            f"the given split has embargo {split.embargo} < the longest task horizon {horizon}: labels "
+            f"would leak across segments. Rebuild it with embargo >= {horizon}."
+        )
+
+
 def _check_segments(prep: PreparedData) -> None:
     empty = [s for s in ("train", "val", "test") if prep.rows(s)[0].size == 0]
     if empty:
@@ -260,8 +277,8 @@ def prepare(
     targets = build_targets(dense, config.tasks)
     if split is None:
         split = make_split(frame.dates, config.split, config.embargo, min_index=window - 1)
-    elif len(split.test) and int(split.test.max()) >= len(frame.dates):
-        raise DataError(f"the given split indexes date {int(split.test.max())} but the data has {len(frame.dates)} dates")
+    else:
+        _check_given_split(split, len(frame.dates), window, config.max_horizon)
     graph = build_graph(dense, split.train, config.graph)
 
     scaler = FeatureScaler()

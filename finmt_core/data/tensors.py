@@ -6,7 +6,8 @@ the numpy array). A dataset is a list of rows ``(date_idx, ticker_idx)`` (or of 
 indices when a dataset defines it — gathers the batch at once:
 
 - windows: ``X[date_idx[:, None] + arange(-T + 1, 1), ticker_idx[:, None]]`` -> ``[B, T, F]``
-  (the window ends at the row's date: no day after it is ever read);
+  (done as one ``index_select`` on the ``[D*N, F]`` view; the window ends at the row's date:
+  no day after it is ever read);
 - ``image``: :class:`~finmt_core.data.images.ImageBuilder` on the windows;
 - ``tower``: a per-date market-context table gathered by date, stock features at t;
 - ``graph``: one sample per date, G dates batched as one disjoint graph of G*N nodes.
@@ -14,7 +15,9 @@ indices when a dataset defines it — gathers the batch at once:
 Batch keys are those of ARCHITECTURE.md. Targets are float32 (class index as float, 0 where
 ``valid`` is False so losses never see NaN); ``valid`` is bool and False for rows without
 features or a full window. ``make_loader`` wraps a dataset in a ``DataLoader`` whose
-``collate_fn`` passes the batch dict through unchanged.
+``collate_fn`` passes the batch dict through unchanged. The torch views (and the stacked
+targets) are built once per PreparedData and cached on it (``TensorStore.of``); X is
+shared, so editing ``prepared.X`` in place is seen by every dataset.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from finmt_core.errors import ConfigError, DataError
 
 #: Input kinds (``Model.input_kind``) and the dataset class serving each.
 KINDS: tuple[str, ...] = ("window", "image", "graph", "tower", "flat")
+
+
 def _as_index(indices: Sequence[int] | torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(indices, dtype=torch.long)
 
@@ -184,7 +189,7 @@ def make_dataset(
     *,
     date_idx: np.ndarray | None = None,
     ticker_idx: np.ndarray | None = None,
-) -> Dataset:
+) -> RowDataset | GraphDataset:
     """A dataset of ``kind`` over the usable rows of ``segment`` (or over the given rows).
 
     Args:
@@ -284,7 +289,8 @@ def make_loader(
     }
     if sampler is None:
         batches = BatchIndexSampler(len(dataset), batch_size, shuffle, seed, drop_last)  # type: ignore[arg-type]
-        return DataLoader(dataset, batch_sampler=batches, **common)
+        # DataLoader accepts any iterable of index batches; tensors avoid Python int lists.
+        return DataLoader(dataset, batch_sampler=batches, **common)  # type: ignore[arg-type]
     generator = torch.Generator()
     generator.manual_seed(int(seed))  # seeds worker processes only; the sampler owns the order
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,

@@ -151,13 +151,14 @@ def test_train_page_has_the_form_device_and_jobs(open_page, runs_root):
     assert at.toggle(key="train_show_all")
 
 
-def test_train_page_shows_a_config_error_instead_of_launching(open_page, tmp_path):
+def test_train_page_shows_a_bad_run_name_instead_of_launching(open_page, tmp_path):
     at = open_page(tmp_path, "train")
-    at.selectbox(key="train_preset").select("tgcn").run()
-    at.number_input(key="train_batch").set_value(0)  # rejected by the widget's bound: stays >= 1
+    at.selectbox(key="train_preset").select("naive").run()
+    at.text_input(key="train_name").set_value("../escape")
     at.button(key="launch").click().run()
     no_exception(at)
-    assert not [p for p in tmp_path.iterdir() if p.is_dir() and not p.name.startswith(".")] or at.error is not None
+    assert "invalid run name" in "\n".join(e.value for e in at.error)
+    assert not [p for p in tmp_path.iterdir() if p.is_dir() and not p.name.startswith(".")]
 
 
 def test_whatif_slider_changes_the_prediction(open_page, runs_root):

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from finmt_core.config import ExperimentConfig, SplitConfig
+from finmt_core.data.containers import Split
 from finmt_core.data.prepare import InputInfo, PreparedData, prepare
 from finmt_core.data.splits import walk_forward_splits
 from finmt_core.data.tensors import KINDS, make_dataset, make_loader
@@ -136,3 +137,13 @@ def test_too_short_history_is_a_clear_error(tiny_panel: pd.DataFrame) -> None:
     short = tiny_panel[tiny_panel.index.get_level_values("date") <= dates[40]]
     with pytest.raises((DataError, ConfigError), match=r"(?i)short|history"):
         prepare(short, _config())
+
+
+def test_given_split_is_checked(tiny_panel: pd.DataFrame, prepared: PreparedData) -> None:
+    s = prepared.split
+    leaky = Split(train=s.train, val=s.val, test=s.test, embargo=1)
+    with pytest.raises(ConfigError, match="embargo"):
+        prepare(tiny_panel, _config(), split=leaky)
+    early = Split(train=np.arange(0, 100), val=s.val, test=s.test, embargo=5)
+    with pytest.raises(DataError, match="first usable row"):
+        prepare(tiny_panel, _config(), split=early)

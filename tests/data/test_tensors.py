@@ -14,7 +14,7 @@ from finmt_core.data.dense import DensePanel
 from finmt_core.data.images import ImageBuilder
 from finmt_core.data.prepare import PreparedData, make_input_info
 from finmt_core.data.splits import make_split
-from finmt_core.data.tensors import make_dataset, make_inference_batches, make_loader
+from finmt_core.data.tensors import BatchIndexSampler, make_dataset, make_inference_batches, make_loader
 from finmt_core.errors import ConfigError, DataError
 from finmt_core.tasks import make_task
 
@@ -276,3 +276,25 @@ def test_bad_requests_raise(prepared) -> None:
         make_dataset("window", prepared, None, date_idx=np.array([1]), ticker_idx=np.array([0]))
     with pytest.raises(ConfigError, match="segment"):
         make_dataset("window", prepared, None)
+
+
+def test_batch_index_sampler_epochs_and_drop_last() -> None:
+    s = BatchIndexSampler(10, 4, shuffle=True, seed=1)
+    first = torch.cat(list(s))
+    second = torch.cat(list(s))  # the epoch advanced: another order, same items
+    assert sorted(first.tolist()) == sorted(second.tolist()) == list(range(10))
+    assert not torch.equal(first, second)
+    s.set_epoch(0)
+    assert torch.equal(torch.cat(list(s)), first)  # resuming at epoch 0 replays its order
+    assert [b.tolist() for b in BatchIndexSampler(10, 4, shuffle=False, seed=0)] == [
+        [0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    dropped = BatchIndexSampler(10, 4, shuffle=True, seed=0, drop_last=True)
+    assert len(dropped) == 2 and [len(b) for b in dropped] == [4, 4]
+
+
+def test_loader_without_shuffle_is_in_row_order(prepared) -> None:
+    ds = make_dataset("window", prepared, "val")
+    batches = list(make_loader(ds, batch_size=6, shuffle=False, seed=0))
+    assert len(batches) == -(-len(ds) // 6)
+    d = torch.cat([b["date_idx"] for b in batches])
+    assert torch.equal(d, torch.from_numpy(prepared.rows("val")[0]))

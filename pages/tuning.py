@@ -1,0 +1,87 @@
+"""Tuning: Optuna studies whose trials are runs — trials table, best value over time,
+parameter importances, and evaluating the chosen trial on its test segment."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import state
+from dashboard.errors import guard
+from dashboard.tuning_jobs import launch_tuning
+from finmt_core.config import list_presets
+from finmt_core.plots.tuning import param_importances, tuning_history
+from finmt_core.tuning.study import default_storage, evaluate_best, list_studies, study_summary
+
+
+def test_metric_table(result: dict) -> pd.DataFrame:
+    """Test metrics of the best trial beside its baselines (rows: task/metric; columns: model)."""
+    rows = {("model", task, m): v for task, ms in result.get("tasks", {}).items() for m, v in ms.items()
+            if isinstance(v, (int, float))}
+    for name, tasks in result.get("baselines", {}).items():
+        rows.update({(name, task, m): v for task, ms in tasks.items() for m, v in ms.items()
+                     if isinstance(v, (int, float))})
+    table = pd.Series(rows, dtype=float).unstack(0)
+    table.index.names = ["task", "metric"]
+    return table
+
+
+root = state.runs_root()
+st.title("Hyper-parameter tuning", anchor=False)
+st.caption("Each trial is a normal run scored on its **validation** loss; the test segment is read "
+           "only when you evaluate the chosen trial. Several machines can share a study through a "
+           "database URL (`finmt tune --storage postgresql://...`, see the README).")
+
+with st.expander("Start a search", icon=":material/rocket_launch:", expanded=False), st.form("tune_form"):
+    c1, c2, c3, c4 = st.columns(4)
+    presets = [p for p in list_presets() if p != "naive"]
+    preset = c1.selectbox("Preset", presets, index=presets.index("lstm_transformer") if "lstm_transformer" in presets else 0)
+    data = c2.selectbox("Data", ["demo", "synthetic"])
+    trials = c3.number_input("Trials", min_value=1, max_value=200, value=5)
+    epochs = c4.number_input("Epochs per trial", min_value=1, max_value=200, value=3)
+    study_name = st.text_input("Study name", value=f"tune-{preset}")
+    if st.form_submit_button("Start", type="primary"):
+        with guard("Starting the search", stop=False):
+            log_path = launch_tuning(preset, data, int(trials), int(epochs), study_name, root)
+            st.success(f"Search started in the background; its log is `{log_path}`. Trials appear below as they finish.")
+
+storage = default_storage(root)
+if not (root / "optuna.db").is_file():
+    st.info("No study yet. Start one above or run `finmt tune --preset lstm_transformer --trials 10`.",
+            icon=":material/info:")
+    st.stop()
+with guard("Reading the studies"):
+    studies = list_studies(storage)
+if not studies:
+    st.info("The study database is empty so far.", icon=":material/info:")
+    st.stop()
+study = st.selectbox("Study", studies, key="tuning_study")
+with guard("Reading the study"):
+    summary = study_summary(storage, study)
+trials_df = summary["trials"]
+counts = trials_df["state"].value_counts() if len(trials_df) else {}
+cols = st.columns(4)
+cols[0].metric("Trials", len(trials_df), border=True)
+cols[1].metric("Complete", int(counts.get("COMPLETE", 0)), border=True)
+cols[2].metric("Pruned", int(counts.get("PRUNED", 0)), border=True)
+best = summary["best_value"]
+cols[3].metric("Best val loss", f"{best:.5f}" if best is not None else "–", border=True)
+
+left, right = st.columns(2)
+left.plotly_chart(tuning_history(trials_df), key="tuning_history")
+right.plotly_chart(param_importances(summary["importances"]), key="tuning_importances")
+
+st.subheader("Trials", anchor=False)
+shown = [c for c in trials_df.columns if c in ("number", "value", "state", "duration") or c.startswith("params_")]
+st.dataframe(trials_df[shown + (["user_attrs_run"] if "user_attrs_run" in trials_df else [])],
+             hide_index=True, width="stretch")
+
+if summary["best_run"]:
+    st.subheader("Best trial", anchor=False)
+    st.write(f"Run `{summary['best_run']}` with:")
+    st.json(summary["best_params"], expanded=True)
+    if st.button("Evaluate the best trial on its test segment", type="primary"):
+        with guard("Evaluating the best trial", stop=False), st.spinner("Fitting baselines and scoring the test rows…"):
+            result = evaluate_best(storage, study, root)
+            st.dataframe(test_metric_table(result), width="stretch")
+            st.success(f"Done. Pick run `{summary['best_run']}` on the Evaluation page for the full comparison.")
