@@ -18,8 +18,12 @@ from benchmarks.harness import Result, current_rss_mb, peak_rss_mb, time_repeats
 
 
 def expand(case: dict[str, Any]) -> list[dict[str, Any]]:
-    """One case (one child process) per preset."""
-    return [dict(case, presets=[p]) for p in preset_names(case.get("presets"))]
+    """One case (one child process, so one peak-memory figure) per preset with ``isolate``;
+    else one child for all of them (the quick profile: fewer interpreter starts)."""
+    names = preset_names(case.get("presets"))
+    if case.get("isolate", True):
+        return [dict(case, presets=[p]) for p in names]
+    return [dict(case, presets=names)]
 
 
 def _neural(config: Any, prepared: Any, repeats: int) -> tuple[list[float], str]:
@@ -55,21 +59,23 @@ def _estimator(config: Any, prepared: Any, repeats: int) -> tuple[list[float], s
     return [n_rows / t for t in times], f"{config.model.name} fit on {n_rows:,} train rows (rows/s of fit)"
 
 
-def run(workdir: str, n_stocks: int, n_days: int, batches: int, repeats: int, presets: list[str]) -> list[Result]:
+def run(workdir: str, n_stocks: int, n_days: int, batches: int, repeats: int, presets: list[str],
+        isolate: bool = True) -> list[Result]:
     from finmt_core.models import is_estimator
 
-    (preset,) = presets
-    config, prepared = preset_prepared(workdir, preset, n_stocks, n_days, {"max_batches_per_epoch": batches})
-    baseline_mb = current_rss_mb()
-    if is_estimator(config.model.name):
-        rates, what = _estimator(config, prepared, repeats)
-        figure = f"train_fit_rows_per_s_{preset}"
-    else:
-        rates, what = _neural(config, prepared, repeats)
-        figure = f"train_rows_per_s_{preset}"
-    note = f"{n_stocks} stocks x {n_days} days synthetic; {what}"
-    return [
-        Result(figure, "rows/s", rates, None, "higher", note=note),
-        Result(f"train_peak_mem_{preset}", "MB", [peak_rss_mb()], None, "lower",
-               note=f"peak RSS of the process (data prepared: {baseline_mb:.0f} MB before training)"),
-    ]
+    results = []
+    for preset in presets:
+        config, prepared = preset_prepared(workdir, preset, n_stocks, n_days, {"max_batches_per_epoch": batches})
+        baseline_mb = current_rss_mb()
+        if is_estimator(config.model.name):
+            rates, what = _estimator(config, prepared, repeats)
+            figure = f"train_fit_rows_per_s_{preset}"
+        else:
+            rates, what = _neural(config, prepared, repeats)
+            figure = f"train_rows_per_s_{preset}"
+        results.append(Result(figure, "rows/s", rates, None, "higher",
+                              note=f"{n_stocks} stocks x {n_days} days synthetic; {what}"))
+        if len(presets) == 1:  # the process's peak is this preset's own only when it ran alone
+            results.append(Result(f"train_peak_mem_{preset}", "MB", [peak_rss_mb()], None, "lower",
+                                  note=f"peak RSS of the process (data prepared: {baseline_mb:.0f} MB before training)"))
+    return results

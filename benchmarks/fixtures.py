@@ -81,7 +81,7 @@ def finished_run(workdir: str | Path, preset: str, n_stocks: int, n_days: int, e
                  evaluate: bool = True) -> Path:
     """A finished (and, with ``evaluate``, evaluated) run of ``preset`` on the synthetic market,
     made once per suite through the real CLI in child processes: ``finmt train`` (``epochs``
-    epochs, CPU) then ``finmt evaluate``."""
+    epochs, CPU) then ``evaluate_run`` (what ``finmt evaluate`` runs)."""
     root = Path(workdir) / "runs"
     name = f"bench-{preset}-{n_stocks}x{n_days}"
     run = root / name
@@ -99,7 +99,9 @@ def finished_run(workdir: str | Path, preset: str, n_stocks: int, n_days: int, e
             raise RuntimeError(f"could not train the benchmark run {name}: {proc.stderr.strip()[-500:]}")
     if not evaluate:
         return run
-    proc = subprocess.run([*cli, "evaluate", str(run)], capture_output=True, text=True)
+    # the library call behind `finmt evaluate` (evaluation.json with baselines and backtest)
+    code = "import sys\nfrom finmt_core.evaluation.evaluate import evaluate_run\nevaluate_run(sys.argv[1])\n"
+    proc = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"could not evaluate the benchmark run {name}: {proc.stderr.strip()[-500:]}")
     return run

@@ -24,6 +24,8 @@ from typing import Any
 from benchmarks.harness import Result, machine_info
 
 PROFILES = ("tiny", "quick", "full")
+#: the quick profile's presets: one per input kind that matters (graph, window, estimator)
+QUICK_PRESETS = ("tgcn", "lstm_transformer", "lightgbm")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -52,7 +54,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "data pipeline: load -> all features -> all task labels -> tensors (time, peak memory)",
         {
             "tiny": [{"n_stocks": 12, "n_days": 300, "repeats": 1}],
-            "quick": [{"n_stocks": 500, "n_days": 2520, "repeats": 2}],
+            "quick": [{"n_stocks": 500, "n_days": 2520, "repeats": 1, "stages": False}],
             "full": [{"n_stocks": 500, "n_days": 2520, "repeats": 3},
                      {"n_stocks": 2000, "n_days": 2520, "repeats": 2}],
         },
@@ -62,7 +64,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "training throughput per preset (forward + backward + optimizer step), peak memory",
         {
             "tiny": [{"n_stocks": 12, "n_days": 300, "batches": 2, "repeats": 1, "presets": ["tgcn", "lstm_transformer"]}],
-            "quick": [{"n_stocks": 100, "n_days": 600, "batches": 5, "repeats": 2, "presets": None}],
+            "quick": [{"n_stocks": 100, "n_days": 600, "batches": 3, "repeats": 1, "isolate": False,
+                       "presets": list(QUICK_PRESETS)}],
             "full": [{"n_stocks": 200, "n_days": 1260, "batches": 20, "repeats": 3, "presets": None}],
         },
     ),
@@ -80,7 +83,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "inference throughput: signal-gated tgcn and every other preset (predictions/s)",
         {
             "tiny": [{"n_stocks": 12, "n_days": 300, "n_dates": 20, "repeats": 1, "presets": ["tgcn", "lstm_transformer"]}],
-            "quick": [{"n_stocks": 200, "n_days": 600, "n_dates": 60, "repeats": 2, "presets": None}],
+            "quick": [{"n_stocks": 200, "n_days": 600, "n_dates": 60, "repeats": 2, "isolate": False,
+                       "presets": list(QUICK_PRESETS)}],
             "full": [{"n_stocks": 500, "n_days": 1260, "n_dates": 250, "repeats": 3, "presets": None}],
         },
     ),
@@ -108,8 +112,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "dashboard page render time (AppTest, finished run) and a what-if slider interaction",
         {
             "tiny": [{"n_stocks": 8, "n_days": 300, "repeats": 1, "pages": ["home"]}],
-            "quick": [{"n_stocks": 8, "n_days": 400, "repeats": 1, "pages": None}],
-            "full": [{"n_stocks": 20, "n_days": 800, "repeats": 3, "pages": None}],
+            "quick": [{"n_stocks": 50, "n_days": 600, "repeats": 1, "pages": ["home", "signals", "whatif"]}],
+            "full": [{"n_stocks": 100, "n_days": 1260, "repeats": 3, "pages": None}],
         },
     ),
     Benchmark(

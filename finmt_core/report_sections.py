@@ -146,7 +146,8 @@ def caveats(ev: dict[str, Any]) -> str:
         rows.append([task, s.get("metric"), raw(f"{fmt(mod.get('value'))} [{fmt(mod.get('ci_low'))}, {fmt(mod.get('ci_high'))}]"),
                      *[raw(_edge(s.get("vs", {}).get(b))) for b in ev.get("baselines", {})]])
     if rows:
-        body += ["<h3>Significance (95% intervals, clustered by date; edge &gt; 0 = model better)</h3>",
+        body += ["<h3>Significance (95% intervals, clustered by date; edge &gt; 0 = model better; <b>better</b> / <b>worse</b> = "
+                 "the interval excludes 0)</h3>",
                  table(rows, ["task", "metric", "model [CI]", *[f"edge vs {b}" for b in ev.get("baselines", {})]], left=2)]
     body.append("<h3>Read before quoting any number</h3><ul>" + "".join(f"<li>{esc(x)}</li>" for x in (
         "Rows on the same date move together; intervals are clustered by date, so they are wider than a naive "
@@ -162,8 +163,10 @@ def caveats(ev: dict[str, Any]) -> str:
 def _edge(e: dict[str, Any] | None) -> str:
     if not e or e.get("value") is None:
         return "—"
-    star = " ✔" if e.get("significant") else ""
-    return f"{fmt(e.get('value'), 3)} [{fmt(e.get('ci_low'), 3)}, {fmt(e.get('ci_high'), 3)}]{star}"
+    verdict = ""
+    if e.get("significant"):
+        verdict = " <b>better</b>" if e["value"] > 0 else " <b>worse</b>"
+    return f"{fmt(e.get('value'), 3)} [{fmt(e.get('ci_low'), 3)}, {fmt(e.get('ci_high'), 3)}]{verdict}"
 
 
 def figures_section(sid: str, title: str, figs: Sequence[go.Figure], empty: str, intro: str | None = None) -> str:

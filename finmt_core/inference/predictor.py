@@ -116,7 +116,8 @@ class Predictor:
         n_dates = len(panel.index.get_level_values("date").unique())
         # every date as "train": the split only decides which dates fit the graph, and graph
         # models get the run's graph below; the scaler comes from the checkpoint
-        split = Split(train=np.arange(n_dates), val=np.arange(0), test=np.arange(0), embargo=self.config.embargo)
+        first = min(self.config.data.window - 1, max(n_dates - 1, 0))
+        split = Split(train=np.arange(first, n_dates), val=np.arange(0), test=np.arange(0), embargo=self.config.embargo)
         prepared = prepare(panel, self.config, split=split, scaler_state=self.scaler_state)
         if self.info is not None and list(prepared.info.feature_names) != list(self.info.feature_names):
             missing = sorted(set(self.info.feature_names) - set(prepared.info.feature_names))

@@ -16,6 +16,7 @@ row-wise histograms).
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -28,6 +29,9 @@ from finmt_core.models.registry import register_estimator
 from finmt_core.tasks import Task
 
 log = logging.getLogger(__name__)
+
+# lightgbm >= 4.6 takes eval_X/eval_y and deprecates eval_set; older releases only know eval_set
+_EVAL_XY = "eval_X" in inspect.signature(lgb.LGBMModel.fit).parameters
 
 
 @dataclass
@@ -122,9 +126,14 @@ class LightGBMBaseline:
         }
 
     def _fit_one(self, model: Any, xtr: np.ndarray, ytr: np.ndarray, xva: np.ndarray, yva: np.ndarray) -> Any:
-        kwargs: dict[str, Any] = {"feature_name": self.feature_names_}
+        # no feature_name: predict() gets plain arrays, and names on the booster would make
+        # scikit-learn warn on every call; the names live in ``feature_names_``
+        kwargs: dict[str, Any] = {}
         if self.cfg.early_stopping_rounds > 0 and len(yva) > 0:
-            kwargs["eval_set"] = [(xva, yva)]
+            if _EVAL_XY:
+                kwargs.update(eval_X=(xva,), eval_y=(yva,))
+            else:
+                kwargs["eval_set"] = [(xva, yva)]
             kwargs["callbacks"] = [lgb.early_stopping(self.cfg.early_stopping_rounds, verbose=False)]
         return model.fit(xtr, ytr, **kwargs)
 

@@ -24,6 +24,7 @@ from finmt_core.errors import FinmtError, RunError
 from finmt_core.training import distributed as dist
 from finmt_core.training.callbacks import Callback, default_callbacks
 from finmt_core.training.checkpoint import load_checkpoint, model_from_checkpoint
+from finmt_core.training.optim import build_param_groups
 from finmt_core.training.predict import predict_rows, segment_predictions
 from finmt_core.training.runs import RunDir, create_run, effective_state, now_iso, open_run
 from finmt_core.training.trainer import Trainer, resolve_device, seed_everything
@@ -170,6 +171,8 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
     prepared = prepare(panel, config, scaler_state=ckpt["scaler"] if ckpt else None)
     estimator = is_estimator(config.model.name)
     model = None if estimator else create_model(config.model.name, config.model.params, config.tasks, prepared.info)
+    if model is not None:
+        build_param_groups(model, None, config.train)  # a bad train.lr_groups fails before any file is written
 
     if run is None:  # fresh: everything validated, now create the directory (main process only)
         outcome: tuple[str, str] = ("", "")

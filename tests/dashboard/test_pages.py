@@ -203,3 +203,24 @@ def test_run_picker_switches_the_run(open_page, runs_root):
     at.selectbox(key="run").select("rf-seq").run()
     no_exception(at)
     assert "rf-seq" in texts(at) and "rf-tgcn" not in texts(at)
+
+
+def test_report_builds_and_offers_the_download(open_page, runs_root):
+    at = open_page(runs_root, "report", run="rf-seq")
+    no_exception(at)
+    assert "Build the report" in texts(at) and not at.get("iframe")
+    at.toggle(key="report_explain").set_value(False)
+    at.button(key="report_build").click().run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    assert at.get("download_button") and at.get("iframe")
+    assert at.get("page_link")  # the presentation-mode link
+
+
+def test_presentation_mode_hides_every_control(open_page, runs_root):
+    at = open_page(runs_root, "report", run="rf-seq", present="1")
+    no_exception(at)
+    assert not at.error
+    assert at.get("iframe")
+    assert not at.button and not at.number_input and not at.toggle and not at.get("download_button")
+    assert not at.title  # the report's own title is shown instead

@@ -1,4 +1,4 @@
-"""Fixtures of the training tests: one intra-op thread (tiny tensors on a shared 2-core CPU)."""
+"""Fixtures of the training tests."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import pytest
 import torch
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def _one_thread():
+    """One intra-op thread: the tensors here are tiny and the CI machine has 2 shared cores,
+    where two spinning OpenMP threads per process slow training down many times over.
+    Session scope so that module-scoped fixtures (trained runs) get it too."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
