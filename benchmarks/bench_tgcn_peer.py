@@ -2,7 +2,7 @@
 
 Both sides get the same inputs ``x`` ``[N, T, F]`` (N=500 nodes, T=20 steps, F=30 features),
 the same stock graph (the pipeline's hybrid sector + top-5 correlation graph of a synthetic
-market, weighted) and hidden width 16; one call is forward + backward of ``sum(h_T ** 2)``.
+market with 11 sectors, weighted) and hidden width 16; one call is forward + backward of ``sum(h_T ** 2)``.
 The peer is unrolled over the T steps (stacked cells for 2 layers, the way PyG Temporal's
 examples stack them); ours is :class:`finmt_core.models.tgcn.TGCNBackbone` as the model uses
 it. Calls alternate peer/ours so machine load hits both alike; the figure is
@@ -24,12 +24,13 @@ def _graph(n_nodes: int) -> tuple[Any, Any, str]:
     import numpy as np
     import torch
 
+    from benchmarks.fixtures import sectors_for
     from finmt_core.config import GraphConfig
     from finmt_core.data.dense import to_dense
     from finmt_core.data.graph import build_graph
     from finmt_core.data.samples import synthetic_market
 
-    panel = synthetic_market(n_stocks=n_nodes, n_days=300, n_sectors=max(1, min(10, n_nodes // 5)), seed=SEED)
+    panel = synthetic_market(n_stocks=n_nodes, n_days=300, n_sectors=sectors_for(n_nodes), seed=SEED)
     dense = to_dense(panel)
     g = build_graph(dense, np.arange(int(0.7 * len(dense.dates))), GraphConfig())
     ei = torch.from_numpy(np.ascontiguousarray(g.edge_index, dtype=np.int64))

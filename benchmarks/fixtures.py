@@ -15,6 +15,13 @@ from typing import Any
 
 SEED = 7  # one fixed seed for every generated market in the suite
 SIGNAL = 0.5  # planted signal strength (a market a model can learn something from)
+GICS_SECTORS = 11  # a large universe is split like the 11 GICS sectors of the S&P 500
+
+
+def sectors_for(n_stocks: int) -> int:
+    """Sector count of a generated universe: 11 for large ones (about 45 stocks each for 500,
+    as in the S&P 500), ~10 stocks per sector for small ones, at least 2."""
+    return max(2, min(GICS_SECTORS, n_stocks // 10))
 
 #: Every target family of the catalogue, at the horizons the seed designs use; ``direction``
 #: is masked to ``signal`` rows as in the tgcn seed's hierarchical loss.
@@ -32,15 +39,16 @@ ALL_TASKS: list[dict[str, Any]] = [
 
 
 def synthetic_parquet(workdir: str | Path, n_stocks: int, n_days: int, seed: int = SEED) -> Path:
-    """Path of a parquet file holding ``synthetic_market(n_stocks, n_days, seed=seed)`` in long
-    form (date, ticker, OHLCV, sector); generated once per suite, in a child process."""
+    """Path of a parquet file holding ``synthetic_market(n_stocks, n_days, sectors_for(n_stocks),
+    seed)`` in long form (date, ticker, OHLCV, sector); generated once per suite, in a child process."""
     path = Path(workdir) / f"synthetic_{n_stocks}x{n_days}_s{seed}.parquet"
     if path.is_file():
         return path
     code = (
         "import sys\n"
         "from finmt_core.data.samples import synthetic_market\n"
-        f"p = synthetic_market(n_stocks={n_stocks}, n_days={n_days}, seed={seed}, signal_strength={SIGNAL})\n"
+        f"p = synthetic_market(n_stocks={n_stocks}, n_days={n_days}, n_sectors={sectors_for(n_stocks)}, seed={seed},"
+        f" signal_strength={SIGNAL})\n"
         "p.reset_index().to_parquet(sys.argv[1] + '.tmp', index=False)\n"
     )
     subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True)

@@ -117,6 +117,15 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         },
     ),
     Benchmark(
+        "omp", "bench_omp",
+        "environment: OMP_WAIT_POLICY ACTIVE vs PASSIVE on one torch workload (why finmt sets PASSIVE)",
+        {
+            "tiny": [{"rounds": 1, "calls": 1}],
+            "quick": [{"rounds": 1, "calls": 3}],
+            "full": [{"rounds": 3, "calls": 5}],
+        },
+    ),
+    Benchmark(
         "demo", "bench_demo",
         "demo start: empty runs directory -> every demo run finished",
         {"tiny": [], "quick": [], "full": [{}]},

@@ -22,6 +22,7 @@ WEIGHTING = {
 SCHEDULES = {"cosine": "cosine + warm-up", "cosine_restarts": "cosine warm restarts", "plateau": "reduce on plateau",
              "none": "constant"}
 RECENT = 8  # stopped runs shown below the active ones
+DEFAULT_PRESET = "tgcn"
 
 root = state.runs_root()
 st.title("Train", anchor=False)
@@ -44,7 +45,8 @@ if not presets:
 with st.container(border=True):
     st.subheader("New run", anchor=False)
     c1, c2 = st.columns(2)
-    preset = c1.selectbox("Preset", presets, key="train_preset", help="One YAML per architecture in configs/.")
+    preset = c1.selectbox("Preset", presets, key="train_preset", help="One YAML per architecture in configs/.",
+                          index=presets.index(DEFAULT_PRESET) if DEFAULT_PRESET in presets else 0)
     with c2:
         data_key = w.dataset_picker(root, label="Data", help="Upload your own panel on the Data page.")
     with guard("Loading the preset"):
@@ -118,10 +120,17 @@ def do_resume(run: RunDir) -> None:
         st.toast(f"Could not resume {run.name}: {exc}", icon=":material/error:")
 
 
+def model_of(run: RunDir) -> str:
+    try:
+        return cache.config(run).model.name
+    except Exception:  # a run whose config cannot be read: its card still shows the status
+        return "?"
+
+
 def job_card(view: jobs.JobView) -> None:
     with st.container(border=True):
         top = st.columns([5, 2, 1, 1], vertical_alignment="center")
-        top[0].markdown(f"**{view.name}** · `{view.model or '?'}`")
+        top[0].markdown(f"**{view.name}** · `{view.model or model_of(view.run)}`")
         with top[1]:
             w.status_badge(view.state)
         if view.can_cancel:

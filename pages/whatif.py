@@ -92,8 +92,8 @@ cols = st.columns(min(4, max(1, len(outputs))))
 for i, name in enumerate(outputs):
     before, after = table.loc[name, "before"], table.loc[name, "after"]
     fmt = "{:.3f}" if "_prob_" in name or name == "gate_confidence" else "{:+.4f}"
-    cols[i % len(cols)].metric(label(name), fmt.format(after), delta=f"{after - before:+.4f}", border=True,
-                               help=f"before: {fmt.format(before)}")
+    cols[i % len(cols)].metric(label(name), fmt.format(after), delta=f"{after - before:+.4f}" if shocks else None,
+                               border=True, help=f"before: {fmt.format(before)}")
 if "gate_code" in table.index:
     label = {-1.0: "Down", 0.0: "Neutral", 1.0: "Up"}
     st.markdown(f"**Signal-gated call:** {label.get(table.loc['gate_code', 'before'])} → "

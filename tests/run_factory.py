@@ -33,11 +33,11 @@ SMALL_PARAMS: dict[str, dict[str, Any]] = {
 
 
 def config(name: str, model: str = "lstm_transformer", tasks: list[dict[str, Any]] | None = None,
-           params: dict[str, Any] | None = None) -> ExperimentConfig:
+           params: dict[str, Any] | None = None, synthetic: dict[str, Any] | None = None) -> ExperimentConfig:
     return ExperimentConfig.from_dict({
         "name": name,
         "preset": model,
-        "data": {"source": "synthetic", "synthetic": SYNTHETIC, "window": 10, "image_size": 8},
+        "data": {"source": "synthetic", "synthetic": synthetic or SYNTHETIC, "window": 10, "image_size": 8},
         "tasks": tasks or HIER_TASKS,
         "model": {"name": model, "params": SMALL_PARAMS.get(model, {}) if params is None else params},
         "train": {"epochs": 2, "batch_size": 64, "device": "cpu"},
@@ -45,16 +45,17 @@ def config(name: str, model: str = "lstm_transformer", tasks: list[dict[str, Any
 
 
 def make_run(root: Path, name: str, model: str = "lstm_transformer", tasks: list[dict[str, Any]] | None = None,
-             params: dict[str, Any] | None = None, panel: Any = None, seed: int = 0) -> RunDir:
-    """A finished run of ``model`` (untrained weights, seed ``seed``) on the tiny synthetic market."""
+             params: dict[str, Any] | None = None, seed: int = 0, synthetic: dict[str, Any] | None = None) -> RunDir:
+    """A finished run of ``model`` (untrained weights, seed ``seed``) on the tiny synthetic market
+    (``synthetic``: other ``synthetic_market`` kwargs, regenerated identically by load_run_data)."""
     from finmt_core.data.prepare import prepare
     from finmt_core.data.samples import synthetic_market
     from finmt_core.models import create_model, is_estimator
     from finmt_core.training.checkpoint import build_checkpoint, save_checkpoint
     from finmt_core.training.predict import predict_rows, segment_predictions
 
-    cfg = config(name, model, tasks, params)
-    panel = synthetic_market(**SYNTHETIC) if panel is None else panel
+    cfg = config(name, model, tasks, params, synthetic)
+    panel = synthetic_market(**cfg.data.synthetic)
     prepared = prepare(panel, cfg)
     run = create_run(root, name, cfg)
     if is_estimator(model):

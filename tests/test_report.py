@@ -94,8 +94,10 @@ def _hand_made_run(root: Path) -> Path:
 def test_report_from_a_hand_made_run(tmp_path: Path) -> None:
     run = _hand_made_run(tmp_path)
     out = build_report(run, tmp_path / "out" / "report.html")
-    checker, text = _check(out)
-    assert text.count("plotly.js v") <= 2 and "Plotly" in text  # the library, inlined once in <head>
+    _, text = _check(out)
+    from plotly.offline import get_plotlyjs
+
+    assert text.count(get_plotlyjs()[:300]) == 1  # the library, inlined once
     assert "could not be rebuilt" in text  # data gone: said plainly, not a crash
     assert "within noise" in text and "naive_majority" in text
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["report.html"]  # atomic: no temp file left

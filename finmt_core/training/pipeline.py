@@ -166,13 +166,18 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
         panel = panel if panel is not None else load_source_panel(config)
         run = None  # type: ignore[assignment]
     assert config is not None
-    device = resolve_device(config.train.device)
-    seed_everything(config.train.seed)
-    prepared = prepare(panel, config, scaler_state=ckpt["scaler"] if ckpt else None)
-    estimator = is_estimator(config.model.name)
-    model = None if estimator else create_model(config.model.name, config.model.params, config.tasks, prepared.info)
-    if model is not None:
-        build_param_groups(model, None, config.train)  # a bad train.lr_groups fails before any file is written
+    try:
+        device = resolve_device(config.train.device)
+        seed_everything(config.train.seed)
+        prepared = prepare(panel, config, scaler_state=ckpt["scaler"] if ckpt else None)
+        estimator = is_estimator(config.model.name)
+        model = None if estimator else create_model(config.model.name, config.model.params, config.tasks, prepared.info)
+        if model is not None:
+            build_param_groups(model, None, config.train)  # a bad train.lr_groups fails before any file is written
+    except Exception as exc:
+        if run is not None and main:  # a queued/resumed run must not stay "queued" when its data fails
+            _mark_failed(run, exc)
+        raise
 
     if run is None:  # fresh: everything validated, now create the directory (main process only)
         outcome: tuple[str, str] = ("", "")
@@ -240,9 +245,13 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
         raise
     except Exception as exc:
         if main:
-            text = str(exc) if isinstance(exc, FinmtError) else f"{type(exc).__name__}: {exc}"
-            run.write_status(state="failed", error=text, finished=now_iso(), message="failed")
+            _mark_failed(run, exc)
         raise
+
+
+def _mark_failed(run: RunDir, exc: BaseException) -> None:
+    text = str(exc) if isinstance(exc, FinmtError) else f"{type(exc).__name__}: {exc}"
+    run.write_status(state="failed", error=text, finished=now_iso(), message="failed")
 
 
 def _heal_metrics(run: RunDir, ckpt: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ PAGES = [
     ("signals", "Signal-gated predictions", "?run=demo-tgcn", "08_signal_gated"),
     ("whatif", "What-if", "?run=demo-seq", "09_what_if"),
     ("report", "Report", "?run=demo-tgcn", "10_report"),
+    ("report", "", "?run=demo-tgcn&present=1", "11_report_presentation"),
 ]
 RENDER_TIMEOUT_S = 180
 MAX_HEIGHT_PX = 4200
@@ -39,7 +40,7 @@ def _wait_rendered(driver, title: str) -> None:
         apps = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stApp']")
         state = apps[0].get_attribute("data-test-script-state") if apps else None
         heads = [h.text.strip() for h in driver.find_elements(By.CSS_SELECTOR, "h1")]
-        if state == "notRunning" and title in heads:
+        if state == "notRunning" and (title in heads or not title):
             calm_since = calm_since or time.monotonic()
             if time.monotonic() - calm_since > 2.0:
                 return
@@ -67,6 +68,11 @@ def test_page_renders_in_chromium(server, driver, url, title, query, shot):
 
     driver.get(f"{server}/{url}{query}")
     _wait_rendered(driver, title)
+    if shot == "10_report":  # build it, so the screenshot shows the report itself
+        button = next(b for b in driver.find_elements(By.CSS_SELECTOR, "button") if "Build report" in b.text)
+        button.click()
+        time.sleep(1.0)
+        _wait_rendered(driver, title)
     errors = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stException']")
     assert not errors, f"{url}: Streamlit exception box: {errors[0].text[:500]}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

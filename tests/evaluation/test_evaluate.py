@@ -102,3 +102,16 @@ def test_walk_forward_on_an_estimator(tmp_path) -> None:
     assert acc["mean"] == pytest.approx(np.mean(vals)) and acc["std"] == pytest.approx(np.std(vals, ddof=1))
     assert "naive_majority" in res["aggregate"]["baselines"]
     assert "±" in aggregate_frame(res, "accuracy").loc["direction", "model"]
+
+
+def test_random_walk_scores_at_chance(tmp_path) -> None:
+    """Honesty check: on a zero-drift random walk a fitted model must not look skilful."""
+    walk = {**run_factory.SYNTHETIC, "seed": 1, "signal_strength": 0.0}
+    run = run_factory.make_run(tmp_path, "rw", "lightgbm", params={"n_jobs": 1, "n_estimators": 30},
+                               tasks=[{"target": "direction"}, {"target": "return"}], synthetic=walk)
+    ev = evaluate_run(run.path, baselines=("naive_majority", "naive_momentum"), backtest=False)
+    acc = ev["significance"]["direction"]["model"]
+    assert acc["ci_low"] <= 0.5 <= acc["ci_high"]
+    ic = ev["significance"]["return"]["model"]
+    assert ic["ci_low"] <= 0.0 <= ic["ci_high"]
+    assert any("does NOT beat" in w or "within noise" in w for w in ev["warnings"] if w.startswith("direction"))

@@ -19,14 +19,19 @@ from finmt_core.training import train_run
 
 pytestmark = pytest.mark.slow
 
-#: Market size: 30 stocks in 5 sectors over 700 business days (about 100 test dates).
-MARKET = {"n_stocks": 30, "n_days": 700, "n_sectors": 5, "seed": 3}
+#: Market: 30 stocks in 5 sectors over 900 business days; 30 % of the dates (about 270) are
+#: the test segment, so a per-date statistic has power.
+MARKET = {"n_stocks": 30, "n_days": 900, "n_sectors": 5, "seed": 3}
+SPLIT = {"train_frac": 0.55, "val_frac": 0.15}
 #: Planted-signal strength (synthetic_market's s: reversal a = 0.1 s, sector lead-lag b = 0.2 s).
 SIGNAL = 5.0
 #: A margin "well outside noise": t-statistic of the per-date accuracy edge.
 T_EDGE = 3.0
+#: model -> (params, batch size: dates for graph / rows otherwise, lr). The graph model is the
+#: GATv2 variant: with GCNConv gates (the preset's default) a node's own features are averaged
+#: with its neighbours' and the model shows no out-of-sample edge on this market.
 NEURAL = {
-    "tgcn": ({}, 16, 1e-2),  # (params, batch size: dates for graph / rows otherwise, lr)
+    "tgcn": ({"use_gat": True, "layers": 1}, 16, 5e-3),
     "lstm_transformer": ({"lstm_hidden": 16, "d_model": 16, "depth": 1, "heads": 2, "head_hidden": 16}, 256, 3e-3),
 }
 BASELINES = ("naive_majority", "naive_momentum")
@@ -37,9 +42,10 @@ def _config(model: str, signal: float) -> ExperimentConfig:
     return ExperimentConfig(
         name=model,
         data={"source": "synthetic", "synthetic": dict(MARKET, signal_strength=signal), "window": 10},
+        split=SPLIT,
         tasks=[make_task("direction"), make_task("return")],
         model={"name": model, "params": params},
-        train={"epochs": 8, "batch_size": batch, "lr": lr, "patience": 3, "device": "cpu", "seed": 0},
+        train={"epochs": 4, "batch_size": batch, "lr": lr, "patience": 2, "device": "cpu", "seed": 0},
     )
 
 
@@ -80,17 +86,18 @@ def outcomes(tmp_path_factory) -> dict[tuple[str, float], pd.Series]:
 @pytest.mark.parametrize("model", list(NEURAL))
 def test_beats_naive_baselines_on_planted_signal(outcomes, model: str) -> None:
     hits = outcomes[(model, SIGNAL)]
-    assert len(hits.index.get_level_values("date").unique()) >= 80
+    assert len(hits.index.get_level_values("date").unique()) >= 200
     for base in BASELINES:
         edge, t = _edge_t(hits, outcomes[(base, SIGNAL)])
-        assert edge > 0.02 and t > T_EDGE, f"{model} vs {base}: edge {edge:.3f}, t {t:.2f}"
+        assert edge > 0.03 and t > T_EDGE, f"{model} vs {base}: edge {edge:.3f}, t {t:.2f}"
 
 
 @pytest.mark.parametrize("model", list(NEURAL))
 def test_stays_at_chance_on_random_walk(outcomes, model: str) -> None:
     hits = outcomes[(model, 0.0)]
     t = _chance_t(hits)
-    assert abs(hits.mean() - 0.5) < 0.03, f"{model}: accuracy {hits.mean():.3f} on a random walk"
+    # the band is wide because every stock shares the market's move on a date
+    assert abs(hits.mean() - 0.5) < 0.05, f"{model}: accuracy {hits.mean():.3f} on a random walk"
     assert t < T_EDGE, f"{model}: significant edge (t {t:.2f}) on a random walk means leakage"
     for base in BASELINES:
         _, te = _edge_t(hits, outcomes[(base, 0.0)])

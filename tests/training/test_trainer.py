@@ -243,3 +243,20 @@ def test_file_source_panel_is_copied(tmp_path, tiny_panel) -> None:
     panel, prepared = load_run_data(run)
     assert panel.index.get_level_values("ticker").nunique() == 8
     assert prepared.rows("test")[0].size > 0
+
+
+def test_queued_run_starts_with_resume_and_a_data_error_marks_it_failed(tmp_path) -> None:
+    from finmt_core.errors import DataError
+    from finmt_core.training.runs import create_run
+
+    queued = create_run(tmp_path, "queued", tiny_config(epochs=1, max_batches_per_epoch=2))
+    train_run(None, tmp_path, name="queued", resume=True)  # the dashboard's way to start a run
+    assert queued.status()["state"] == "done" and queued.predictions_path.is_file()
+
+    bad = tiny_config(epochs=1)
+    bad = bad.model_copy(update={"data": bad.data.model_copy(update={"tickers": ["NOPE"]})})
+    run = create_run(tmp_path, "bad", bad)
+    with pytest.raises(DataError, match="NOPE"):
+        train_run(None, tmp_path, name="bad", resume=True)
+    st = run.status()
+    assert st["state"] == "failed" and "NOPE" in st["error"]
