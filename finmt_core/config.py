@@ -107,7 +107,7 @@ class ExperimentConfig(_Strict):
     data: DataConfig = Field(default_factory=DataConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     graph: GraphConfig = Field(default_factory=GraphConfig)
-    tasks: list[Task] = Field(default_factory=lambda: [Task(target="direction", horizon=1)])
+    tasks: list[Task] = Field(default_factory=lambda: [Task(name="direction", target="direction", horizon=1)])
     model: ModelConfig = Field(default_factory=ModelConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)

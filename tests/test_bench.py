@@ -48,7 +48,7 @@ def test_backtest_figure_through_the_cli(tmp_path: Path) -> None:
     code, output = _bench(["--tiny", "--only", "backtest", "--json", str(out)])
     assert code == 0, output
     records = _check_payload(out, "tiny")
-    assert [r["figure"] for r in records] == ["backtest_20x300"]
+    assert [r["figure"] for r in records] == ["backtest_20x300", "backtest_frame_20x300"]
     assert records[0]["unit"] == "ms"
     assert "backtest_20x300" in output and "target" in output  # the printed table
 

@@ -88,8 +88,8 @@ class _NaiveEstimator(abc.ABC):
         self._fit_extra(prepared)
         return self
 
-    def _fit_extra(self, prepared: Any) -> None:
-        """Hook for estimator-specific training state."""
+    def _fit_extra(self, prepared: Any) -> None:  # noqa: B027  (an optional hook, not abstract)
+        """Hook for estimator-specific training state (none by default)."""
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "class_freq_"):

@@ -7,6 +7,8 @@ returns per-head weights on request.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -85,7 +87,7 @@ def mlp(dims: list[int], dropout: float, batch_norm: bool = True) -> nn.Sequenti
         ``[B, dims[0]]`` -> ``[B, dims[-1]]``.
     """
     layers: list[nn.Module] = []
-    for a, b in zip(dims[:-1], dims[1:]):
+    for a, b in pairwise(dims):
         layers.append(nn.Linear(a, b))
         if batch_norm:
             layers.append(SafeBatchNorm1d(b))

@@ -5,7 +5,6 @@ Imported by the tests as ``from model_inputs import ...`` (tests/models is on sy
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch

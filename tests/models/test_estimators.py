@@ -22,7 +22,7 @@ ALL_FAMILIES = [
     {"name": "relevance_7d", "target": "relevance", "horizon": 7},
     {"target": "quantiles"},
 ]
-FAST_GBM = {"n_estimators": 30, "num_leaves": 7, "min_child_samples": 20, "n_jobs": 1}
+FAST_GBM = {"n_estimators": 30, "num_leaves": 7, "min_child_samples": 20}
 
 
 @pytest.fixture(scope="module")

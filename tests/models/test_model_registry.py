@@ -34,11 +34,11 @@ def test_registered_names() -> None:
 
 
 def test_unknown_model_lists_the_choices() -> None:
-    with pytest.raises(ConfigError, match="unknown model 'resnet'.*cnn_lstm.*tgcn"):
+    with pytest.raises(ConfigError, match=r"unknown model 'resnet'.*cnn_lstm.*tgcn"):
         create_model("resnet", {}, TASKS, make_info())
     with pytest.raises(ConfigError, match="estimator"):
         create_model("lightgbm", {}, TASKS, make_info())
-    with pytest.raises(ConfigError, match="unknown estimator 'xgboost'.*lightgbm"):
+    with pytest.raises(ConfigError, match=r"unknown estimator 'xgboost'.*lightgbm"):
         create_estimator("xgboost", {}, TASKS)
 
 
@@ -64,7 +64,7 @@ def test_task_model_mismatch(monkeypatch: pytest.MonkeyPatch) -> None:
         create_model("tgcn", {}, TASKS, make_info())
     with pytest.raises(ConfigError, match="at least one task"):
         create_model("cnn_lstm", {}, [], make_info())
-    with pytest.raises(ConfigError, match="contains '.'"):
+    with pytest.raises(ConfigError, match=r"contains '\.'"):
         create_model("cnn_lstm", {}, [make_task("return", 1, name="ret.1")], make_info())
 
 
