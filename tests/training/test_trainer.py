@@ -260,3 +260,42 @@ def test_queued_run_starts_with_resume_and_a_data_error_marks_it_failed(tmp_path
         train_run(None, tmp_path, name="bad", resume=True)
     st = run.status()
     assert st["state"] == "failed" and "NOPE" in st["error"]
+
+
+class SigtermAfter(Callback):
+    """Sends this process SIGTERM at the end of epoch ``n`` (the dashboard's Cancel button)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def on_epoch_end(self, trainer, record) -> None:
+        if record["epoch"] == self.n:
+            import os
+            import signal
+
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+class StatusSpy(Callback):
+    """Reads status.json at every heartbeat (after the MetricsLogger wrote it)."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict] = []
+
+    def on_heartbeat(self, trainer, info) -> None:
+        self.seen.append(trainer.run.status())
+
+
+def test_sigterm_cancels_and_heartbeats_report_progress(tmp_path) -> None:
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    spy = StatusSpy()
+    run = train_run(tiny_config(epochs=3, heartbeat_s=1e-6), tmp_path, name="sig", callbacks=[SigtermAfter(1), spy])
+    assert run.status()["state"] == "cancelled"
+    assert [r["epoch"] for r in run.metric_records()] == [1]
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is restored
+    assert spy.seen and all(s["state"] == "running" for s in spy.seen)
+    progress = [s["progress"] for s in spy.seen]
+    assert progress == sorted(progress) and 0 < progress[0] <= 1 / 3 + 1e-9
+    assert all(s.get("heartbeat") and s.get("pid") for s in spy.seen)
