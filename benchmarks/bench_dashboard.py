@@ -70,7 +70,9 @@ def run(workdir: str, n_stocks: int, n_days: int, repeats: int, pages: list[str]
     _check(at, "home")
 
     results: list[Result] = []
-    note = f"{PRESET} run (1 epoch, evaluated) on {n_stocks} stocks x {n_days} days; AppTest through dashboard/app.py"
+    note = (f"{PRESET} run (1 epoch, evaluated) on {n_stocks} stocks x {n_days} days; AppTest through "
+            f"dashboard/app.py; pages in order {', '.join(selected)}: a *_first_s figure includes what that page "
+            "is the first to import or cache in this process (e.g. torch_geometric with the first model page)")
     for page in selected:
         first, at = _render(run_dir.name, page)
         _check(at, page)

@@ -22,7 +22,7 @@ TARGET_SIZE = (500, 2520)
 BATCH_ROWS = 256
 
 
-def run(workdir: str, n_stocks: int, n_days: int, repeats: int, stages: bool = True) -> list[Result]:
+def run(workdir: str, n_stocks: int, n_days: int, repeats: int, warmup: int = 1, stages: bool = True) -> list[Result]:
     import torch  # noqa: F401  (imported before the baseline so the peak is read against it)
 
     from finmt_core.data.dense import to_dense
@@ -50,7 +50,7 @@ def run(workdir: str, n_stocks: int, n_days: int, repeats: int, stages: bool = T
         tensors(prepared)
         shape["X"] = prepared.X.shape
 
-    times = time_repeats(pipeline, repeats=repeats, warmup=1)
+    times = time_repeats(pipeline, repeats=repeats, warmup=warmup)
     peak_mb = peak_rss_mb()
 
     # stage breakdown: one pass through the stages prepare() chains, each timed on its own
@@ -75,7 +75,8 @@ def run(workdir: str, n_stocks: int, n_days: int, repeats: int, stages: bool = T
     is_target_size = (n_stocks, n_days) == TARGET_SIZE
     d, n, f = shape["X"]
     note = (f"{n} stocks x {d} days, {f} features, {len(config.tasks)} tasks (every family); "
-            "load_panel(parquet) + prepare (features, labels, split, graph, scaler) + tensors")
+            "load_panel(parquet) + prepare (features, labels, split, graph, scaler) + tensors"
+            + ("" if warmup else "; no warm-up call (quick profile)"))
     out = [
         Result(f"data_pipeline_{size}", "s", times, TARGET_S if is_target_size else None, "lower", note=note),
         Result(f"data_pipeline_{size}_peak_mem", "MB", [peak_mb], TARGET_MB if is_target_size else None, "lower",

@@ -30,6 +30,7 @@ NAVIGATION = {
     "Training": [
         _page("train.py", "Train", ":material/rocket_launch:", "train"),
         _page("curves.py", "Training curves", ":material/monitoring:", "curves"),
+        _page("tuning.py", "Tuning", ":material/science:", "tuning"),
     ],
     "Analysis": [
         _page("evaluation.py", "Evaluation", ":material/fact_check:", "evaluation"),

@@ -1,7 +1,11 @@
-"""Shared UI pieces: run / ticker / date pickers bound to the URL, status badges, empty states.
+"""Shared UI pieces: run / ticker / date / dataset pickers kept in the URL, status badges,
+empty states.
 
-Pickers use ``bind="query-params"`` so the selection is part of the URL (a refresh or a shared
-link shows the same view) and ``persist_state="session"`` so it survives page switches.
+Every picker writes its choice to ``st.query_params`` (a refresh or a shared link shows the
+same view) and mirrors it in the session, because Streamlit clears query parameters when the
+user switches pages: the next page puts the remembered value back into its URL (see
+:mod:`dashboard.state`). Streamlit's own ``bind="query-params"`` is not used for these: it
+keeps a value per page and drops it from the URL when it equals the widget's default.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from dashboard import state
 from finmt_core.config import ExperimentConfig
 from finmt_core.training.runs import STALE_STATE, RunDir
 
@@ -62,6 +67,28 @@ def no_runs(what: str = "this page") -> None:
     st.stop()
 
 
+def url_select(
+    container: object,
+    label: str,
+    options: Sequence[str],
+    *,
+    name: str,
+    default: str | None = None,
+    **kwargs: object,
+) -> str | None:
+    """A select box whose value lives in the URL as ``?<name>=`` (and in the session, for the
+    next page). The URL value wins when it is one of ``options``; else the remembered one;
+    else ``default``; else the first option."""
+    options = [str(o) for o in options]
+    if not options:
+        return None
+    wanted = state.get_param(name)
+    pick = wanted if wanted in options else default if default in options else options[0]
+    value = container.selectbox(label, options, index=options.index(pick), key=name, **kwargs)  # type: ignore[attr-defined]
+    state.set_param(name, value)
+    return None if value is None else str(value)
+
+
 def run_picker(
     runs: Sequence[RunDir],
     *,
@@ -70,20 +97,12 @@ def run_picker(
     sidebar: bool = True,
     help: str | None = None,
 ) -> RunDir | None:
-    """Select a run; the choice is stored in the URL (``?run=<name>``). Returns None if no runs."""
+    """Select a run (``?run=<name>``); None when there are no runs."""
     if not runs:
         return None
     by_name = {r.name: r for r in runs}
-    target = st.sidebar if sidebar else st
-    name = target.selectbox(
-        label,
-        list(by_name),
-        index=0,
-        key=key,
-        bind="query-params",
-        persist_state="session",
-        help=help or "Runs in the runs folder, newest first.",
-    )
+    name = url_select(st.sidebar if sidebar else st, label, list(by_name), name=key,
+                      help=help or "Runs in the runs folder, newest first.")
     return by_name.get(str(name), runs[0])
 
 
@@ -91,11 +110,7 @@ def ticker_picker(
     tickers: Sequence[str], *, key: str = "ticker", label: str = "Ticker", sidebar: bool = False
 ) -> str | None:
     """Select a ticker (``?ticker=``)."""
-    if len(tickers) == 0:
-        return None
-    target = st.sidebar if sidebar else st
-    value = target.selectbox(label, list(tickers), index=0, key=key, bind="query-params", persist_state="session")
-    return str(value) if value is not None else None
+    return url_select(st.sidebar if sidebar else st, label, list(tickers), name=key)
 
 
 def date_picker(
@@ -110,15 +125,8 @@ def date_picker(
     if len(dates) == 0:
         return None
     iso = [pd.Timestamp(d).strftime("%Y-%m-%d") for d in dates]
-    target = st.sidebar if sidebar else st
-    value = target.selectbox(
-        label,
-        iso,
-        index=len(iso) - 1 if default_last else 0,
-        key=key,
-        bind="query-params",
-        persist_state="session",
-    )
+    value = url_select(st.sidebar if sidebar else st, label, iso, name=key,
+                       default=iso[-1] if default_last else iso[0])
     return pd.Timestamp(value) if value else None
 
 
@@ -174,10 +182,7 @@ def data_source(root: Path, key: str) -> str:
 def dataset_picker(root: Path, *, key: str = "data", label: str = "Data", help: str | None = None) -> str:
     """Choose a data source (``?data=``); returns the option key (see :func:`data_source`)."""
     options = dataset_options(root)
-    value = st.selectbox(
-        label, list(options), index=0, format_func=lambda s: options.get(s, s), key=key,
-        bind="query-params", persist_state="session", help=help,
-    )
+    value = url_select(st, label, list(options), name=key, format_func=lambda s: options.get(s, s), help=help)
     return str(value)
 
 

@@ -75,11 +75,11 @@ def runs_table(runs) -> tuple[pd.DataFrame, int]:
             "run": run.name,
             "state": w.state_text(view.state),
             "model": cfg.model.name,
+            "headline": headline(cache.evaluation_file(run)) or (view.error or view.message or ""),
+            "progress": view.progress,
+            "best val loss": view.best_val_loss if view.best_val_loss is not None else float("nan"),
             "tasks": ", ".join(t.name for t in cfg.tasks),
             "data": cfg.data.source,
-            "progress": view.progress,
-            "best val loss": view.best_val_loss,
-            "headline": headline(cache.evaluation_file(run)) or (view.error or view.message or ""),
         })
     return pd.DataFrame(rows), active
 

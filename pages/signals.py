@@ -53,6 +53,10 @@ rows = preds[preds["split"] == split].reset_index(drop=True)
 if rows.empty:
     st.info(f"No {split} predictions in this run.")
     st.stop()
+try:
+    rows = cache.with_outcome(run, rows)  # score calls on every row with a known future
+except Exception as exc:  # the run's data cannot be rebuilt: score on the stored targets only
+    st.caption(f":material/info: Outcomes come from the stored targets only ({exc}).")
 live = c[3].toggle("Add the latest date", value=False, key="sg_live",
                    help="Run the model on the last date of the data: its calls for the next day (no outcome yet).")
 shown = rows

@@ -8,7 +8,7 @@ the data (e.g. ``volume`` on close-only prices) simply have no branch.
 Architecture::
 
     image [B, C, H, W]
-      -> shared conv stem, applied to every channel separately      [B*C, c, H/4, W/4]
+      -> shared conv stem (strided convs), applied to every channel  [B*C, c, H/4, W/4]
       -> one branch per channel/group (conv + coarse pooling + linear) -> tokens [B, C, D]
       -> cross-modal attention between the C tokens (+ modality embeddings)
       -> attention-weighted sum over modalities                     -> embedding [B, D]
@@ -38,7 +38,8 @@ class FinNeXCNNConfig:
     """Hyper-parameters of :class:`FinNeXCNN` (the seed's 512px/768-d net, scaled to CPU demos).
 
     Attributes:
-        stem_channels: widths of the shared conv stem (each block: conv3x3, BN, GELU, maxpool 2).
+        stem_channels: widths of the shared conv stem (each block: strided conv3x3 halving H and W,
+            BN, GELU).
         branch_channels: conv width of each modality branch.
         pool_size: branch pooling grid (pool_size x pool_size cells kept before the linear).
         embed_dim: token / embedding width D.
@@ -56,11 +57,9 @@ class FinNeXCNNConfig:
     dropout: float = 0.2
 
 
-def _conv_block(cin: int, cout: int, pool: bool) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.GELU()]
-    if pool:
-        layers.append(nn.MaxPool2d(2))
-    return nn.Sequential(*layers)
+def _conv_block(cin: int, cout: int, stride: int) -> nn.Sequential:
+    """conv3x3 (stride 2 halves H and W) -> BatchNorm -> GELU."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.BatchNorm2d(cout), nn.GELU())
 
 
 class CrossModalAttention(nn.Module):
@@ -95,14 +94,14 @@ class FinNeXCNNBackbone(nn.Module):
         super().__init__()
         blocks, cin = [], 1
         for c in cfg.stem_channels:
-            blocks.append(_conv_block(cin, c, pool=True))
+            blocks.append(_conv_block(cin, c, stride=2))
             cin = c
         self.stem = nn.Sequential(*blocks)
         flat = cfg.branch_channels * cfg.pool_size * cfg.pool_size
         self.branches = nn.ModuleDict(
             {
                 g: nn.Sequential(
-                    _conv_block(cin, cfg.branch_channels, pool=False),
+                    _conv_block(cin, cfg.branch_channels, stride=1),
                     nn.AdaptiveAvgPool2d(cfg.pool_size),
                     nn.Flatten(),
                     nn.Linear(flat, cfg.embed_dim),

@@ -8,13 +8,15 @@ inputs are graph convolutions of the node features::
     h~_t = tanh(conv_h(X_t) + U_h (r_t * h_{t-1}))
     h_t = z_t * h_{t-1} + (1 - z_t) * h~_t
 
-The convolutions only see the inputs, never the state, so all T of them are computed in one
-call before the recurrence: a ``GCNConv`` accepts ``[T, N, F]`` directly (it is linear and
-propagates along the node dimension), and ``GATv2Conv`` runs once on T stacked copies of the
-graph (one disjoint graph of T*N nodes). The three gates share one conv of width 3H (the
-PyG-Temporal cell's ``conv -> Linear`` pairs are linear maps of the same conv input, so this
-is the same function class). The GCN normalisation is computed once per forward pass and
-shared by the layers. The recurrence left per step is three small dense products.
+The convolutions only see the inputs, never the state, so all T of them are computed before
+the recurrence in one call: ``GCNConv`` is linear (``A_hat X_t W + b``), so the T steps are one
+sparse product of the normalised adjacency (``gcn_norm``, computed once per forward pass and
+shared by the layers) with ``[N, T * width]``, applied on the narrower side of ``W``;
+``GATv2Conv`` runs once on T stacked copies of the graph (one disjoint graph of N*T nodes).
+The three gates share one conv of width 3H (the PyG-Temporal cell's ``conv -> Linear``
+pairs are linear maps of the same conv input, so this is the same function class; the tests
+check the result against a step-by-step cell built on a plain ``GCNConv``). What is left per
+step is three small dense products.
 
 Batches of dates arrive as one disjoint graph (``x`` ``[G*N, T, F]``, ``edge_index``
 ``[2, G*E]``); ``node_mask`` False rows (tickers without data that day) are cut out of the
@@ -46,7 +48,11 @@ class TGCNConfig:
         hidden: hidden width H of every layer (= embedding width).
         layers: stacked TGCN layers (layer k+1 reads layer k's hidden sequence).
         use_gat: GATv2Conv (edge weights as 1-d edge features) instead of GCNConv.
-        gat_heads: attention heads of GATv2Conv (averaged to H*3 outputs).
+        gat_heads: attention heads of GATv2Conv (averaged to H outputs).
+        root_weight: GCN only: add a separate linear map of the node's own features to the
+            gate inputs (PyG GraphConv's "root weight"). GCN's normalised aggregation mixes a
+            stock's own features with its neighbours' under one weight; this keeps them apart.
+            False = the plain TGCN cell.
         head_hidden: hidden width of the task heads (0 = linear heads, as in the seed).
         dropout: dropout before the heads (MC dropout uses it).
     """
@@ -55,6 +61,7 @@ class TGCNConfig:
     layers: int = 2
     use_gat: bool = False
     gat_heads: int = 2
+    root_weight: bool = True
     head_hidden: int = 0
     dropout: float = 0.1
 
@@ -70,7 +77,7 @@ class TGCNLayer(nn.Module):
         ``x`` ``[N, T, F_in]`` -> ``(h [N, T, H], attention [E, T, heads] or None)``.
     """
 
-    def __init__(self, in_dim: int, hidden: int, use_gat: bool, gat_heads: int) -> None:
+    def __init__(self, in_dim: int, hidden: int, use_gat: bool, gat_heads: int, root_weight: bool = False) -> None:
         super().__init__()
         self.hidden = hidden
         self.use_gat = use_gat
@@ -83,6 +90,8 @@ class TGCNLayer(nn.Module):
             # normalisation and self-loops come from the backbone's gcn_norm (computed once)
             self.conv = GCNConv(in_dim, 3 * hidden, normalize=False, add_self_loops=False)
             self.gates = nn.Identity()
+        # GATv2 weighs the self-loop by attention already; GCN gets an optional root term
+        self.root = nn.Linear(in_dim, 3 * hidden, bias=False) if root_weight and not use_gat else None
         self.u_zr = nn.Linear(hidden, 2 * hidden, bias=False)
         self.u_h = nn.Linear(hidden, hidden, bias=False)
 
@@ -92,13 +101,19 @@ class TGCNLayer(nn.Module):
         if not self.use_gat:
             # GCNConv(X_t) = A_hat X_t W + b is linear, so all T steps are one sparse product
             # A_hat [N, N] @ [N, T * width], taken on the narrower side of W.
+            # Sparse products have no reduced-precision kernels: this block runs in the
+            # adjacency's dtype (float32) with autocast off.
             lin, adj = self.conv.lin, graph["adj"]
-            if f <= lin.out_channels:
-                out = lin(torch.sparse.mm(adj, x.reshape(n, t * f)).view(n, t, f))
-            else:
-                xw = lin(x)
-                out = torch.sparse.mm(adj, xw.reshape(n, -1)).view(n, t, -1)
-            return out + self.conv.bias, None
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                x = x.to(adj.dtype)
+                if f <= lin.out_channels:
+                    out = lin(torch.sparse.mm(adj, x.reshape(n, t * f)).view(n, t, f))
+                else:
+                    out = torch.sparse.mm(adj, lin(x).reshape(n, -1)).view(n, t, -1)
+                out = out + self.conv.bias
+                if self.root is not None:
+                    out = out + self.root(x)
+                return out, None
         out = self.conv(
             x.reshape(n * t, f),
             graph["stacked_index"],
@@ -136,6 +151,8 @@ class TGCNBackbone(nn.Module):
         layers: number of TGCN layers.
         use_gat: GATv2Conv instead of GCNConv.
         gat_heads: GAT heads.
+        root_weight: GCN only: separate linear map of each node's own features (see
+            :class:`TGCNConfig`); False (default) = the plain TGCN cell.
 
     Shapes:
         ``x`` ``[N, T, F]``, ``edge_index`` ``[2, E]``, ``edge_weight`` ``[E]`` (or None = 1),
@@ -145,11 +162,19 @@ class TGCNBackbone(nn.Module):
         passing (self-loops, masked endpoints) get 0.
     """
 
-    def __init__(self, in_channels: int, hidden: int = 16, layers: int = 2, use_gat: bool = False, gat_heads: int = 2):
+    def __init__(
+        self,
+        in_channels: int,
+        hidden: int = 16,
+        layers: int = 2,
+        use_gat: bool = False,
+        gat_heads: int = 2,
+        root_weight: bool = False,
+    ) -> None:
         super().__init__()
         self.use_gat = use_gat
         self.layers = nn.ModuleList(
-            TGCNLayer(in_channels if i == 0 else hidden, hidden, use_gat, gat_heads) for i in range(layers)
+            TGCNLayer(in_channels if i == 0 else hidden, hidden, use_gat, gat_heads, root_weight) for i in range(layers)
         )
 
     def _graph(self, edge_index: Tensor, edge_weight: Tensor, keep: Tensor, n: int, t: int, dtype: torch.dtype) -> dict[str, Tensor]:
@@ -175,12 +200,13 @@ class TGCNBackbone(nn.Module):
         n, t, _ = x.shape
         if edge_weight is None:
             edge_weight = x.new_ones(edge_index.shape[1])
-        edge_weight = edge_weight.to(x.dtype)
+        edge_weight = edge_weight.to(torch.promote_types(x.dtype, torch.float32))
         keep = edge_index[0] != edge_index[1]  # the convs add their own self-loops
         if node_mask is not None:
             keep = keep & node_mask[edge_index[0]] & node_mask[edge_index[1]]
             x = x * node_mask.view(-1, 1, 1).to(x.dtype)
-        graph = self._graph(edge_index, edge_weight, keep, n, t, x.dtype)
+        # graph weights in float32 (float64 inputs keep float64), whatever autocast does
+        graph = self._graph(edge_index, edge_weight, keep, n, t, torch.promote_types(x.dtype, torch.float32))
         want = return_attention and self.use_gat
         seq = x
         alphas = []
@@ -222,7 +248,9 @@ class TGCN(MultiTaskModel):
 
     def __init__(self, cfg: TGCNConfig, tasks: list[Task], info: Any) -> None:
         super().__init__(cfg, tasks, info)
-        self.backbone = TGCNBackbone(info.n_features, cfg.hidden, cfg.layers, cfg.use_gat, cfg.gat_heads)
+        self.backbone = TGCNBackbone(
+            info.n_features, cfg.hidden, cfg.layers, cfg.use_gat, cfg.gat_heads, cfg.root_weight
+        )
         self.heads = build_heads(tasks, cfg.hidden, cfg.head_hidden, cfg.dropout)
 
     @classmethod

@@ -207,9 +207,10 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
             if main:
                 from finmt_core.training.fit_estimator import fit_estimator_run
 
-                fit_estimator_run(config, prepared, run)
+                record = fit_estimator_run(config, prepared, run)
                 run.write_status(state="done", finished=now_iso(), progress=1.0, epoch=1, epochs=1,
-                                 message="fitted", heartbeat=now_iso())
+                                 message="fitted", heartbeat=now_iso(), best_epoch=1,
+                                 best_val_loss=record["val_loss"])
             dist.barrier()
             return run
         assert model is not None

@@ -91,3 +91,66 @@ def test_home_shows_the_demo_progress(open_page, tmp_path):
     assert not at.exception
     assert any("Training the demo runs" in m.value for m in at.markdown)
     assert at.get("progress")
+
+
+@pytest.fixture
+def fake_training(monkeypatch):
+    """train_run / evaluate_run replaced by recorders (run_demo's own logic is under test)."""
+    from finmt_core.evaluation import evaluate
+    from finmt_core.training import pipeline
+
+    calls: dict[str, list[str]] = {"train": [], "evaluate": []}
+    behaviour: dict[str, object] = {}
+
+    def fake_train(config, root, name=None, resume=False, **kwargs):
+        calls["train"].append(name)
+        action = behaviour.get(name, "done")
+        if action == "raise":
+            raise ValueError("boom")
+        if action == "sigterm":
+            import os
+            import signal
+
+            os.kill(os.getpid(), signal.SIGTERM)
+        RunDir(root / name).write_status(state="done")
+
+    def fake_evaluate(path, **kwargs):
+        calls["evaluate"].append(RunDir(path).name)
+        return {}
+
+    monkeypatch.setattr(pipeline, "train_run", fake_train)
+    monkeypatch.setattr(evaluate, "evaluate_run", fake_evaluate)
+    return calls, behaviour
+
+
+@pytest.fixture
+def restore_sigterm():
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, before)
+
+
+def test_demo_trains_and_evaluates_every_run_in_order(tmp_path, fake_training, restore_sigterm):
+    calls, behaviour = fake_training
+    names = [item.name for item in demo.DEMO_SET]
+    behaviour[names[0]] = "raise"  # one failed demo run must not stop the others
+    demo.run_demo(tmp_path)
+    assert calls["train"] == names
+    assert calls["evaluate"] == names[1:]
+    first = RunDir(tmp_path / names[0]).status()
+    assert first["state"] == "failed" and "boom" in first["error"]
+    prog = demo.progress(tmp_path)
+    assert prog.finished and prog.done == len(names) - 1 and prog.failed == 1
+
+
+def test_sigterm_stops_the_demo_and_cancels_what_is_left(tmp_path, fake_training, restore_sigterm):
+    calls, behaviour = fake_training
+    names = [item.name for item in demo.DEMO_SET]
+    behaviour[names[0]] = "sigterm"
+    demo.run_demo(tmp_path)
+    assert calls["train"] == names[:1] and calls["evaluate"] == []
+    assert {RunDir(tmp_path / n).status()["state"] for n in names} == {"cancelled"}
+    prog = demo.progress(tmp_path)
+    assert prog.finished and "stopped" in prog.error

@@ -130,6 +130,18 @@ def test_signals_threshold_slider_changes_the_calls(open_page, runs_root):
     assert {m.label: m.value for m in at.metric}["Coverage"] != coverage
 
 
+def test_signals_agree_with_the_evaluation(open_page, runs_root):
+    """Coverage and accuracy at threshold 0.5 on the test segment are evaluation.json's."""
+    import json
+
+    ev = json.loads((runs_root / "rf-tgcn" / "evaluation.json").read_text())["signal_gated"]
+    at = open_page(runs_root, "signals", run="rf-tgcn")
+    no_exception(at)
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Coverage"] == f"{ev['coverage']:.1%}"
+    assert shown["Accuracy of calls"] == f"{ev['accuracy']:.1%}"
+
+
 def test_signals_for_a_model_without_gating_heads(open_page, runs_root, tmp_path):
     import fixtures
 

@@ -43,8 +43,14 @@ def browser_tools() -> tuple[str, str]:
 
 @pytest.fixture(scope="session")
 def e2e_runs(tmp_path_factory: pytest.TempPathFactory, browser_tools: tuple[str, str]) -> Path:
-    """Finished, evaluated runs (real checkpoints from tests/run_factory.py) plus a failed and
-    a cancelled hand-written run, so every page has something to show."""
+    """Finished, evaluated runs (real checkpoints from tests/run_factory.py, named like the
+    dashboard's demo set) plus a failed hand-written run, so every page has something to show.
+
+    ``FINMT_E2E_RUNS=/path/to/runs`` uses an existing runs folder instead, e.g. the real demo
+    set (``python -m dashboard.demo DIR``) for the README screenshots."""
+    override = os.environ.get("FINMT_E2E_RUNS")
+    if override:
+        return Path(override).resolve()
     import fixtures  # tests/dashboard/fixtures.py
     import run_factory
 
@@ -53,7 +59,7 @@ def e2e_runs(tmp_path_factory: pytest.TempPathFactory, browser_tools: tuple[str,
     root = tmp_path_factory.mktemp("e2e-runs")
     fixtures.write_run(root, "fx-failed", "cnn_lstm", fixtures.SEQ_TASKS, state="failed", epochs_done=2,
                        error="loss became NaN at epoch 3 (task return); lower the learning rate", seed=3)
-    for name, model in (("demo-seq", "lstm_transformer"), ("demo-tgcn", "tgcn")):
+    for name, model in (("demo-lstm-transformer", "lstm_transformer"), ("demo-tgcn", "tgcn")):
         run = run_factory.make_run(root, name, model)
         evaluate_run(run.path, baselines=("naive_majority", "naive_momentum", "naive_zero"))
     return root

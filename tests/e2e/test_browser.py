@@ -16,12 +16,12 @@ PAGES = [
     ("", "finmt", "", "01_home"),
     ("data", "Data", "", "02_data"),
     ("train", "Train", "", "03_train"),
-    ("curves", "Training curves", "?run=demo-seq", "04_training_curves"),
+    ("curves", "Training curves", "?run=demo-lstm-transformer", "04_training_curves"),
     ("evaluation", "Evaluation", "?run=demo-tgcn", "05_evaluation"),
-    ("explain", "Attention & explanations", "?run=demo-seq", "06_explanations"),
-    ("backtest", "Backtest", "?run=demo-seq", "07_backtest"),
+    ("explain", "Attention & explanations", "?run=demo-lstm-transformer", "06_explanations"),
+    ("backtest", "Backtest", "?run=demo-lstm-transformer", "07_backtest"),
     ("signals", "Signal-gated predictions", "?run=demo-tgcn", "08_signal_gated"),
-    ("whatif", "What-if", "?run=demo-seq", "09_what_if"),
+    ("whatif", "What-if", "?run=demo-lstm-transformer", "09_what_if"),
     ("report", "Report", "?run=demo-tgcn", "10_report"),
     ("report", "", "?run=demo-tgcn&present=1", "11_report_presentation"),
 ]
@@ -78,3 +78,23 @@ def test_page_renders_in_chromium(server, driver, url, title, query, shot):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     _full_page_screenshot(driver, SCREENSHOTS / f"{shot}.png")
     assert (SCREENSHOTS / f"{shot}.png").stat().st_size > 10_000
+
+
+def test_the_selected_run_survives_page_switch_and_refresh(server, driver):
+    """State lives in the URL: choosing a run, switching pages and refreshing keep it.
+    (demo-lstm-transformer is not the newest run, so falling back to the default would show another run.)"""
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{server}/curves?run=demo-lstm-transformer")
+    _wait_rendered(driver, "Training curves")
+    assert "demo-lstm-transformer" in driver.find_element(By.CSS_SELECTOR, "[data-testid='stMain']").text
+    link = next(a for a in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stSidebarNav'] a")
+                if a.get_attribute("href").rstrip("/").split("?")[0].endswith("/backtest"))
+    link.click()
+    _wait_rendered(driver, "Backtest")
+    main = driver.find_element(By.CSS_SELECTOR, "[data-testid='stMain']").text
+    assert "Run demo-lstm-transformer" in main, main[:300]
+    assert "run=demo-lstm-transformer" in driver.current_url
+    driver.refresh()
+    _wait_rendered(driver, "Backtest")
+    assert "Run demo-lstm-transformer" in driver.find_element(By.CSS_SELECTOR, "[data-testid='stMain']").text

@@ -191,3 +191,16 @@ def test_training_batch_of_one_row(name: str) -> None:
     model.train()
     out = model(batch)
     check_outputs(all_kind_tasks(), out, 1)
+
+
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_mixed_precision_forward_backward(name: str, params: dict[str, Any]) -> None:
+    """Under autocast (CPU bfloat16 here, as the trainer's CUDA AMP would) every model runs and trains."""
+    tasks = all_kind_tasks()
+    model, batch = build(name, params, tasks)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(batch, explain=True)
+        loss = sum(simple_loss(t, out[t.name].float(), batch["targets"][t.name]) for t in tasks)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())

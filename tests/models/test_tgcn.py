@@ -35,7 +35,8 @@ def reference_layer(layer: TGCNLayer, x: torch.Tensor, ei: torch.Tensor, ew: tor
         ref.bias.data.copy_(layer.conv.bias.data)
 
         def conv(xt: torch.Tensor) -> torch.Tensor:
-            return ref(xt, ei, ew)
+            root = layer.root(xt) if layer.root is not None else 0.0
+            return ref(xt, ei, ew) + root
 
     h = x.new_zeros(x.shape[0], layer.hidden)
     outs = []
@@ -48,12 +49,13 @@ def reference_layer(layer: TGCNLayer, x: torch.Tensor, ei: torch.Tensor, ew: tor
     return torch.stack(outs, dim=1)
 
 
-@pytest.mark.parametrize("gat", [False, True])
-def test_backbone_equals_step_by_step_cell(gat: bool) -> None:
+@pytest.mark.parametrize(("gat", "root"), [(False, False), (False, True), (True, False)])
+def test_backbone_equals_step_by_step_cell(gat: bool, root: bool) -> None:
     torch.manual_seed(0)
     ei, ew = graph()
     x = torch.randn(N, T, FEAT)
-    net = TGCNBackbone(FEAT, hidden=H, layers=2, use_gat=gat)
+    net = TGCNBackbone(FEAT, hidden=H, layers=2, use_gat=gat, root_weight=root)
+    assert (net.layers[0].root is not None) == root
     h, _ = net(x, ei, ew)
     seq = x
     with torch.no_grad():
