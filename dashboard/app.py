@@ -1,8 +1,8 @@
 """finmt dashboard: the router.
 
 Start with ``finmt dashboard`` (or ``make run``). This file only configures the page, picks
-the navigation (pages live in the top-level ``pages/`` folder, one file per page) and kicks
-off the first-start demo runs; every screen is a page file.
+the navigation (pages live in the top-level ``pages/`` folder, one file per page), starts the
+background import warm-up and kicks off the first-start demo runs; every screen is a page file.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import demo, state
+from dashboard import demo, state, warmup
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 
@@ -52,5 +52,6 @@ if presenting:
         "<style>[data-testid='stSidebar'],[data-testid='stSidebarCollapsedControl'],"
         "[data-testid='stToolbar']{display:none !important;}</style>"
     )
+warmup.start()
 demo.ensure_started(state.runs_root(), enabled=state.demo_enabled())
 page.run()

@@ -59,55 +59,61 @@ st.caption(f"Columns: {', '.join(info['columns'])}" + (f" · sectors: {', '.join
 for note in info["notes"]:
     st.info(note, icon=":material/info:")
 
+# lazy tabs: only the open one runs (features, labels and the graph take a moment to build)
 prices_tab, features_tab, labels_tab, graph_tab, table_tab = st.tabs(
-    ["Prices", "Features", "Labels", "Stock graph", "Per ticker"]
+    ["Prices", "Features", "Labels", "Stock graph", "Per ticker"], key="data_tab", on_change="rerun"
 )
 
 PERIODS = {"6M": 126, "1Y": 252, "3Y": 756, "All": None}
-with prices_tab:
-    p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
-    with p1:
-        ticker = w.ticker_picker(info["tickers"], key="ticker")
-    period = p2.segmented_control("Period", list(PERIODS), default="1Y", key="price_period") or "All"
-    dates = panel.index.get_level_values("date").unique().sort_values()
-    shown = panel if PERIODS[period] is None else panel.loc[dates[-PERIODS[period]:][0]:]
-    st.plotly_chart(plots.price_candlestick(shown, ticker), key="prices")
+if prices_tab.open:
+    with prices_tab:
+        p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
+        with p1:
+            ticker = w.ticker_picker(info["tickers"], key="ticker")
+        period = p2.segmented_control("Period", list(PERIODS), default="1Y", key="price_period") or "All"
+        dates = panel.index.get_level_values("date").unique().sort_values()
+        shown = panel if PERIODS[period] is None else panel.loc[dates[-PERIODS[period]:][0]:]
+        st.plotly_chart(plots.price_candlestick(shown, ticker), key="prices")
 
-with features_tab:
-    with guard("Computing features"):
-        frame = cache.features(f"{source_key}:{len(panel)}", panel)
-    groups = {g: names for g, names in frame.groups.items() if names}
-    g1, g2, g3 = st.columns([1, 1, 2])
-    group = g1.selectbox("Group", list(groups), key="feature_group")
-    f_ticker = g2.selectbox("Ticker", frame.tickers, key="feature_ticker")
-    chosen = g3.multiselect("Features", groups[group], default=groups[group][:3], key=f"features.{group}")
-    n = frame.tickers.index(f_ticker)
-    one = pd.DataFrame(frame.values[:, n, :], index=frame.dates, columns=frame.names)
-    st.plotly_chart(plots.feature_explorer(one, chosen, title=f"{group} features · {f_ticker}"), key="features")
-    if frame.skipped:
-        with st.expander(f"{len(frame.skipped)} feature(s) unavailable for this data"):
-            st.dataframe(pd.Series(frame.skipped, name="reason").rename_axis("feature"))
+if features_tab.open:
+    with features_tab:
+        with guard("Computing features"):
+            frame = cache.features(f"{source_key}:{len(panel)}", panel)
+        groups = {g: names for g, names in frame.groups.items() if names}
+        g1, g2, g3 = st.columns([1, 1, 2])
+        group = g1.selectbox("Group", list(groups), key="feature_group")
+        f_ticker = g2.selectbox("Ticker", frame.tickers, key="feature_ticker")
+        chosen = g3.multiselect("Features", groups[group], default=groups[group][:3], key=f"features.{group}")
+        n = frame.tickers.index(f_ticker)
+        one = pd.DataFrame(frame.values[:, n, :], index=frame.dates, columns=frame.names)
+        st.plotly_chart(plots.feature_explorer(one, chosen, title=f"{group} features · {f_ticker}"), key="features")
+        if frame.skipped:
+            with st.expander(f"{len(frame.skipped)} feature(s) unavailable for this data"):
+                st.dataframe(pd.Series(frame.skipped, name="reason").rename_axis("feature"))
 
-with labels_tab:
-    l1, l2 = st.columns([3, 1])
-    families = l1.multiselect("Tasks", CLASS_FAMILIES, default=["direction", "signal"], key="label_tasks")
-    horizon = l2.number_input("Horizon (days)", min_value=1, max_value=60, value=1, key="label_h")
-    if not families:
-        st.caption("Pick at least one task.")
-    else:
-        with guard("Building labels"):
-            view = cache.data_view(f"{source_key}:{len(panel)}", tuple(families), int(horizon), panel)
-        st.plotly_chart(plots.label_distribution(view["counts"], title=f"Label distribution · horizon {horizon}d"),
-                        key="labels")
-        spans = " · ".join(f"{s}: {a:%Y-%m-%d} → {b:%Y-%m-%d}" for s, (a, b) in view["split_dates"].items())
-        st.caption(f"Date split (purged by the horizon): {spans}")
+if labels_tab.open:
+    with labels_tab:
+        l1, l2 = st.columns([3, 1])
+        families = l1.multiselect("Tasks", CLASS_FAMILIES, default=["direction", "signal"], key="label_tasks")
+        horizon = l2.number_input("Horizon (days)", min_value=1, max_value=60, value=1, key="label_h")
+        if not families:
+            st.caption("Pick at least one task.")
+        else:
+            with guard("Building labels"):
+                view = cache.data_view(f"{source_key}:{len(panel)}", tuple(families), int(horizon), panel)
+            st.plotly_chart(plots.label_distribution(view["counts"], title=f"Label distribution · horizon {horizon}d"),
+                            key="labels")
+            spans = " · ".join(f"{s}: {a:%Y-%m-%d} → {b:%Y-%m-%d}" for s, (a, b) in view["split_dates"].items())
+            st.caption(f"Date split (purged by the horizon): {spans}")
 
-with graph_tab:
-    with guard("Building the stock graph"):
-        view = cache.data_view(f"{source_key}:{len(panel)}", ("direction",), 1, panel)
-    st.plotly_chart(plots.stock_graph(view["edge_index"], view["edge_weight"], view["tickers"], view["sectors"]),
-                    key="graph")
-    st.caption(f"{view['graph_kind']} graph, {view['edge_index'].shape[1] // 2} edges, fitted on the train dates only.")
+if graph_tab.open:
+    with graph_tab:
+        with guard("Building the stock graph"):
+            view = cache.data_view(f"{source_key}:{len(panel)}", ("direction",), 1, panel)
+        st.plotly_chart(plots.stock_graph(view["edge_index"], view["edge_weight"], view["tickers"], view["sectors"]),
+                        key="graph")
+        st.caption(f"{view['graph_kind']} graph, {view['edge_index'].shape[1] // 2} edges, fitted on the train dates only.")
 
-with table_tab:
-    st.dataframe(pd.DataFrame(info["per_ticker"]).T.rename_axis("ticker"))
+if table_tab.open:
+    with table_tab:
+        st.dataframe(pd.DataFrame(info["per_ticker"]).T.rename_axis("ticker"))

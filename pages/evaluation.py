@@ -119,6 +119,19 @@ for tab, task in zip(st.tabs([t.name for t in scored]), scored):
             if ticker:
                 st.dataframe(pd.DataFrame(ticker).T.rename_axis("ticker"))
 
+horizons = evaluation.get("breakdowns", {}).get("horizon", {})
+if horizons:
+    st.subheader("Multi-horizon consistency", anchor=False)
+    for family, entry in horizons.items():
+        left, right = st.columns([1, 2])
+        left.markdown(f"**{family}**: {entry.get('metric')} by horizon (days)")
+        left.dataframe(pd.Series(entry.get("by_horizon", {}), name=entry.get("metric")).rename_axis("horizon"))
+        corr_h = pd.DataFrame(entry.get("prediction_correlation", {}))
+        if not corr_h.empty:
+            right.plotly_chart(plots.attention_heatmap(corr_h.to_numpy(), list(corr_h.columns), list(corr_h.index),
+                                                       title=f"{family}: rank correlation of predictions across horizons"),
+                               key=f"horizon.{family}")
+
 corr = evaluation.get("breakdowns", {}).get("cross_task_correlation", {})
 if corr:
     st.subheader("Cross-task correlation of predictions", anchor=False)

@@ -43,6 +43,9 @@ def demo_panel() -> None:
 
 # ---- runs ---------------------------------------------------------------------------------
 HIGHER_IS_BETTER = {metric: higher for metric, higher in HEADLINE.values()}
+#: text colour of each state in the runs table (the badge colours of the other pages)
+STATE_COLOURS = {"done": "#15803d", "running": "#2563eb", "queued": "#6b7280", "failed": "#b91c1c",
+                 "cancelled": "#c2410c", "stopped (no heartbeat)": "#7c3aed"}
 
 
 def headline(evaluation: dict | None) -> str:
@@ -103,7 +106,7 @@ def runs_section() -> None:
     c[2].metric("Finished", int((states == "done").sum()), border=True)
     c[3].metric("Failed or cancelled", int(states.isin(["failed", "cancelled"]).sum()), border=True)
     st.dataframe(
-        table,
+        table.style.map(lambda v: f"color: {STATE_COLOURS.get(v, 'inherit')}; font-weight: 600", subset=["state"]),
         hide_index=True,
         column_config={
             "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),

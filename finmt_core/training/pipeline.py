@@ -24,10 +24,11 @@ from finmt_core.errors import FinmtError, RunError
 from finmt_core.training import distributed as dist
 from finmt_core.training.callbacks import Callback, default_callbacks
 from finmt_core.training.checkpoint import load_checkpoint, model_from_checkpoint
+from finmt_core.training.device import resolve_device, seed_everything
 from finmt_core.training.optim import build_param_groups
 from finmt_core.training.predict import predict_rows, segment_predictions
 from finmt_core.training.runs import RunDir, create_run, effective_state, now_iso, open_run
-from finmt_core.training.trainer import Trainer, resolve_device, seed_everything
+from finmt_core.training.trainer import Trainer
 
 log = logging.getLogger(__name__)
 

@@ -55,7 +55,7 @@ def predict_rows(
         ``date_idx`` / ``ticker_idx``.
     """
     from finmt_core.data.tensors import make_inference_batches
-    from finmt_core.training.trainer import to_device
+    from finmt_core.training.device import to_device
 
     tasks: list[Task] = list(prepared.targets.tasks)
     kind = model.input_kind

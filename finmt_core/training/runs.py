@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import socket
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,12 @@ import pandas as pd
 
 from finmt_core.config import ExperimentConfig
 from finmt_core.errors import RunError
+from finmt_core.training.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, json_default
+
+__all__ = [
+    "STALE_STATE", "RunDir", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "create_run",
+    "delete_run", "effective_state", "list_runs", "now_iso", "open_run", "validate_run_name",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,51 +42,6 @@ STATES = ("queued", "running", "done", "failed", "cancelled")
 #: A "running" run whose heartbeat is older than this is reported as stale (seconds).
 STALE_AFTER_S = 300.0
 STALE_STATE = "failed (stale)"
-
-
-# ---- atomic writes ----------------------------------------------------------------------
-def atomic_write_bytes(path: str | Path, data: bytes, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, rename).
-
-    ``durable`` also fsyncs before the rename (checkpoints, predictions); frequently rewritten
-    small files (status.json heartbeats) skip it: readers still never see half a file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
-    # os.open with 0o666 (not mkstemp's 0o600) so the umask decides, as for any other file.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str, durable: bool = True) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
-
-
-def atomic_write_json(path: str | Path, obj: Any, durable: bool = True) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default, allow_nan=True) + "\n", durable)
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "item"):  # numpy / torch scalars
-        return o.item()
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if isinstance(o, (datetime, pd.Timestamp)):
-        return o.isoformat()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def now_iso() -> str:
@@ -255,7 +215,7 @@ class RunDir:
     # ---- metrics --------------------------------------------------------------------------
     def append_metrics(self, record: dict[str, Any]) -> None:
         """Append one JSON line (one write + flush + fsync: a line is whole or absent)."""
-        line = json.dumps(record, default=_json_default) + "\n"
+        line = json.dumps(record, default=json_default) + "\n"
         self.path.mkdir(parents=True, exist_ok=True)
         with open(self.metrics_path, "a", encoding="utf-8") as fh:
             fh.write(line)
@@ -292,7 +252,7 @@ class RunDir:
     def truncate_metrics(self, last_epoch: int) -> None:
         """Keep only lines with ``epoch <= last_epoch`` (used when resuming from a checkpoint)."""
         recs = [r for r in self.metric_records() if int(r.get("epoch", 0)) <= last_epoch]
-        text = "".join(json.dumps(r, default=_json_default) + "\n" for r in recs)
+        text = "".join(json.dumps(r, default=json_default) + "\n" for r in recs)
         atomic_write_text(self.metrics_path, text)
 
     # ---- outputs --------------------------------------------------------------------------

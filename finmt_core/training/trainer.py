@@ -27,11 +27,11 @@ from torch import nn
 from torch.utils.data import DistributedSampler
 
 from finmt_core.config import ExperimentConfig
-from finmt_core.errors import ConfigError
 from finmt_core.losses import MultiTaskLoss, last_shared_parameters
 from finmt_core.training import distributed as dist
 from finmt_core.training.callbacks import Callback
 from finmt_core.training.checkpoint import build_checkpoint, rng_state, set_rng_state
+from finmt_core.training.device import resolve_device, seed_everything, to_device
 from finmt_core.training.metrics import task_metrics
 from finmt_core.training.optim import build_optimizer, build_scheduler, current_lrs, refresh_schedule
 from finmt_core.training.predict import outputs_to_numpy
@@ -39,38 +39,10 @@ from finmt_core.training.runs import now_iso
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Trainer", "resolve_device", "seed_everything", "to_device"]
+
 #: Under torchrun, ranks check stop flags together every this many batches.
 DIST_SYNC_EVERY = 16
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is a ConfigError."""
-    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise ConfigError("train.device is 'cuda' but no CUDA GPU is available here; use --device cpu or auto")
-        return torch.device("cuda", dist.local_rank() if dist.is_initialized() else torch.cuda.current_device())
-    if name not in ("auto", "cpu"):
-        raise ConfigError(f"unknown device {name!r}; use auto, cpu or cuda")
-    return torch.device("cpu")
-
-
-def to_device(batch: Any, device: torch.device, non_blocking: bool = False) -> Any:
-    """Move every tensor of a (nested) batch dict to ``device``; other values pass through."""
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=non_blocking)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device, non_blocking) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(v, device, non_blocking) for v in batch)
-    return batch
-
-
-def seed_everything(seed: int) -> None:
-    import random
-
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
 
 
 def _none_if_nan(x: float) -> float | None:
