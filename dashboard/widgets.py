@@ -130,12 +130,12 @@ def date_picker(
     return pd.Timestamp(value) if value else None
 
 
-def run_caption(run: RunDir, state: str, config_summary: str) -> None:
-    """One line under a page title saying which run is shown."""
+def run_caption(run: RunDir, run_state: str, config_summary: str) -> None:
+    """One line under a page title saying which run is shown, with its status badge."""
     cols = st.columns([6, 1])
     cols[0].caption(f"Run **{run.name}** · {config_summary}")
     with cols[1]:
-        status_badge(state)
+        status_badge(run_state)
 
 
 def fmt_seconds(seconds: float | None) -> str:

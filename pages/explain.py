@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache, state
+from dashboard import cache_explain as explain
 from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
@@ -42,7 +43,7 @@ if view == "Attention":
         st.info("Baselines have no attention.", icon=":material/info:")
     else:
         with guard("Reading attention"):
-            maps = cache.attention(run, day, ticker)
+            maps = explain.attention(run, day, ticker)
         if not maps:
             st.info(f"`{config.model.name}` exposes no attention weights with these settings "
                     "(e.g. tgcn uses GCN unless `use_gat` is on).", icon=":material/info:")
@@ -66,7 +67,7 @@ elif view == "Attributions (Captum)":
         method = b.segmented_control("Method", list(METHODS), format_func=METHODS.get, default="integrated_gradients",
                                      key="ex_method") or "integrated_gradients"
         with guard("Computing attributions"):
-            attr = cache.attribution(run, day, ticker, task, method)
+            attr = explain.attribution(run, day, ticker, task, method)
         if attr.delta is not None and len(attr.delta):
             st.caption(f"Explained output {float(attr.output[0]):.4f}; completeness gap of IG "
                        f"{float(np.abs(attr.delta).max()):.2e} (attributions sum to output − baseline output).")
@@ -90,7 +91,7 @@ elif view == "SHAP summary":
             "(TreeExplainer on the LightGBM boosters; lags folded into their feature)." if not neural
             else "(expected-gradients SHAP with 64 train rows as background)."))
         with guard("Computing SHAP values"):
-            summary = cache.shap_values(run, shap_task)
+            summary = explain.shap_values(run, shap_task)
         st.plotly_chart(plots.attribution_bars(pd.Series(summary), title=f"{shap_task}: mean |SHAP|"), key="shap")
 
 # ---- embeddings ---------------------------------------------------------------------------
@@ -99,7 +100,7 @@ else:
         st.info("Baselines have no embeddings.", icon=":material/info:")
     else:
         with guard("Projecting embeddings"):
-            points = cache.embeddings(run)
+            points = explain.embeddings(run)
         color_by = st.segmented_control("Colour by", ["sector", "ticker"], default="sector", key="emb_color") or "sector"
         ratio = points.attrs.get("explained_variance", [])
         st.plotly_chart(plots.embedding_scatter(points, color_by=color_by), key="embeddings")

@@ -113,6 +113,24 @@ def _epoch_printer() -> Any:
     return EpochPrinter()
 
 
+def _launch_torchrun(nproc: int, nnodes: int, node_rank: int | None, endpoint: str | None, name: str | None) -> None:
+    """Re-run this very command under torchrun, without the launch options."""
+    import subprocess
+    import sys
+
+    from finmt_core.training.launch import strip_launch_options, torchrun_command
+
+    if nnodes > 1 and not name:
+        # every node must agree on the run directory before the rendezvous can broadcast it
+        raise ConfigError("multi-node training needs --name RUN so every node writes the same run")
+    argv = strip_launch_options(sys.argv[sys.argv.index("train") + 1:])
+    cmd = torchrun_command(argv, nproc, nnodes, node_rank, endpoint, run_id=name or "finmt")
+    typer.echo(f"launching: {' '.join(cmd)}", err=True)
+    code = subprocess.call(cmd)
+    if code != 0:
+        raise typer.Exit(code=code if code in (1, 2) else 2)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @friendly_errors
@@ -129,9 +147,16 @@ def register(app: typer.Typer) -> None:
         single_task: str = typer.Option(None, "--single-task", help="Train only this task (the single-task baseline)."),
         resume: str = typer.Option(None, "--resume", help="Continue the run NAME from its last checkpoint (or start a queued run)."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+        nproc: int = typer.Option(1, "--nproc", min=1, help="Processes per node: > 1 launches torchrun (one per GPU; gloo on CPU)."),
+        nnodes: int = typer.Option(1, "--nnodes", min=1, help="Machines taking part (torchrun --nnodes)."),
+        node_rank: int = typer.Option(None, "--node-rank", min=0, help="This machine's rank among --nnodes (torchrun --node-rank)."),
+        rdzv_endpoint: str = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT of the rendezvous, the same on every node (multi-node)."),
     ) -> None:
         """Train a preset into a run directory (exit 0 done, 1 cancelled, 2 error)."""
         setup_logging(verbose)
+        if nproc > 1 or nnodes > 1:
+            _launch_torchrun(nproc, nnodes, node_rank, rdzv_endpoint, name or resume)
+            return
         from finmt_core.training.callbacks import ProgressBar
         from finmt_core.training.pipeline import train_run
         from finmt_core.training.runs import open_run

@@ -222,6 +222,8 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
             if main:
                 _heal_metrics(run, ckpt)
         state = trainer.fit()
+        if dist.world_size() > 1:
+            _record_rank_sync(run, trainer.model, main)
         if state == "failed":
             msg = trainer.failure_message
             if main:
@@ -254,6 +256,27 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
 def _mark_failed(run: RunDir, exc: BaseException) -> None:
     text = str(exc) if isinstance(exc, FinmtError) else f"{type(exc).__name__}: {exc}"
     run.write_status(state="failed", error=text, finished=now_iso(), message="failed")
+
+
+def weights_fingerprint(model: torch.nn.Module) -> list[float]:
+    """Two float64 sums per parameter (plain and position-weighted): equal lists mean equal
+    weights up to float noise, cheap enough to all-gather after DDP training."""
+    out: list[float] = []
+    for p in model.parameters():
+        flat = p.detach().double().flatten().cpu()
+        out += [float(flat.sum()), float((flat * torch.arange(1, flat.numel() + 1, dtype=torch.float64)).sum())]
+    return out
+
+
+def _record_rank_sync(run: RunDir, model: torch.nn.Module, main: bool) -> None:
+    """DDP self-check: every rank must end with the same weights; rank 0 records the verdict."""
+    prints = dist.all_gather_objects(weights_fingerprint(model))
+    ref = torch.tensor(prints[0])
+    in_sync = all(torch.allclose(torch.tensor(p), ref, rtol=1e-5, atol=1e-6) for p in prints[1:])
+    if main:
+        run.write_status(ddp={"world_size": len(prints), "weights_in_sync": in_sync})
+        if not in_sync:
+            log.warning("DDP ranks ended with different weights: results are not reproducible across ranks")
 
 
 def _heal_metrics(run: RunDir, ckpt: dict[str, Any]) -> None:
