@@ -11,11 +11,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import fixtures
+import handmade_runs  # tests/dashboard/handmade_runs.py
 
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "dashboard" / "app.py"
-PAGES = ("home", "data", "train", "curves", "evaluation", "explain", "backtest", "signals", "whatif", "report")
 #: baselines fitted by the fixture's evaluation (LightGBM is left out to keep the suite fast).
 CHEAP_BASELINES = ("naive_majority", "naive_momentum", "naive_zero")
 
@@ -29,7 +28,7 @@ def runs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from finmt_core.evaluation.evaluate import evaluate_run
 
     root = tmp_path_factory.mktemp("runs")
-    fixtures.write_fixture_runs(root)
+    handmade_runs.write_fixture_runs(root)
     for name, model in (("rf-tgcn", "tgcn"), ("rf-seq", "lstm_transformer")):
         run = run_factory.make_run(root, name, model)
         evaluate_run(run.path, baselines=CHEAP_BASELINES, backtest=True)
@@ -60,11 +59,3 @@ def open_page(monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
         return at
 
     return _open
-
-
-def texts(at: object) -> str:
-    """Every markdown, caption, info, warning, error and title text of the page, joined."""
-    parts: list[str] = []
-    for kind in ("title", "markdown", "caption", "info", "warning", "error", "success", "subheader"):
-        parts += [str(e.value) for e in getattr(at, kind)]
-    return "\n".join(parts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-import fixtures
+import handmade_runs
 import pytest
 
 from dashboard import demo
@@ -45,7 +45,7 @@ def test_demo_launches_once_on_an_empty_runs_folder(tmp_path, fake_popen):
 
 def test_demo_not_launched_when_runs_exist_or_disabled(tmp_path, fake_popen):
     assert demo.ensure_started(tmp_path, enabled=False) is False
-    fixtures.write_run(tmp_path, "mine", "tgcn", fixtures.TGCN_TASKS)
+    handmade_runs.write_run(tmp_path, "mine", "tgcn", handmade_runs.TGCN_TASKS)
     assert demo.ensure_started(tmp_path) is False
     assert fake_popen.launched == []
     assert not (tmp_path / demo.LOCK_FILE).exists()
@@ -63,10 +63,10 @@ def test_every_demo_run_is_a_valid_preset_on_the_demo_data():
 
 def test_progress_counts_runs_by_state(tmp_path):
     names = ["demo-a", "demo-b", "demo-c"]
-    fixtures.write_run(tmp_path, "demo-a", "tgcn", fixtures.TGCN_TASKS)
-    fixtures.write_run(tmp_path, "demo-b", "tgcn", fixtures.TGCN_TASKS, state="running", epochs_done=2)
+    handmade_runs.write_run(tmp_path, "demo-a", "tgcn", handmade_runs.TGCN_TASKS)
+    handmade_runs.write_run(tmp_path, "demo-b", "tgcn", handmade_runs.TGCN_TASKS, state="running", epochs_done=2)
     RunDir(tmp_path / "demo-b").write_status(progress=0.5, pid=None)
-    fixtures.write_run(tmp_path, "demo-c", "tgcn", fixtures.TGCN_TASKS, state="queued", epochs_done=0)
+    handmade_runs.write_run(tmp_path, "demo-c", "tgcn", handmade_runs.TGCN_TASKS, state="queued", epochs_done=0)
     atomic_write_json(tmp_path / demo.STATE_FILE, {"pid": None, "started": "2100-01-01T00:00:00+00:00",
                                                    "runs": names, "finished": None})
     prog = demo.progress(tmp_path)
@@ -84,7 +84,7 @@ def test_progress_reports_a_demo_process_that_never_started(tmp_path):
 
 
 def test_home_shows_the_demo_progress(open_page, tmp_path):
-    fixtures.write_run(tmp_path, "demo-a", "tgcn", fixtures.TGCN_TASKS, state="queued", epochs_done=0)
+    handmade_runs.write_run(tmp_path, "demo-a", "tgcn", handmade_runs.TGCN_TASKS, state="queued", epochs_done=0)
     atomic_write_json(tmp_path / demo.STATE_FILE, {"pid": None, "started": "2100-01-01T00:00:00+00:00",
                                                    "runs": ["demo-a", "demo-b"], "finished": None})
     at = open_page(tmp_path, "home")

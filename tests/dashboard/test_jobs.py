@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-import fixtures
+import handmade_runs
 import pytest
 
 from dashboard import jobs
@@ -23,7 +23,7 @@ def test_train_command_resumes_the_queued_run_in_its_own_folder(tmp_path):
 
 
 def test_cancel_of_a_run_whose_process_is_gone_marks_it_cancelled(tmp_path):
-    path = fixtures.write_run(tmp_path, "ghost", "tgcn", fixtures.TGCN_TASKS, state="running", epochs_done=1)
+    path = handmade_runs.write_run(tmp_path, "ghost", "tgcn", handmade_runs.TGCN_TASKS, state="running", epochs_done=1)
     run = RunDir(path)
     run.write_status(pid=2**22 + 12345)  # no such process
     assert jobs.job_view(run).state == STALE_STATE
@@ -34,14 +34,14 @@ def test_cancel_of_a_run_whose_process_is_gone_marks_it_cancelled(tmp_path):
 
 
 def test_cancel_of_a_finished_run_changes_nothing(tmp_path):
-    run = RunDir(fixtures.write_run(tmp_path, "finished", "tgcn", fixtures.TGCN_TASKS))
+    run = RunDir(handmade_runs.write_run(tmp_path, "finished", "tgcn", handmade_runs.TGCN_TASKS))
     assert "already done" in jobs.cancel(run)
     assert not run.cancel_requested()
     assert run.status()["state"] == "done"
 
 
 def test_a_launch_that_died_before_starting_shows_its_log(tmp_path):
-    run = RunDir(fixtures.write_run(tmp_path, "broken", "tgcn", fixtures.TGCN_TASKS, state="queued", epochs_done=0))
+    run = RunDir(handmade_runs.write_run(tmp_path, "broken", "tgcn", handmade_runs.TGCN_TASKS, state="queued", epochs_done=0))
     run.write_status(pid=2**22 + 54321, launcher="dashboard")
     run.log_path.write_text("Traceback ...\nImportError: no module named foo\n")
     view = jobs.job_view(run)
@@ -53,7 +53,7 @@ def test_a_launch_that_died_before_starting_shows_its_log(tmp_path):
 def test_resume_needs_a_checkpoint(tmp_path):
     from finmt_core.errors import RunError
 
-    run = RunDir(fixtures.write_run(tmp_path, "stopped", "tgcn", fixtures.TGCN_TASKS, state="cancelled"))
+    run = RunDir(handmade_runs.write_run(tmp_path, "stopped", "tgcn", handmade_runs.TGCN_TASKS, state="cancelled"))
     assert not jobs.job_view(run).can_resume
     with pytest.raises(RunError, match="no checkpoint"):
         jobs.resume(run)

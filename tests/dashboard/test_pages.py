@@ -4,15 +4,7 @@ shows its key widgets and charts, and reacts to its main controls."""
 from __future__ import annotations
 
 import pytest
-from conftest import PAGES, texts
-
-
-def charts(at) -> int:
-    return len(at.get("plotly_chart"))
-
-
-def no_exception(at) -> None:
-    assert not at.exception, [e.value for e in at.exception]
+from page_helpers import PAGES, charts, no_exception, texts
 
 
 # ---- empty states -------------------------------------------------------------------------
@@ -151,9 +143,9 @@ def test_signals_agree_with_the_evaluation(open_page, runs_root):
 
 
 def test_signals_for_a_model_without_gating_heads(open_page, runs_root, tmp_path):
-    import fixtures
+    import handmade_runs
 
-    fixtures.write_run(tmp_path, "only-return", "lstm_transformer", [fixtures.SEQ_TASKS[0]])
+    handmade_runs.write_run(tmp_path, "only-return", "lstm_transformer", [handmade_runs.SEQ_TASKS[0]])
     at = open_page(tmp_path, "signals")
     no_exception(at)
     assert "no gating heads" in texts(at)

@@ -51,13 +51,13 @@ def e2e_runs(tmp_path_factory: pytest.TempPathFactory, browser_tools: tuple[str,
     override = os.environ.get("FINMT_E2E_RUNS")
     if override:
         return Path(override).resolve()
-    import fixtures  # tests/dashboard/fixtures.py
+    import handmade_runs  # tests/dashboard/handmade_runs.py
     import run_factory
 
     from finmt_core.evaluation.evaluate import evaluate_run
 
     root = tmp_path_factory.mktemp("e2e-runs")
-    fixtures.write_run(root, "fx-failed", "cnn_lstm", fixtures.SEQ_TASKS, state="failed", epochs_done=2,
+    handmade_runs.write_run(root, "fx-failed", "cnn_lstm", handmade_runs.SEQ_TASKS, state="failed", epochs_done=2,
                        error="loss became NaN at epoch 3 (task return); lower the learning rate", seed=3)
     for name, model in (("demo-lstm-transformer", "lstm_transformer"), ("demo-tgcn", "tgcn")):
         run = run_factory.make_run(root, name, model)
