@@ -1,8 +1,10 @@
-"""The browser test's world: a prepared runs folder, the real Streamlit server on a free port of
-127.0.0.1, and headless Debian Chromium driven by selenium."""
+"""The browser test's world: the real Streamlit server on a free port of 127.0.0.1, started on
+an empty runs folder so that it trains its first-start demo set (exactly what a new user
+sees), and headless Debian Chromium driven by selenium."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -11,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,10 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "dashboard"))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").is_file() else shutil.which("chromedriver")
+SCREENSHOTS = REPO / "docs" / "screenshots"
 SERVER_START_TIMEOUT_S = 90
+#: the demo set takes about a minute on a 2-core CPU; allow for a slow, shared CI machine.
+DEMO_TIMEOUT_S = 900
 
 
 def _free_port() -> int:
@@ -42,35 +48,20 @@ def browser_tools() -> tuple[str, str]:
 
 
 @pytest.fixture(scope="session")
-def e2e_runs(tmp_path_factory: pytest.TempPathFactory, browser_tools: tuple[str, str]) -> Path:
-    """Finished, evaluated runs (real checkpoints from tests/run_factory.py, named like the
-    dashboard's demo set) plus a failed hand-written run, so every page has something to show.
-
-    ``FINMT_E2E_RUNS=/path/to/runs`` uses an existing runs folder instead, e.g. the real demo
-    set (``python -m dashboard.demo DIR``) for the README screenshots."""
+def runs_dir(tmp_path_factory: pytest.TempPathFactory, browser_tools: tuple[str, str]) -> Path:
+    """An empty runs folder (the server trains its demo set into it), or ``FINMT_E2E_RUNS``:
+    an existing, already populated folder for quick reruns (no first start then)."""
     override = os.environ.get("FINMT_E2E_RUNS")
-    if override:
-        return Path(override).resolve()
-    import handmade_runs  # tests/dashboard/handmade_runs.py
-    import run_factory
-
-    from finmt_core.evaluation.evaluate import evaluate_run
-
-    root = tmp_path_factory.mktemp("e2e-runs")
-    handmade_runs.write_run(root, "fx-failed", "cnn_lstm", handmade_runs.SEQ_TASKS, state="failed", epochs_done=2,
-                       error="loss became NaN at epoch 3 (task return); lower the learning rate", seed=3)
-    for name, model in (("demo-lstm-transformer", "lstm_transformer"), ("demo-tgcn", "tgcn")):
-        run = run_factory.make_run(root, name, model)
-        evaluate_run(run.path, baselines=("naive_majority", "naive_momentum", "naive_zero"))
-    return root
+    return Path(override).resolve() if override else tmp_path_factory.mktemp("e2e-runs")
 
 
 @pytest.fixture(scope="session")
-def server(e2e_runs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(runs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real app (``streamlit run dashboard/app.py``) on a free port; yields its base URL."""
     port = _free_port()
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    env = dict(os.environ, FINMT_RUNS_DIR=str(e2e_runs), FINMT_DEMO="0", PYTHONUNBUFFERED="1")
+    first_start = "FINMT_E2E_RUNS" not in os.environ
+    env = dict(os.environ, FINMT_RUNS_DIR=str(runs_dir), FINMT_DEMO="1" if first_start else "0", PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"), "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
@@ -96,6 +87,24 @@ def server(e2e_runs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        _stop_demo(runs_dir)
+
+
+def _stop_demo(runs_dir: Path) -> None:
+    """Stop the demo process the server started, if it still runs (a failed test mid-demo)."""
+    try:
+        pid = json.loads((runs_dir / ".demo.json").read_text()).get("pid")
+    except (FileNotFoundError, json.JSONDecodeError):
+        return
+    if pid:
+        import psutil
+
+        try:
+            proc = psutil.Process(int(pid))
+            if "dashboard.demo" in " ".join(proc.cmdline()):
+                proc.terminate()
+        except psutil.NoSuchProcess:
+            pass
 
 
 @pytest.fixture(scope="session")
@@ -118,3 +127,50 @@ def driver(browser_tools: tuple[str, str], tmp_path_factory: pytest.TempPathFact
         yield drv
     finally:
         drv.quit()
+
+
+@dataclass
+class FirstStart:
+    """What the first visit to an empty dashboard showed."""
+
+    ran: bool  # False with FINMT_E2E_RUNS (an already populated folder)
+    saw_progress: bool = False
+    seconds_to_done: float | None = None
+    states: dict[str, str] | None = None
+
+
+@pytest.fixture(scope="session")
+def demo_ready(server: str, driver, runs_dir: Path) -> FirstStart:
+    """Open Home once: on an empty folder that launches the demo set in the background and shows
+    its progress; wait until every demo run is trained and evaluated, then add a failed run
+    (hand-written) so the Train page shows an error too."""
+    from selenium.webdriver.common.by import By
+
+    if "FINMT_E2E_RUNS" in os.environ:
+        return FirstStart(ran=False)
+    import handmade_runs  # tests/dashboard/handmade_runs.py
+
+    from dashboard.demo import DEMO_SET
+    from finmt_core.training.runs import RunDir
+
+    t0 = time.monotonic()
+    driver.get(server)
+    result = FirstStart(ran=True)
+    deadline = t0 + DEMO_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not result.saw_progress and "Training the demo runs" in driver.find_element(By.TAG_NAME, "body").text:
+            result.saw_progress = True
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            driver.save_screenshot(str(SCREENSHOTS / "00_first_start.png"))
+        try:
+            finished = json.loads((runs_dir / ".demo.json").read_text()).get("finished")
+        except (FileNotFoundError, json.JSONDecodeError):
+            finished = None
+        if finished:
+            break
+        time.sleep(1.0)
+    result.seconds_to_done = time.monotonic() - t0
+    result.states = {item.name: str(RunDir(runs_dir / item.name).status().get("state")) for item in DEMO_SET}
+    handmade_runs.write_run(runs_dir, "fx-failed", "cnn_lstm", handmade_runs.SEQ_TASKS, state="failed", epochs_done=2,
+                            error="loss became NaN at epoch 3 (task return); lower the learning rate", seed=3)
+    return result

@@ -1,5 +1,7 @@
-"""End to end: the real server in headless Chromium. Every page renders without a Streamlit
-exception box; a screenshot of each lands in docs/screenshots/<page>.png (shown in the README)."""
+"""End to end: the real server in headless Chromium, started on an empty runs folder. The first
+visit trains the demo set in the background (progress on Home); then every page renders
+without a Streamlit exception box and a screenshot of each lands in
+docs/screenshots/<page>.png (shown in the README)."""
 
 from __future__ import annotations
 
@@ -62,8 +64,18 @@ def _full_page_screenshot(driver, path: Path) -> None:
     driver.set_window_size(1600, 1000)
 
 
+def test_first_start_trains_the_demo_set_with_progress_on_home(demo_ready):
+    """An empty runs folder: the first visit launches the demo set in the background, Home
+    shows its progress, and every demo run ends trained and evaluated."""
+    if not demo_ready.ran:
+        pytest.skip("FINMT_E2E_RUNS points at an existing runs folder: no first start")
+    assert demo_ready.saw_progress, "Home never showed the demo progress"
+    assert set(demo_ready.states.values()) == {"done"}, demo_ready.states
+    print(f"demo set ready {demo_ready.seconds_to_done:.0f}s after the first visit")
+
+
 @pytest.mark.parametrize(("url", "title", "query", "shot"), PAGES, ids=[p[3] for p in PAGES])
-def test_page_renders_in_chromium(server, driver, url, title, query, shot):
+def test_page_renders_in_chromium(server, driver, demo_ready, url, title, query, shot):
     from selenium.webdriver.common.by import By
 
     driver.get(f"{server}/{url}{query}")
@@ -80,7 +92,7 @@ def test_page_renders_in_chromium(server, driver, url, title, query, shot):
     assert (SCREENSHOTS / f"{shot}.png").stat().st_size > 10_000
 
 
-def test_the_selected_run_survives_page_switch_and_refresh(server, driver):
+def test_the_selected_run_survives_page_switch_and_refresh(server, driver, demo_ready):
     """State lives in the URL: choosing a run, switching pages and refreshing keep it.
     (demo-lstm-transformer is not the newest run, so falling back to the default would show another run.)"""
     from selenium.webdriver.common.by import By
