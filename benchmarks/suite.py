@@ -86,7 +86,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
             "tiny": [{"n_stocks": 12, "n_days": 300, "n_dates": 20, "repeats": 1, "presets": ["tgcn", "lstm_transformer"]}],
             "quick": [{"n_stocks": 200, "n_days": 600, "n_dates": 60, "repeats": 2, "isolate": False,
                        "presets": list(QUICK_PRESETS)}],
-            "full": [{"n_stocks": 500, "n_days": 1260, "n_dates": 250, "repeats": 3, "presets": None}],
+            "full": [{"n_stocks": 500, "n_days": 1260, "n_dates": 60, "repeats": 3, "presets": None}],
         },
     ),
     Benchmark(

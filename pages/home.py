@@ -91,26 +91,26 @@ def runs_section() -> None:
     runs = list_runs(root)
     demo_panel()
     if not runs:
-        w.empty_state(
-            "No runs yet",
-            "Launch one on the **Train** page" + (" — or wait a moment: the demo set is starting."
-                                                  if demo.progress(root) else "."),
-            ("train.py", "Train a model", ":material/rocket_launch:"),
-        )
+        prog = demo.progress(root)
+        if prog is None or prog.finished:  # (while the demo starts, its progress box says it all)
+            w.empty_state("No runs yet", "Launch one on the **Train** page.",
+                          ("train.py", "Train a model", ":material/rocket_launch:"))
         return
     table, active = runs_table(runs)
     states = table["state"]
     c = st.columns(4)
     c[0].metric("Runs", len(table), border=True)
-    c[1].metric("Training now", active, border=True)
+    queued = int((states == "queued").sum())
+    c[1].metric("Training now", int((states == "running").sum()), border=True,
+                delta=f"{queued} queued" if queued else None, delta_color="off", delta_arrow="off")
     c[2].metric("Finished", int((states == "done").sum()), border=True)
     c[3].metric("Failed or cancelled", int(states.isin(["failed", "cancelled"]).sum()), border=True)
     st.dataframe(
-        table.style.map(lambda v: f"color: {STATE_COLOURS.get(v, 'inherit')}; font-weight: 600", subset=["state"]),
+        table.style.map(lambda v: f"color: {STATE_COLOURS.get(v, 'inherit')}; font-weight: 600", subset=["state"])
+        .format("{:.4f}", na_rep="–", subset=["best val loss"]),
         hide_index=True,
         column_config={
             "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
-            "best val loss": st.column_config.NumberColumn(format="%.4f"),
             "headline": st.column_config.TextColumn("headline (test)", width="large"),
         },
     )

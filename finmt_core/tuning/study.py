@@ -43,6 +43,32 @@ def _storage(url: str) -> Any:
     return optuna.storages.RDBStorage(url)
 
 
+def _create_or_join(name: str, url: str, sampler: Any, pruner: Any, attempts: int = 8) -> Any:
+    """Create the study, or join it when another process already did.
+
+    Two processes starting on a fresh database race to create Optuna's tables and the study
+    row; the loser sees an OperationalError / IntegrityError. Retrying with a short, jittered
+    back-off joins the study the winner created.
+    """
+    import random
+    import time
+
+    import optuna
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    transient = (OperationalError, IntegrityError, optuna.exceptions.StorageInternalError)
+    for attempt in range(attempts):
+        try:
+            return optuna.create_study(study_name=name, storage=_storage(url), direction="minimize",
+                                       load_if_exists=True, sampler=sampler, pruner=pruner)
+        except transient as exc:
+            if attempt == attempts - 1:
+                raise ConfigError(f"could not open study {name!r} in {url}: {exc}") from None
+            log.info("study storage busy (%s); retrying", type(exc).__name__)
+            time.sleep(0.2 + random.random() * 0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 class OptunaPruning(Callback):
     """Report each epoch's validation loss to the trial; stop the run when Optuna prunes it."""
 
@@ -135,11 +161,8 @@ def run_tuning(
     url = storage or default_storage(root)
     name = study_name or f"tune-{preset}"
     space = load_search_space(preset, base, search_space)
-    study = optuna.create_study(
-        study_name=name,
-        storage=_storage(url),
-        direction="minimize",
-        load_if_exists=True,
+    study = _create_or_join(
+        name, url,
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
     )

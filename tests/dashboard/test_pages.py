@@ -236,3 +236,14 @@ def test_presentation_mode_hides_every_control(open_page, runs_root):
     assert at.get("iframe")
     assert not at.button and not at.number_input and not at.toggle and not at.get("download_button")
     assert not at.title  # the report's own title is shown instead
+
+
+def test_every_navigation_entry_opens(open_page, empty_root):
+    """The router lists exactly the page files that exist, and each opens without an exception."""
+    from pathlib import Path
+
+    pages = Path(__file__).resolve().parents[2] / "pages"
+    for file in sorted(pages.glob("*.py")):
+        at = open_page(empty_root, file.stem)
+        no_exception(at)
+        assert at.title or at.info, file.stem

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -158,8 +159,11 @@ def demo_ready(server: str, driver, runs_dir: Path) -> FirstStart:
     result = FirstStart(ran=True)
     deadline = t0 + DEMO_TIMEOUT_S
     while time.monotonic() < deadline:
-        if not result.saw_progress and "Training the demo runs" in driver.find_element(By.TAG_NAME, "body").text:
+        text = driver.find_element(By.TAG_NAME, "body").text
+        if not result.saw_progress and "Training the demo runs" in text and re.search(r"[1-9] of \d+ runs done", text):
+            # the progress box above the demo runs, one or more done: what a new user sees
             result.saw_progress = True
+            time.sleep(1.0)
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             driver.save_screenshot(str(SCREENSHOTS / "00_first_start.png"))
         try:
