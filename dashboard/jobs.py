@@ -80,7 +80,9 @@ def train_command(run: RunDir) -> list[str]:
     :func:`launch`), so both a first start and a resume are ``finmt train --resume NAME``:
     the trainer starts a queued run and continues a stopped one from ``checkpoints/last.pt``.
     """
-    return [sys.executable, "-m", "finmt_core.cli", "train", "--resume", run.name, "--run-dir", str(run.path.parent)]
+    cmd = [sys.executable, "-m", "finmt_core.cli", "train", "--resume", run.name, "--run-dir", str(run.path.parent)]
+    nproc = int(run.status().get("nproc") or 1)
+    return [*cmd, "--nproc", str(nproc)] if nproc > 1 else cmd
 
 
 def _spawn(run: RunDir, cmd: list[str]) -> int:
@@ -106,12 +108,15 @@ def _spawn(run: RunDir, cmd: list[str]) -> int:
     return proc.pid
 
 
-def launch(config: ExperimentConfig, root: str | Path, name: str | None = None) -> RunDir:
-    """Create a run directory for ``config`` under ``root`` and start training it.
+def launch(config: ExperimentConfig, root: str | Path, name: str | None = None, nproc: int = 1) -> RunDir:
+    """Create a run directory for ``config`` under ``root`` and start training it
+    (``nproc`` > 1: one DDP process per GPU under torchrun; kept for resumes).
 
     Raises RunError when ``name`` is invalid or taken (create_run's message says which).
     """
     run = create_run(root, name or None, config)
+    if nproc > 1:
+        run.write_status(nproc=nproc)
     _spawn(run, train_command(run))
     return run
 

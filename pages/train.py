@@ -77,6 +77,10 @@ with st.container(border=True):
         schedule = c[2].selectbox("Schedule", list(SCHEDULES), format_func=SCHEDULES.get,
                                   index=list(SCHEDULES).index(base.train.schedule))
         warmup = c[3].number_input("Warm-up epochs", min_value=0, max_value=1000, value=base.train.warmup_epochs)
+        gpus = 1
+        if dev["count"] > 1 and not estimator:  # several GPUs: one DDP process each (torchrun)
+            gpus = int(st.number_input("GPUs", min_value=1, max_value=dev["count"], value=dev["count"],
+                                       help="Processes launched with torchrun, one per GPU (DistributedDataParallel)."))
         with st.expander("Model size and hyper-parameters"):
             params = tf.edit_params(base, key=f"params.{preset}")
         submitted = st.form_submit_button("Launch training", type="primary", icon=":material/rocket_launch:", key="launch")
@@ -100,7 +104,7 @@ if submitted:
     with guard("Checking the configuration"):
         config = load_preset(preset, overrides)
     with guard("Starting the run"):
-        launched = jobs.launch(config, root, name.strip() or None)
+        launched = jobs.launch(config, root, name.strip() or None, nproc=gpus)
     st.toast(f"Started {launched.name}", icon=":material/rocket_launch:")
 
 

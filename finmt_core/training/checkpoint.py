@@ -94,7 +94,15 @@ def model_from_checkpoint(ckpt: dict[str, Any], device: str | torch.device = "cp
 
     info = InputInfo.from_dict(ckpt["input_info"])
     model = create_model(ckpt["model_name"], ckpt["model_params"], checkpoint_tasks(ckpt), info)
-    model.load_state_dict(ckpt["state_dict"], strict=True)
+    try:
+        model.load_state_dict(ckpt["state_dict"], strict=True)
+    except RuntimeError as exc:  # weights of an older/newer version of the architecture
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RunError(
+            f"the checkpoint's weights do not fit the current {ckpt['model_name']!r} model "
+            f"({first}); it was saved by a different finmt version of this architecture. "
+            "Retrain the run (same config) to use it with this version."
+        ) from None
     return model.to(device).eval()
 
 

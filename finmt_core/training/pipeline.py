@@ -156,7 +156,8 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
             raise RunError("resume needs the name of the run to continue")
         run = open_run(root, name)
         state = run.effective_state()
-        if state == "running" and run.status().get("pid") != os.getpid():
+        # only rank 0 judges: under torchrun the other ranks may read rank 0's "running" status
+        if main and state == "running" and run.status().get("pid") != os.getpid():
             raise RunError(f"run {name!r} is still running (pid {run.status().get('pid')}); cancel it first")
         config = _resume_config(run.config(), config)
         if run.last_checkpoint.is_file():

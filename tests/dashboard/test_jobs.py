@@ -116,3 +116,14 @@ def test_launch_rejects_an_unsafe_run_name(tmp_path):
         jobs.launch(load_preset("naive"), tmp_path, name="../escape")
     assert not any(Path(tmp_path).iterdir())
     assert os.listdir(tmp_path) == []
+
+
+def test_multi_gpu_runs_relaunch_under_torchrun(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from finmt_core.config import load_preset
+    from finmt_core.training.runs import create_run
+
+    run = create_run(tmp_path, "ddp-run", load_preset("tgcn"))
+    assert "--nproc" not in jobs.train_command(run)
+    run.write_status(nproc=4)
+    cmd = jobs.train_command(run)
+    assert cmd[-2:] == ["--nproc", "4"] and "--resume" in cmd
