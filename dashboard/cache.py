@@ -256,25 +256,14 @@ def report(run: RunDir, cost_bps: float = 10.0, explain: bool = True) -> bytes:
 
 
 def with_outcome(run: RunDir, rows: pd.DataFrame) -> pd.DataFrame:
-    """``rows`` plus ``fwd_return``: the realised forward log return over the gating task's
-    horizon, read from the run's rebuilt targets (``targets.aux["fwd_return_<h>"]``), so gated
-    calls are scored on every row with a known future, exactly as evaluation.json scores them
-    (the direction target alone is missing where ``mask_by: signal`` masked it)."""
-    import numpy as np
+    """``rows`` plus ``fwd_return`` over the gating task's horizon, from the run's rebuilt data
+    (:func:`finmt_core.evaluation.with_outcome`), so gated calls are scored on every row with a
+    known future exactly as evaluation.json scores them."""
+    from finmt_core.evaluation.evaluate import with_outcome as add_outcome
 
-    config = run.config()
-    names = {t.name: t for t in config.tasks}
+    names = {t.name: t for t in config(run).tasks}
     gate_task = names.get("direction") or names.get("action")
     if gate_task is None:
         return rows
     _, prepared = run_data(run)
-    aux = prepared.targets.aux.get(f"fwd_return_{gate_task.horizon}")
-    if aux is None:
-        return rows
-    d = prepared.dates.get_indexer(pd.to_datetime(rows["date"]))
-    n = pd.Index(prepared.tickers).get_indexer(rows["ticker"].astype(str))
-    if (d < 0).any() or (n < 0).any():
-        from finmt_core.errors import RunError
-
-        raise RunError(f"run {run.name!r}: its predictions name dates or tickers its data does not have")
-    return rows.assign(fwd_return=aux[d, n].astype(np.float64))
+    return add_outcome(rows, prepared, gate_task.horizon)

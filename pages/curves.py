@@ -82,25 +82,12 @@ others = [r.name for r in runs if r.name != run.name]
 picked = st.multiselect("Overlay these runs", others, key="compare", placeholder="choose runs to overlay")
 if picked:
     tasks = sorted({t.name for r in [run.name, *picked] for t in cache.config(RunDir(root / r)).tasks})
-    series = st.segmented_control("Loss", ["total", *tasks], default="total", key="compare_series")
-    frame = pd.DataFrame()
-    for name in [run.name, *picked]:
-        m = cache.metrics(RunDir(root / name))
-        if m.empty:
-            continue
-        m = m.set_index("epoch")
-        train_col, val_col = ("train_loss", "val_loss") if series == "total" else (f"train.{series}", f"val.{series}")
-        # one "task" per run in the builder's metrics layout: train.<run> / val.<run>
-        for kind, col in (("train", train_col), ("val", val_col)):
-            if col in m:
-                frame = frame.join(m[col].rename(f"{kind}.{name}"), how="outer") if len(frame) else m[[col]].rename(
-                    columns={col: f"{kind}.{name}"})
-    if frame.empty:
-        st.info(f"None of the chosen runs logged a `{series}` loss.")
-    else:
-        frame = frame.rename_axis("epoch").reset_index()
-        fig = plots.loss_curves(frame, log_y=log_y)
-        fig.update_layout(title_text=f"{series} loss by run")
-        st.plotly_chart(fig, key="compare_fig")
+    k = st.columns([3, 1])
+    series = k[0].segmented_control("Loss", ["total", *tasks], default="total", key="compare_series")
+    side = k[1].segmented_control("Segment", ["val", "train"], default="val", key="compare_side")
+    column = f"{side or 'val'}_loss" if series in (None, "total") else f"{side or 'val'}.{series}"
+    metrics_by_run = {name: cache.metrics(RunDir(root / name)) for name in [run.name, *picked]}
+    st.plotly_chart(plots.compare_runs(metrics_by_run, column, log_y=log_y,
+                                       title=f"{side or 'val'} {series or 'total'} loss by run"), key="compare_fig")
 else:
     st.caption("Pick one or more runs to overlay their loss curves on this run's.")

@@ -3,6 +3,8 @@ confidence, a live threshold, the coverage-accuracy trade-off and one ticker's h
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -110,9 +112,19 @@ st.caption(f"On the {split} segment: raising the threshold trades coverage for a
 st.subheader("One ticker's history", anchor=False)
 ticker = w.ticker_picker(sorted(gated["ticker"].unique()), key="ticker")
 hist = gated[gated["ticker"] == ticker]
+gate_task = "action" if rule == "action" else "direction"
+history = preds[preds["split"].isin(["val", "test"])].reset_index(drop=True)
+# the realised forward return beside the probabilities, on val and test alike; when the run's
+# data cannot be rebuilt the stored targets are shown instead (as the caption above says)
+with contextlib.suppress(Exception):
+    history = cache.with_outcome(run, history)
+if live:
+    history = pd.concat([history, cache.latest_predictions(run)], ignore_index=True)
 a, b = st.columns([3, 2])
 with a:
-    st.plotly_chart(plots.signal_gated_heatmap(hist, title=f"{ticker}: calls x confidence over time"), key="ticker_map")
+    st.plotly_chart(plots.prediction_history(history, ticker, gate_task,
+                                             title=f"{ticker}: {gate_task} probabilities vs the realised return"),
+                    key="ticker_history")
     called = hist[hist["gate_code"] != 0]
     hits = called["hit"].dropna()
     st.caption(f"{len(called)} calls, {int(hits.sum())} right of {len(hits)} with a known outcome "

@@ -4,12 +4,13 @@ see every head's prediction before and after, with MC-dropout uncertainty."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from dashboard import cache, state
 from dashboard import widgets as w
 from dashboard.errors import guard
+from finmt_core import plots
+from finmt_core.inference.whatif import MC_COLUMNS
 
 root = state.runs_root()
 st.title("What-if", anchor=False)
@@ -62,8 +63,18 @@ if has_volume and volume_factor != 1.0:
 if feature != "(none)" and value != current:
     shocks[feature] = float(value)
 
-with guard("Computing the what-if"):
-    result = predictor.what_if(panel, ticker, day, shocks)
+mc = st.columns([1, 2], vertical_alignment="bottom")
+if predictor.model is None:
+    use_mc, n_mc = False, 0
+    mc[0].caption(f"`{config.model.name}` is a fitted baseline without dropout: no MC-dropout uncertainty.")
+else:
+    use_mc = mc[0].toggle("Uncertainty (MC dropout)", value=False, key="wi_mc",
+                          help="Sample dropout masks before and after the shock: mean and a 10–90 % interval per output.")
+    n_mc = mc[1].slider("MC samples", 5, 100, 30, 5, key="wi_mc_samples", disabled=not use_mc,
+                        help="Forward passes with dropout on, per side; more = smoother intervals, slower.")
+
+with guard("Computing the what-if"), st.spinner("Sampling dropout masks…" if use_mc else "Predicting…"):
+    result = predictor.what_if(panel, ticker, day, shocks, mc_samples=n_mc if use_mc else 0)
 
 # ---- before / after ---------------------------------------------------------------------------
 st.subheader(f"{ticker} on {result.date:%Y-%m-%d}: before → after", anchor=False)
@@ -87,7 +98,7 @@ def label(output: str) -> str:
 
 
 table = result.table
-outputs = sorted((i for i in table.index if i != "gate_code"), key=lambda o: (order.get(task_of(o), len(order)), o))
+outputs = sorted((i for i in table.index if i != "gate_code" and not i.endswith("_entropy")), key=lambda o: (order.get(task_of(o), len(order)), o))
 cols = st.columns(min(4, max(1, len(outputs))))
 for i, name in enumerate(outputs):
     before, after = table.loc[name, "before"], table.loc[name, "after"]
@@ -99,10 +110,15 @@ if "gate_code" in table.index:
     st.markdown(f"**Signal-gated call:** {label.get(table.loc['gate_code', 'before'])} → "
                 f"**{label.get(table.loc['gate_code', 'after'])}**")
 
+for note in result.notes:
+    st.warning(note, icon=":material/warning:")
+st.plotly_chart(plots.whatif_before_after(table), key="wi_bars")
+
 left, right = st.columns(2)
 with left:
     st.markdown("**Every output**")
-    st.dataframe(table, column_config={c: st.column_config.NumberColumn(format="%.5f") for c in table.columns})
+    st.dataframe(table[["before", "after", "difference"]],
+                 column_config={c: st.column_config.NumberColumn(format="%.5f") for c in ("before", "after", "difference")})
 with right:
     st.markdown("**Inputs that changed (raw feature values on the date)**")
     moved = result.features[result.features["difference"].abs() > 1e-12]
@@ -113,16 +129,10 @@ with right:
                      column_config={c: st.column_config.NumberColumn(format="%.5f") for c in moved.columns})
 
 # ---- uncertainty ------------------------------------------------------------------------------
-st.subheader("Uncertainty (MC dropout, unshocked inputs)", anchor=False)
-if predictor.model is None:
-    st.info(f"`{config.model.name}` is a fitted baseline without dropout: no MC-dropout uncertainty.",
-            icon=":material/info:")
-elif st.toggle("Sample 30 dropout masks", value=False, key="wi_mc"):
-    with st.spinner("Sampling…"), guard("MC dropout"):
-        unc = predictor.predict_uncertainty(panel, dates=day, n_samples=30)
-    row = unc[unc["ticker"] == ticker].drop(columns=["date", "ticker"]).T.rename(columns=lambda _: "value")
-    if unc.attrs.get("active_dropout", 0) == 0:
-        st.warning("This model has no active dropout layers: every spread is 0.")
-    st.dataframe(pd.DataFrame(row), column_config={"value": st.column_config.NumberColumn(format="%.5f")})
-    st.caption("Regression heads: mean, std and a central interval over the samples; classification heads: "
-               "mean probabilities, their std, predictive entropy and mutual information.")
+if result.mc_samples:
+    st.subheader(f"Uncertainty (MC dropout, {result.mc_samples} samples per side)", anchor=False)
+    unc = table.loc[[o for o in table.index if o != "gate_code"], list(MC_COLUMNS)]
+    st.dataframe(unc, column_config={c: st.column_config.NumberColumn(format="%.5f") for c in unc.columns})
+    st.caption("Mean and 10 % / 90 % quantiles of each output over the dropout samples, before and after the shock "
+               "(the same masks on both sides, so the change is the shock's). `<task>_entropy`: predictive entropy "
+               "of the mean class probabilities (nats; higher = less sure).")

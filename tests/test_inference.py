@@ -202,6 +202,35 @@ def test_what_if_changes_predictions_and_touches_nothing(runs: dict, panel: pd.D
         p.what_if(panel, "NOPE")
 
 
+def test_what_if_with_mc_dropout_intervals(runs: dict, panel: pd.DataFrame) -> None:
+    run = runs["net"]
+    before = run_factory.snapshot(run)
+    p = Predictor.from_run(run.path)
+    x_before = p.prepare(panel).X.copy()
+    res = p.what_if(panel, "S003", shocks={"return": -0.1}, mc_samples=12)
+    t = res.table
+    assert res.mc_samples == 12 and not res.notes
+    for side in ("before", "after"):  # dropout on: every regression interval has spread
+        assert t.loc["return_pred", f"{side}_hi"] > t.loc["return_pred", f"{side}_lo"]
+        assert t.loc["direction_prob_Up", f"{side}_hi"] >= t.loc["direction_prob_Up", f"{side}_mean"] >= t.loc[
+            "direction_prob_Up", f"{side}_lo"]
+        assert 0 < t.loc["direction_entropy", f"{side}_mean"] <= np.log(2) + 1e-9
+    assert t.loc["direction_entropy", "before"] == pytest.approx(-np.sum(
+        t.loc[["direction_prob_Down", "direction_prob_Up"], "before"] * np.log(t.loc[["direction_prob_Down", "direction_prob_Up"], "before"])))
+    assert (t.loc["return_pred", "after_mean"] != t.loc["return_pred", "before_mean"])
+    np.testing.assert_array_equal(p.prepare(panel).X, x_before)
+    assert run_factory.snapshot(run) == before
+    # the point columns are the fast path's, and the default adds no MC columns
+    point = p.what_if(panel, "S003", shocks={"return": -0.1})
+    assert "before_mean" not in point.table.columns and point.mc_samples == 0
+    np.testing.assert_allclose(point.table.loc[point.table.index, "after"], t.loc[point.table.index, "after"])
+    # no dropout / estimator: a note instead of zero-width intervals
+    nd = Predictor.from_run(runs["no_dropout"].path).what_if(panel, "S003", mc_samples=4)
+    assert nd.mc_samples == 0 and "before_mean" not in nd.table.columns and "no active dropout" in nd.notes[0]
+    est = Predictor.from_run(runs["gbm"].path).what_if(panel, "S003", mc_samples=4)
+    assert est.mc_samples == 0 and "estimator" in est.notes[0]
+
+
 def test_estimator_run_predictor(runs: dict, panel: pd.DataFrame) -> None:
     p = Predictor.from_run(runs["gbm"].path)
     assert p.model is None

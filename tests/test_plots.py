@@ -40,6 +40,75 @@ def test_loss_curves_traces_and_toggle(metrics_log: pd.DataFrame) -> None:
     assert len(plots.loss_curves(pd.DataFrame()).data) == 0
 
 
+def test_loss_curves_layout_does_not_overlap(metrics_log: pd.DataFrame) -> None:
+    fig = plots.loss_curves(metrics_log)
+    menu, title, legend = fig.layout.updatemenus[0], fig.layout.title, fig.layout.legend
+    # title pinned to the top edge; buttons sit on the plot's top edge; legend below the plot
+    assert title.yanchor == "top" and title.y > 0.95
+    assert menu.yanchor == "bottom" and menu.y <= 1.05
+    assert legend.y < 0 and legend.yanchor == "top"
+    assert fig.layout.xaxis.dtick == 1  # 4 epochs: one tick per whole epoch
+    many = pd.DataFrame({"epoch": range(1, 41), "train_loss": np.linspace(1, 0.1, 40), "val_loss": np.linspace(1, 0.2, 40)})
+    assert plots.loss_curves(many).layout.xaxis.tickformat == "d"
+
+
+def test_compare_runs_overlays_each_run(metrics_log: pd.DataFrame) -> None:
+    other = metrics_log.assign(val_loss=metrics_log["val_loss"] * 2).iloc[:2]
+    fig = plots.compare_runs({"a": metrics_log, "b": other, "empty": pd.DataFrame()})
+    assert [t.name for t in fig.data] == ["a", "b"]
+    np.testing.assert_allclose(fig.data[1].y, other["val_loss"])
+    assert list(fig.data[0].x) == [1, 2, 3, 4] and fig.layout.xaxis.dtick == 1
+    nested = plots.compare_runs({"a": metrics_log}, column="val.direction")
+    np.testing.assert_allclose(nested.data[0].y, metrics_log["val.direction"])
+    none = plots.compare_runs({"a": metrics_log}, column="val.nope")
+    assert len(none.data) == 0 and "val.nope" in none.layout.annotations[0].text
+
+
+def test_whatif_before_after_bars_and_error_bars() -> None:
+    table = pd.DataFrame({"before": [0.4, 0.6, 0.01, 1.0], "after": [0.7, 0.3, -0.02, -1.0]},
+                         index=["direction_prob_Down", "direction_prob_Up", "return_pred", "gate_code"])
+    fig = plots.whatif_before_after(table)
+    assert [t.name for t in fig.data] == ["before", "after", "before", "after"]  # probabilities, values panels
+    assert list(fig.data[0].x) == ["direction_prob_Down", "direction_prob_Up"] and list(fig.data[3].x) == ["return_pred"]
+    assert all(t.error_y.array is None for t in fig.data)
+    mc = table.drop(index="gate_code").assign(
+        before_mean=[0.4, 0.6, 0.01], before_lo=[0.3, 0.5, 0.0], before_hi=[0.5, 0.7, 0.03],
+        after_mean=[0.7, 0.3, -0.02], after_lo=[0.6, 0.2, -0.05], after_hi=[0.8, 0.4, 0.0])
+    mc.loc["direction_entropy"] = [0.67, 0.61, 0.66, np.nan, np.nan, 0.6, np.nan, np.nan]
+    fig = plots.whatif_before_after(mc)
+    assert len(fig.data) == 6  # probabilities, values, entropy panels x before/after
+    after_probs = fig.data[1]
+    np.testing.assert_allclose(after_probs.error_y.array, [0.1, 0.1])
+    np.testing.assert_allclose(after_probs.error_y.arrayminus, [0.1, 0.1])
+    assert fig.data[4].error_y.array is None  # entropy has no interval
+    assert "interval" in fig.layout.title.text
+    assert len(plots.whatif_before_after(pd.DataFrame()).data) == 0
+
+
+def test_prediction_history_against_outcomes() -> None:
+    dates = pd.bdate_range("2024-01-01", periods=6)
+    df = pd.DataFrame({
+        "date": np.tile(dates, 2), "ticker": np.repeat(["AAA", "BBB"], 6),
+        "split": np.tile(["train", "train", "val", "val", "test", "test"], 2),
+        "direction_prob_Down": np.linspace(0.2, 0.8, 12), "direction_prob_Up": 1 - np.linspace(0.2, 0.8, 12),
+        "direction_target": np.tile([0, 1, np.nan, 1, 0, 1], 2), "return_pred": np.linspace(-0.01, 0.01, 12),
+        "return_target": np.linspace(0.02, -0.02, 12),
+    })
+    fig = plots.prediction_history(df, "AAA", "direction")
+    assert [t.name for t in fig.data] == ["P(Down)", "P(Up)", "realised class"]
+    np.testing.assert_allclose(fig.data[0].y, df["direction_prob_Down"][:6])
+    assert len(fig.layout.shapes) == 2  # val and test shaded
+    with_ret = plots.prediction_history(df.assign(fwd_return=np.linspace(-0.03, 0.03, 12)), "BBB", "direction")
+    assert with_ret.data[-1].type == "bar" and with_ret.data[-1].name == "realised fwd return"
+    reg = plots.prediction_history(df, "BBB", "return")
+    assert [t.name for t in reg.data] == ["predicted", "realised"]
+    np.testing.assert_allclose(reg.data[1].y, df["return_target"][6:])
+    q = df.assign(q_q10=-0.02, q_q50=0.0, q_q90=0.02, q_pred=0.0, q_target=0.01)
+    assert [t.name for t in plots.prediction_history(q, "AAA", "q").data][1:] == ["q10–q90", "median", "realised"]
+    assert len(plots.prediction_history(df, "ZZZ", "direction").data) == 0
+    assert len(plots.prediction_history(df, "AAA", "nope").data) == 0
+
+
 def test_training_side_charts(metrics_log: pd.DataFrame) -> None:
     assert [t.name for t in plots.task_weights(metrics_log).data] == ["direction", "return"]
     lr = plots.learning_rate(metrics_log)

@@ -8,7 +8,13 @@ imports torch at module level.
 from __future__ import annotations
 
 from finmt_core.evaluation.backtest import BacktestResult, run_backtest
-from finmt_core.evaluation.evaluate import evaluate_run, headline_frame, load_evaluation, metric_table
+from finmt_core.evaluation.evaluate import (
+    evaluate_run,
+    headline_frame,
+    load_evaluation,
+    metric_table,
+    with_outcome,
+)
 from finmt_core.evaluation.metrics import (
     classification_metrics,
     per_date_ic,
@@ -33,4 +39,5 @@ __all__ = [
     "run_backtest",
     "score_task",
     "walk_forward_evaluate",
+    "with_outcome",
 ]

@@ -78,12 +78,27 @@ def _row_index(df: pd.DataFrame, prepared: Any) -> tuple[np.ndarray, np.ndarray]
     return d.astype(np.int64), n.astype(np.int64)
 
 
-def _with_outcome(df: pd.DataFrame, prepared: Any, d: np.ndarray, n: np.ndarray, horizon: int) -> pd.DataFrame:
-    """Add ``fwd_return`` (realised forward log return over ``horizon``) to score gated calls
-    on every row, not only on the rows where the direction target is labelled."""
+def with_outcome(df: pd.DataFrame, prepared: Any, horizon: int, d: np.ndarray | None = None,
+                 n: np.ndarray | None = None) -> pd.DataFrame:
+    """``df`` plus ``fwd_return``: the realised forward log return over ``horizon`` days
+    (``prepared.targets.aux["fwd_return_<h>"]``), so gated calls are scored on every row with
+    a known future, not only where the direction target is labelled (``mask_by: signal``
+    masks it). ``df`` is returned unchanged when the run's targets have no such return.
+
+    Args:
+        df: predictions rows (``date``, ``ticker``).
+        prepared: the run's PreparedData.
+        d, n: the rows' date / ticker positions in ``prepared`` (``[len(df)]`` int); looked
+            up from ``date`` / ``ticker`` when omitted.
+
+    Raises:
+        RunError: a row's date or ticker is not in the run's data.
+    """
     aux = prepared.targets.aux.get(f"fwd_return_{horizon}")
     if aux is None:
         return df
+    if d is None or n is None:
+        d, n = _row_index(df, prepared)
     return df.assign(fwd_return=aux[d, n].astype(np.float64))
 
 
@@ -92,7 +107,7 @@ def _signal_gated(test: pd.DataFrame, prepared: Any, d: np.ndarray, n: np.ndarra
     names = {t.name for t in config.tasks}
     if not {"signal", "direction"} <= names:
         return None
-    df = _with_outcome(test, prepared, d, n, config.task("direction").horizon)
+    df = with_outcome(test, prepared, config.task("direction").horizon, d, n)
     res = gated_accuracy(df, GATE_THRESHOLD)
     out: dict[str, Any] = {"threshold": res["threshold"], "coverage": res["coverage"], "accuracy": res["accuracy"],
                            "n_calls": res["n_calls"], "curve": coverage_accuracy_curve(df).to_dict(orient="list"),
@@ -102,7 +117,7 @@ def _signal_gated(test: pd.DataFrame, prepared: Any, d: np.ndarray, n: np.ndarra
             gating_rule(bdf)
         except DataError:
             continue
-        b = gated_accuracy(_with_outcome(bdf, prepared, d, n, config.task("direction").horizon), GATE_THRESHOLD)
+        b = gated_accuracy(with_outcome(bdf, prepared, config.task("direction").horizon, d, n), GATE_THRESHOLD)
         out["baselines"][name] = {"coverage": b["coverage"], "accuracy": b["accuracy"]}
     return out
 

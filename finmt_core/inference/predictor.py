@@ -193,8 +193,12 @@ class Predictor:
         with self._lock:
             return mc_dropout(self.model, prepared, d, n, self.tasks, n_samples=n_samples, seed=seed, device=self.device)
 
-    def what_if(self, panel: pd.DataFrame, ticker: str, date: Any = None, shocks: dict[str, float] | None = None) -> Any:
-        """Predictions for one (ticker, date) before and after ``shocks`` (see :mod:`.whatif`)."""
+    def what_if(self, panel: pd.DataFrame, ticker: str, date: Any = None, shocks: dict[str, float] | None = None,
+                mc_samples: int = 0, seed: int = 0) -> Any:
+        """Predictions for one (ticker, date) before and after ``shocks`` (see :mod:`.whatif`).
+
+        ``mc_samples > 0`` adds MC-dropout means and 10-90 % intervals before and after (and
+        each classification head's predictive entropy); 0 keeps the fast point-only path."""
         from finmt_core.inference.whatif import what_if
 
-        return what_if(self, self.prepare(panel), ticker, date, shocks or {})
+        return what_if(self, self.prepare(panel), ticker, date, shocks or {}, mc_samples=mc_samples, seed=seed)

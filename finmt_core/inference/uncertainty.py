@@ -24,7 +24,8 @@ INTERVAL = (0.05, 0.95)
 BATCH_ROWS = 4096
 
 
-def _entropy(p: np.ndarray) -> np.ndarray:
+def entropy(p: np.ndarray) -> np.ndarray:
+    """Shannon entropy (nats) over the last axis of probabilities ``[..., C]`` -> ``[...]``."""
     return -np.sum(p * np.log(np.clip(p, 1e-12, None)), axis=-1)
 
 
@@ -75,9 +76,9 @@ def summarise(task: Task, samples: np.ndarray) -> dict[str, np.ndarray]:
         for c, cls in enumerate(task.classes):
             out[f"{task.name}_prob_{cls}"] = mean[:, c]
             out[f"{task.name}_prob_{cls}_std"] = samples[:, :, c].std(axis=0)
-        h = _entropy(mean)
+        h = entropy(mean)
         out[f"{task.name}_entropy"] = h
-        out[f"{task.name}_mutual_info"] = np.maximum(h - _entropy(samples).mean(axis=0), 0.0)
+        out[f"{task.name}_mutual_info"] = np.maximum(h - entropy(samples).mean(axis=0), 0.0)
         out[f"{task.name}_pred"] = mean.argmax(axis=1)
         return out
     if task.kind == "quantile":

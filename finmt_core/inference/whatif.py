@@ -35,6 +35,10 @@ PRICE_SHOCKS = ("return", "volatility", "volume")
 #: Days of history before the window recomputed for price-level shocks (longest feature
 #: lookback is 60 days; EMAs settle well within the rest).
 LOOKBACK = 130
+#: Central interval of the MC-dropout samples shown as error bars (10 % and 90 % quantiles).
+MC_INTERVAL = (0.10, 0.90)
+#: MC columns added to the table when ``mc_samples > 0``.
+MC_COLUMNS = ("before_mean", "before_lo", "before_hi", "after_mean", "after_lo", "after_hi")
 
 
 @dataclass
@@ -43,7 +47,13 @@ class WhatIfResult:
 
     Attributes:
         table: index = output (``<task>_prob_<Class>``, ``<task>_pred``, ``<task>_q<NN>``,
-            gating columns), columns ``before``, ``after``, ``difference``.
+            gating columns), columns ``before``, ``after``, ``difference`` (deterministic
+            predictions). With MC dropout also :data:`MC_COLUMNS`: the sample mean and the
+            :data:`MC_INTERVAL` quantiles before and after (probabilities in [0, 1], returns as
+            log returns), and rows ``<task>_entropy`` per classification head (nats;
+            ``before``/``after`` = entropy of the deterministic probabilities, ``*_mean`` =
+            predictive entropy ``H[mean p]`` of the samples, no interval).
+        mc_samples: MC-dropout passes used per side (0 = none).
         features: the stock's raw features on the date: ``before``, ``after``, ``difference``.
     """
 
@@ -53,6 +63,7 @@ class WhatIfResult:
     table: pd.DataFrame
     features: pd.DataFrame
     elapsed_ms: float = 0.0
+    mc_samples: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -148,9 +159,39 @@ def shocked_window(prepared: Any, n: int, d: int, shocks: dict[str, float], cach
     return raw
 
 
-def what_if(predictor: Any, prepared: Any, ticker: str, date: Any, shocks: dict[str, float]) -> WhatIfResult:
+def _mc_summary(tasks: list, samples: dict[str, np.ndarray]) -> pd.DataFrame:
+    """``[S, 1, ...]`` MC samples of one row -> index = output, columns ``mean``, ``lo``, ``hi``
+    (plus ``<task>_entropy`` rows: predictive entropy of the mean probabilities, nats)."""
+    from finmt_core.inference.uncertainty import entropy
+
+    # the S samples of the one row are S rows in estimator format: _flat names every output
+    per_sample = _flat(tasks, {t.name: np.asarray(samples[t.name])[:, 0] for t in tasks})
+    lo, hi = MC_INTERVAL
+    out = pd.DataFrame({"mean": per_sample.mean(), "lo": per_sample.quantile(lo), "hi": per_sample.quantile(hi)})
+    ent = {f"{t.name}_entropy": float(entropy(np.asarray(samples[t.name])[:, 0].mean(axis=0)))
+           for t in tasks if t.kind == "classification"}
+    return pd.concat([out, pd.DataFrame({"mean": ent, "lo": np.nan, "hi": np.nan})]) if ent else out
+
+
+def _point_entropy(tasks: list, table: pd.DataFrame) -> pd.DataFrame:
+    """``<task>_entropy`` rows (nats) of the deterministic before/after class probabilities."""
+    from finmt_core.inference.uncertainty import entropy
+
+    rows = {f"{t.name}_entropy": entropy(table.loc[[f"{t.name}_prob_{c}" for c in t.classes], ["before", "after"]].to_numpy().T)
+            for t in tasks if t.kind == "classification"}
+    return pd.DataFrame(rows, index=["before", "after"]).T
+
+
+def what_if(predictor: Any, prepared: Any, ticker: str, date: Any, shocks: dict[str, float], mc_samples: int = 0,
+            seed: int = 0) -> WhatIfResult:
     """Before/after predictions of ``ticker`` on ``date`` (default: its last date with a full
-    window) under ``shocks``; see the module doc. Nothing is written anywhere."""
+    window) under ``shocks``; see the module doc. Nothing is written anywhere.
+
+    Args:
+        mc_samples: MC-dropout passes per side (0 = point predictions only, the fast path);
+            ignored, with a note, for estimator runs and models without active dropout.
+        seed: seed of the dropout masks (the same masks before and after).
+    """
     t0 = time.perf_counter()
     if ticker not in prepared.tickers:
         raise DataError(f"ticker {ticker!r} is not in the panel ({', '.join(prepared.tickers[:8])} ...)")
@@ -168,22 +209,50 @@ def what_if(predictor: Any, prepared: Any, ticker: str, date: Any, shocks: dict[
     raw = shocked_window(prepared, n, d, shocks, cache)
     w0 = d - prepared.info.window + 1
     di, ni = np.array([d]), np.array([n])
+    notes: list[str] = []
+    use_mc = mc_samples > 0 and predictor.model is not None
+    if mc_samples > 0 and predictor.model is None:
+        notes.append(f"{predictor.config.model.name} is a fitted estimator without dropout: no MC-dropout uncertainty")
+    mc_before = mc_after = None
     with predictor._lock:
         key = ("before", d, n)
         if key not in cache:  # the unshocked prediction of this row is reused while sliding
             cache[key] = predictor.predict_rows(prepared, di, ni)
+        if use_mc:
+            mc_key = ("before_mc", d, n, int(mc_samples), seed)
+            if mc_key not in cache:
+                cache[mc_key] = _sample(predictor, prepared, di, ni, int(mc_samples), seed)
+            mc_before, active = cache[mc_key]
+            if active == 0:
+                use_mc = False
+                notes.append("the model has no active dropout layers: MC dropout would give no spread")
         saved = prepared.X[w0:d + 1, n, :].copy()
         try:
             prepared.X[w0:d + 1, n, :] = prepared.scaler.transform(raw[:, None, :])[:, 0, :]
             after_raw = predictor.predict_rows(prepared, di, ni)
+            if use_mc:
+                mc_after, _ = _sample(predictor, prepared, di, ni, int(mc_samples), seed)
         finally:
             prepared.X[w0:d + 1, n, :] = saved
     both = _flat(predictor.tasks, {t.name: np.concatenate([np.asarray(cache[key][t.name]), np.asarray(after_raw[t.name])])
                                    for t in predictor.tasks})
     before, after = both.iloc[0], both.iloc[1]
     table = pd.DataFrame({"before": before, "after": after})
+    if mc_before is not None and mc_after is not None:
+        table = pd.concat([table, _point_entropy(predictor.tasks, table)])
+        sb, sa = _mc_summary(predictor.tasks, mc_before), _mc_summary(predictor.tasks, mc_after)
+        table = table.join(sb.add_prefix("before_")).join(sa.add_prefix("after_"))
     table["difference"] = table["after"] - table["before"]
     feats = pd.DataFrame({"before": prepared.frame.values[d, n, :].astype(np.float64), "after": raw[-1]}, index=prepared.frame.names)
     feats["difference"] = feats["after"] - feats["before"]
     return WhatIfResult(ticker=ticker, date=prepared.dates[d], shocks=dict(shocks), table=table, features=feats,
-                        elapsed_ms=(time.perf_counter() - t0) * 1e3)
+                        elapsed_ms=(time.perf_counter() - t0) * 1e3, mc_samples=int(mc_samples) if mc_after is not None else 0,
+                        notes=notes)
+
+
+def _sample(predictor: Any, prepared: Any, di: np.ndarray, ni: np.ndarray, n_samples: int,
+            seed: int) -> tuple[dict[str, np.ndarray], int]:
+    """MC-dropout samples ``{task: [S, 1, ...]}`` of one row and the active dropout layers."""
+    from finmt_core.inference.uncertainty import mc_samples
+
+    return mc_samples(predictor.model, prepared, di, ni, n_samples, seed=seed, device=predictor.device)

@@ -27,12 +27,21 @@ from finmt_core.plots.explain import (
     gat_edges,
     network,
 )
-from finmt_core.plots.training import learning_rate, loss_curves, task_weights, throughput, val_metric
+from finmt_core.plots.inference import prediction_history, whatif_before_after
+from finmt_core.plots.training import (
+    compare_runs,
+    learning_rate,
+    loss_curves,
+    task_weights,
+    throughput,
+    val_metric,
+)
 
 __all__ = [
     "attention_heatmap",
     "attribution_bars",
     "calibration",
+    "compare_runs",
     "confusion_matrix",
     "coverage_accuracy",
     "embedding_scatter",
@@ -45,6 +54,7 @@ __all__ = [
     "loss_curves",
     "metric_vs_baseline",
     "network",
+    "prediction_history",
     "price_candlestick",
     "regression_scatter",
     "returns_histogram",
@@ -56,4 +66,5 @@ __all__ = [
     "throughput",
     "turnover",
     "val_metric",
+    "whatif_before_after",
 ]

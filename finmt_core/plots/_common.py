@@ -34,6 +34,16 @@ def base_layout(fig: go.Figure, title: str, x: str | None = None, y: str | None 
     return fig
 
 
+def epoch_axis(fig: go.Figure, epochs: pd.Series | pd.Index | np.ndarray) -> go.Figure:
+    """Integer epoch ticks: one per epoch when there are few, whole numbers otherwise."""
+    n = len(pd.unique(np.asarray(epochs)))
+    if 0 < n <= 20:
+        fig.update_xaxes(dtick=1)
+    else:
+        fig.update_xaxes(tickformat="d")
+    return fig
+
+
 def empty_figure(title: str, message: str) -> go.Figure:
     """A figure that says why there is nothing to show (instead of an empty chart)."""
     fig = go.Figure()

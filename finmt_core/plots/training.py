@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from finmt_core.plots._common import base_layout, color, empty_figure, nested_columns
+from finmt_core.plots._common import base_layout, color, empty_figure, epoch_axis, nested_columns
 
 
 def loss_curves(metrics: pd.DataFrame, log_y: bool = False) -> go.Figure:
@@ -43,11 +43,19 @@ def loss_curves(metrics: pd.DataFrame, log_y: bool = False) -> go.Figure:
     buttons = []
     for label, show in (("train + val", {"train", "val"}), ("train", {"train"}), ("val", {"val"})):
         buttons.append({"label": label, "method": "restyle", "args": [{"visible": [k in show for k in kinds]}]})
-    fig.update_layout(updatemenus=[{"type": "buttons", "direction": "right", "buttons": buttons,
-                                    "x": 0.0, "y": 1.18, "xanchor": "left", "showactive": True}])
     if log_y:
         fig.update_yaxes(type="log")
-    return base_layout(fig, title, "epoch", "loss", height=460)
+    base_layout(fig, title, "epoch", "loss", height=480)
+    # title pinned to the top edge, the buttons in their own row just above the plot and the
+    # (long) legend below it, so none of the three overlap however many tasks there are
+    fig.update_layout(
+        title={"y": 0.985, "yanchor": "top"},
+        margin={"t": 95, "b": 40},
+        updatemenus=[{"type": "buttons", "direction": "right", "buttons": buttons, "x": 0.0, "xanchor": "left",
+                      "y": 1.02, "yanchor": "bottom", "pad": {"t": 0, "b": 0}, "showactive": True}],
+        legend={"orientation": "h", "yanchor": "top", "y": -0.16, "xanchor": "left", "x": 0.0},
+    )
+    return epoch_axis(fig, epochs)
 
 
 def _lines(frame: pd.DataFrame, title: str, ytitle: str, empty: str) -> go.Figure:
@@ -57,7 +65,7 @@ def _lines(frame: pd.DataFrame, title: str, ytitle: str, empty: str) -> go.Figur
     fig = go.Figure()
     for i, col in enumerate(frame.columns):
         fig.add_trace(go.Scatter(x=frame.index, y=frame[col], mode="lines+markers", name=str(col), line={"color": color(i)}))
-    return base_layout(fig, title, "epoch", ytitle)
+    return epoch_axis(base_layout(fig, title, "epoch", ytitle), frame.index)
 
 
 def task_weights(metrics: pd.DataFrame) -> go.Figure:
@@ -94,4 +102,32 @@ def throughput(metrics: pd.DataFrame) -> go.Figure:
                                  line={"color": color(1)}), secondary_y=True)
     fig.update_yaxes(title_text="samples / s", secondary_y=False)
     fig.update_yaxes(title_text="seconds", secondary_y=True)
-    return base_layout(fig, title, "epoch")
+    return epoch_axis(base_layout(fig, title, "epoch"), epochs)
+
+
+def compare_runs(metrics_by_run: dict[str, pd.DataFrame], column: str = "val_loss", log_y: bool = False,
+                 title: str | None = None) -> go.Figure:
+    """One line per run of one metrics-log column over epochs, to compare runs.
+
+    Args:
+        metrics_by_run: run name -> its metrics log (``RunDir.metrics()``: one row per epoch,
+            ``epoch`` column; nested values flattened with '.', e.g. ``val.direction``).
+        column: the column to overlay (``val_loss``, ``train_loss``, ``val.<task>``,
+            ``val_metrics.<task>.<metric>``, ...); runs without it are left out and named in
+            the empty-state message when none has it.
+    """
+    title = title or f"{column} by run"
+    fig = go.Figure()
+    epochs: list[pd.Series] = []
+    for i, (name, m) in enumerate(metrics_by_run.items()):
+        if m is None or len(m) == 0 or column not in m.columns or m[column].isna().all():
+            continue
+        ep = m["epoch"] if "epoch" in m.columns else pd.RangeIndex(1, len(m) + 1).to_series()
+        epochs.append(pd.Series(ep))
+        fig.add_trace(go.Scatter(x=ep, y=pd.to_numeric(m[column], errors="coerce"), mode="lines+markers", name=str(name),
+                                 line={"color": color(i)}, marker={"size": 4}))
+    if not fig.data:
+        return empty_figure(title, f"none of {', '.join(map(str, metrics_by_run)) or 'the runs'} logged {column!r}")
+    if log_y:
+        fig.update_yaxes(type="log")
+    return epoch_axis(base_layout(fig, title, "epoch", column), pd.concat(epochs))
