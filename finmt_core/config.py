@@ -149,16 +149,26 @@ class ExperimentConfig(_Strict):
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> ExperimentConfig:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file not found: {p}")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p} is not valid YAML: {exc}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{p} must hold a mapping at the top level (data:, model:, tasks: ...)")
-        return cls.from_dict(data, where=str(p))
+        return cls.from_dict(load_yaml_mapping(path, "data:, model:, tasks: ..."), where=str(path))
+
+
+def load_yaml_mapping(path: str | Path, expected: str) -> dict[str, Any]:
+    """A YAML file holding a mapping, or a ConfigError saying what is wrong with it.
+
+    Args:
+        path: the file.
+        expected: what the mapping should contain, for the message (e.g. ``"data:, train: ..."``).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p} must hold a mapping at the top level ({expected})")
+    return data
 
 
 def _explain(exc: ValidationError) -> str:

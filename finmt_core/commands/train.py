@@ -32,9 +32,7 @@ def build_config(
     single_task: str | None = None,
 ) -> Any:
     """The ExperimentConfig of a ``finmt train`` command line (preset < --config file < flags)."""
-    import yaml
-
-    from finmt_core.config import ExperimentConfig, load_preset, merge
+    from finmt_core.config import ExperimentConfig, load_preset, load_yaml_mapping, merge
 
     if preset is None and config_file is None:
         from finmt_core.config import list_presets
@@ -42,16 +40,7 @@ def build_config(
         raise ConfigError(f"give --preset NAME (one of: {', '.join(list_presets())}) or --config FILE.yaml")
     if device is not None and device not in DEVICES:
         raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
-    overrides: dict[str, Any] = {}
-    if config_file is not None:
-        if not config_file.is_file():
-            raise ConfigError(f"config file not found: {config_file}")
-        try:
-            overrides = yaml.safe_load(config_file.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{config_file} is not valid YAML: {exc}") from None
-        if not isinstance(overrides, dict):
-            raise ConfigError(f"{config_file} must hold a mapping (data:, model:, tasks: ...)")
+    overrides = load_yaml_mapping(config_file, "data:, model:, tasks: ...") if config_file is not None else {}
     flags: dict[str, Any] = {}
     if data is not None:
         flags["data"] = {"source": data}

@@ -31,20 +31,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Search hyper-parameters on the validation segment; the test segment stays untouched
         until you evaluate the chosen trial (--evaluate-best)."""
-        import yaml
-
-        from finmt_core.config import load_preset, merge
-        from finmt_core.errors import ConfigError
+        from finmt_core.config import load_preset, load_yaml_mapping, merge
         from finmt_core.tuning import study as tuning
 
         setup_logging()
-        overrides: dict = {}
-        if config is not None:
-            if not config.is_file():
-                raise ConfigError(f"config file not found: {config}")
-            overrides = yaml.safe_load(config.read_text()) or {}
-            if not isinstance(overrides, dict):
-                raise ConfigError(f"{config} must hold a mapping (data:, train: ...)")
+        overrides = load_yaml_mapping(config, "data:, train: ...") if config is not None else {}
         overrides = merge(overrides, {"data": {"source": data}})
         if epochs is not None:
             overrides["train"] = {"epochs": epochs}

@@ -18,9 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from finmt_core.config import PRESET_DIR, ExperimentConfig
+from finmt_core.config import PRESET_DIR, ExperimentConfig, load_yaml_mapping
 from finmt_core.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -89,12 +87,7 @@ def load_search_space(preset: str, config: ExperimentConfig, path: str | Path | 
         file = SEARCH_DIR / "default.yaml"
     if not file.is_file():
         raise ConfigError(f"search space not found: {file}")
-    try:
-        raw = yaml.safe_load(file.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{file} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{file} must map dotted config paths to distributions")
+    raw = load_yaml_mapping(file, "dotted config paths -> distributions")
     accepted = _model_fields(config.model.name)
     params: list[Param] = []
     for key, spec in raw.items():
