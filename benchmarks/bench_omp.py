@@ -1,8 +1,11 @@
 """Environment check — what OpenMP's wait policy does to torch on this machine.
 
-finmt sets ``OMP_WAIT_POLICY=PASSIVE`` (``finmt_core/__init__.py``) because GNU OpenMP's
-spinning idle threads wreck torch's speed when more threads want the CPU than it has cores.
-This measures one fixed workload (a ``TGCNBackbone`` forward + backward, N=500, T=20, F=30,
+torch's CPU kernels run on a GNU OpenMP pool whose idle threads spin before they sleep. On a
+quiet machine that makes back-to-back small ops fast; when more threads want the CPU than it
+has cores (several torch processes on 2 cores), the spinning threads take the cores from the
+ones doing work and torch slows down 15-100x (measured while other jobs shared this machine).
+``OMP_WAIT_POLICY=PASSIVE`` avoids that collapse but costs up to ~2x on a quiet machine, so
+finmt leaves the library default; see docs/PERFORMANCE.md. This measures one fixed workload (a ``TGCNBackbone`` forward + backward, N=500, T=20, F=30,
 hidden 16, 2 layers, a random graph of 20,000 edges) in fresh processes with the variable
 unset (libgomp's default: spin, then sleep) and with ``PASSIVE``, alternately, and reports
 ``time(default) / time(PASSIVE)`` per pair: about 1 on an idle machine (the cost of passive
@@ -62,6 +65,7 @@ def run(workdir: str, rounds: int, calls: int) -> list[Result]:
             f"1-min load average during the test ~{load:.1f} on {os.cpu_count()} cores")
     return [
         Result("omp_default_over_passive", "x", [a / p for a, p in zip(default, passive)], None, "higher", note=note),
-        Result("omp_passive_fwd_bwd", "ms", passive, None, "lower", note="OMP_WAIT_POLICY=PASSIVE (finmt's setting)"),
-        Result("omp_default_fwd_bwd", "ms", default, None, "lower", note="OMP_WAIT_POLICY unset (libgomp default)"),
+        Result("omp_passive_fwd_bwd", "ms", passive, None, "lower", note="OMP_WAIT_POLICY=PASSIVE"),
+        Result("omp_default_fwd_bwd", "ms", default, None, "lower",
+               note="OMP_WAIT_POLICY unset (libgomp default, what finmt runs with)"),
     ]

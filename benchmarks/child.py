@@ -14,9 +14,6 @@ import logging
 import sys
 from pathlib import Path
 
-# finmt's process-wide settings (OMP_WAIT_POLICY) apply before torch loads, as in any finmt process.
-import finmt_core  # noqa: F401
-
 
 def main(argv: list[str]) -> int:
     if len(argv) != 3:

@@ -32,7 +32,7 @@ def format_machine(machine: dict[str, Any]) -> str:
         f"({machine.get('logical_cores', '?')} logical), {machine.get('memory_gb', '?')} GB, "
         f"torch {machine.get('torch_version', '?')} ({machine.get('torch_threads', '?')} threads), "
         f"device {machine.get('device', '?')}, OMP_WAIT_POLICY {machine.get('omp_wait_policy', '?')}, "
-        f"load avg at start {machine.get('load_avg_1m', '?')}"
+        f"1-min load avg at start {machine.get('load_avg_1m', '?')}, at end {machine.get('load_avg_1m_end', '?')}"
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -226,4 +227,6 @@ def run_suite(
             results.extend(derived(bench, got_all))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    # other processes' load changes the figures: record it at the end as well as at the start
+    machine["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     return results, machine, time.perf_counter() - t0
