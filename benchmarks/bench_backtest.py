@@ -41,7 +41,8 @@ def _inputs(n_stocks: int, n_days: int) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 def _frame(close: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> tuple[object, list, object, list[str]]:
     """A predictions frame (date, ticker, return_pred, signal/direction probabilities) of every
-    row with a price, its tasks, and the grid's dates and tickers."""
+    row with a price, its tasks, and the grid's dates and tickers. ``ticker`` is categorical,
+    as ``predictions.parquet`` gives it back."""
     import pandas as pd
 
     from finmt_core.tasks import Task
@@ -52,7 +53,7 @@ def _frame(close: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> tuple[objec
     d, n = np.nonzero(np.isfinite(close))
     p_up = 1.0 / (1.0 + np.exp(-50.0 * pred[d, n]))
     df = pd.DataFrame({
-        "date": dates[d], "ticker": np.asarray(tickers, dtype=object)[n], "split": "test",
+        "date": dates[d], "ticker": pd.Categorical.from_codes(n, categories=tickers), "split": "test",
         "return_pred": pred[d, n],
         "signal_prob_Noise": 1.0 - conf[d, n], "signal_prob_Signal": conf[d, n],
         "direction_prob_Down": 1.0 - p_up, "direction_prob_Up": p_up,

@@ -240,3 +240,43 @@ def test_estimator_run_predictor(runs: dict, panel: pd.DataFrame) -> None:
     last_test = stored[stored["date"] == stored["date"].max()].sort_values("ticker")
     again = p.predict(panel, dates=[last_test["date"].iloc[0]]).sort_values("ticker")
     np.testing.assert_allclose(again["direction_prob_Up"], last_test["direction_prob_Up"])
+
+
+def test_gate_column_is_categorical_and_matches_arrays(hier: pd.DataFrame) -> None:
+    from finmt_core.inference.gating import gate_arrays
+
+    g = signal_gated(hier, 0.5)
+    assert isinstance(g["gate"].dtype, pd.CategoricalDtype)
+    assert list(g["gate"].cat.categories) == ["Down", "Neutral", "Up"]
+    assert (g["gate"] == "Up").tolist() == [True, False, False, True]
+    code, conf = gate_arrays(hier, 0.5)
+    np.testing.assert_array_equal(code, g["gate_code"])
+    np.testing.assert_allclose(conf, g["confidence"])
+
+
+def test_what_if_features_equal_a_full_recompute(runs: dict, panel: pd.DataFrame) -> None:
+    """Own-column features on the one ticker + cross-sectional ones on the universe give exactly
+    what recomputing every feature on the whole shocked slice gives."""
+    from finmt_core.data.features import compute_features
+    from finmt_core.inference import whatif as W
+
+    p = Predictor.from_run(runs["net"].path)
+    prepared = p.prepare(panel)
+    n = prepared.tickers.index("S002")
+    d = int(np.flatnonzero(prepared.has_window()[:, n])[-1])
+    w0 = d - prepared.info.window + 1
+    s = max(0, w0 - 1 - W.LOOKBACK)
+    shocks = {"return": 0.04, "volatility": 1.7, "volume": 0.5}
+    frame = prepared.frame
+    own = [f for f in frame.names if f not in set(frame.market)]
+    ref_slice, shocked = W._slice(prepared.dense, s, d + 1), W._slice(prepared.dense, s, d + 1)
+    W._shock_prices(shocked, n, w0 - s, shocks)
+    full_before = compute_features(ref_slice, own)
+    full_after = compute_features(shocked, own)
+    expected = frame.values[w0:d + 1, n, :].astype(np.float64)
+    delta = full_after.values[w0 - s:, n, :].astype(np.float64) - full_before.values[w0 - s:, n, :]
+    expected[:, frame.index_of(full_after.names)] += np.nan_to_num(delta)
+    got = W.shocked_window(prepared, n, d, shocks, {})
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    solo, cross = W._split_features(frame.names, frame.market)
+    assert "cs_rank_ret_5" in cross and "ret_1" in solo and not set(solo) & set(frame.market)

@@ -32,7 +32,7 @@ from finmt_core.evaluation.baselines import (
 )
 from finmt_core.evaluation.checks import baseline_warnings, collapse_warnings
 from finmt_core.evaluation.compare import task_significance
-from finmt_core.evaluation.frames import TaskRows, task_rows
+from finmt_core.evaluation.frames import TaskRows, grid_positions, task_rows
 from finmt_core.evaluation.metrics import HEADLINE, confusion, score_task
 from finmt_core.evaluation.run_backtest import backtest_predictions
 from finmt_core.inference.gating import coverage_accuracy_curve, gated_accuracy, gating_rule
@@ -70,12 +70,11 @@ def _splits(prepared: Any) -> dict[str, list[str]]:
 
 
 def _row_index(df: pd.DataFrame, prepared: Any) -> tuple[np.ndarray, np.ndarray]:
-    d = prepared.dates.get_indexer(pd.to_datetime(df["date"]))
-    n = pd.Index(prepared.tickers).get_indexer(df["ticker"].astype(str))
+    d, n = grid_positions(df, prepared.dates, list(prepared.tickers))
     if (d < 0).any() or (n < 0).any():
         raise RunError("predictions.parquet names dates or tickers that the run's data does not have; "
                        "the data changed since training (re-run training)")
-    return d.astype(np.int64), n.astype(np.int64)
+    return d, n
 
 
 def with_outcome(df: pd.DataFrame, prepared: Any, horizon: int, d: np.ndarray | None = None,

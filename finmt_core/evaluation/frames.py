@@ -34,6 +34,26 @@ def output_columns(task: Task) -> list[str]:
     return [f"{task.name}_pred"]
 
 
+def grid_positions(df: pd.DataFrame, dates: pd.DatetimeIndex, tickers: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(d, n)``: each row's position on the ``dates`` x ``tickers`` grid, ``[rows]`` int64,
+    -1 where the row's date or ticker is not on the grid.
+
+    Factorises the columns first and looks up only the distinct values: on a 1.25 M-row
+    frame that is ~65 ms, where ``get_indexer`` over every (Arrow) string takes ~420 ms."""
+    d_codes, d_uniq = pd.factorize(df["date"])
+    ticker = df["ticker"]
+    if isinstance(ticker.dtype, pd.CategoricalDtype):  # predictions.parquet: codes are ready
+        n_codes, n_uniq = ticker.cat.codes.to_numpy(), ticker.cat.categories
+    else:
+        n_codes, n_uniq = pd.factorize(ticker)
+    d_pos = pd.DatetimeIndex(dates).get_indexer(pd.to_datetime(d_uniq))
+    n_pos = pd.Index([str(t) for t in tickers]).get_indexer(pd.Index(n_uniq).astype(str))
+    # factorize gives -1 to missing values; those rows are off the grid too
+    d = np.where(d_codes >= 0, d_pos[d_codes], -1)
+    n = np.where(n_codes >= 0, n_pos[n_codes], -1)
+    return d.astype(np.int64), n.astype(np.int64)
+
+
 @dataclass
 class TaskRows:
     """One task's scored rows: ``y`` [n], ``pred`` (probs [n, C] / [n] / [n, Q]),

@@ -20,9 +20,9 @@ import pandas as pd
 
 from finmt_core.errors import ConfigError, DataError
 from finmt_core.evaluation.backtest import BacktestResult, run_backtest
-from finmt_core.evaluation.frames import output_columns, point_prediction
+from finmt_core.evaluation.frames import grid_positions, output_columns, point_prediction
 from finmt_core.evaluation.strategies import STRATEGIES, weights_signal_gated, weights_sized, weights_top_k
-from finmt_core.inference.gating import gating_rule, signal_gated
+from finmt_core.inference.gating import gate_arrays, gating_rule
 from finmt_core.tasks import Task
 
 #: Families whose prediction is a return-like score, in order of preference.
@@ -59,7 +59,7 @@ def _confidence(df: pd.DataFrame, tasks: list[Task]) -> np.ndarray:
     heads, else the inverse relative width of the quantile interval, else 1."""
     try:
         gating_rule(df)
-        return signal_gated(df, 0.0)["confidence"].to_numpy()
+        return gate_arrays(df, 0.0)[1]
     except DataError:
         pass
     for t in tasks:
@@ -70,9 +70,10 @@ def _confidence(df: pd.DataFrame, tasks: list[Task]) -> np.ndarray:
     return np.ones(len(df))
 
 
-def _grid(values: np.ndarray, d: np.ndarray, n: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def _grid(values: np.ndarray, row: np.ndarray, n: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Scatter per-row ``values`` onto a ``shape`` = ``[days, N]`` grid (NaN where no row)."""
     out = np.full(shape, np.nan)
-    out[d, n] = values
+    out[row, n] = values
     return out
 
 
@@ -108,26 +109,29 @@ def backtest_predictions(
         raise ConfigError(f"unknown backtest strategy {strategy!r}; choose auto or one of {', '.join(STRATEGIES)}")
     if df.empty:
         raise DataError("no prediction rows to backtest (is the test segment empty?)")
-    d = pd.DatetimeIndex(dates).get_indexer(pd.to_datetime(df["date"]))
-    n = pd.Index(tickers).get_indexer(df["ticker"].astype(str))
+    d, n = grid_positions(df, pd.DatetimeIndex(dates), list(tickers))
     if (d < 0).any() or (n < 0).any():
         raise DataError("predictions name dates or tickers that are not in the run's data")
-    days = np.unique(d)
-    shape = (len(dates), len(tickers))
+    # the dates that have rows, and each row's position among them (bincount: no sort)
+    days = np.flatnonzero(np.bincount(d, minlength=len(dates)))
+    day_pos = np.full(len(dates), -1, dtype=np.int64)
+    day_pos[days] = np.arange(len(days))
+    row = day_pos[d]
+    shape = (len(days), len(tickers))
     settings: dict[str, Any] = {"strategy": strategy}
     if strategy == "signal_gated":
-        code = signal_gated(df, threshold)["gate_code"].to_numpy(dtype=np.float64)
-        w = weights_signal_gated(np.nan_to_num(_grid(code, d, n, shape)[days]))
+        code = gate_arrays(df, threshold)[0].astype(np.float64)
+        w = weights_signal_gated(np.nan_to_num(_grid(code, row, n, shape)))
         settings["threshold"] = threshold
     elif strategy in ("top_k", "top_k_long"):
         task, score = ranking_score(df, tasks)
         k = k or max(1, round(0.1 * len(tickers)))
-        w = weights_top_k(_grid(score, d, n, shape)[days], k, long_short=strategy == "top_k")
+        w = weights_top_k(_grid(score, row, n, shape), k, long_short=strategy == "top_k")
         settings.update(k=k, score_task=task)
     else:
         task, score = ranking_score(df, tasks)
         conf = _confidence(df, tasks)
-        w = weights_sized(_grid(score, d, n, shape)[days], _grid(conf, d, n, shape)[days])
+        w = weights_sized(_grid(score, row, n, shape), _grid(conf, row, n, shape))
         settings["score_task"] = task
     returns = next_day_returns(close)[days]
     return run_backtest(w, returns, pd.DatetimeIndex(dates)[days], list(tickers), cost_bps=cost_bps, slippage_bps=slippage_bps,

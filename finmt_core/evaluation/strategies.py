@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from finmt_core.errors import DataError
+from finmt_core.evaluation.backtest import finite_or_zero
 
 STRATEGIES = ("signal_gated", "top_k", "top_k_long", "sized")
 
@@ -63,7 +64,8 @@ def weights_top_k(score: np.ndarray, k: int, long_short: bool = True) -> np.ndar
 def weights_sized(pred_return: np.ndarray, confidence: np.ndarray | None = None, min_abs: float = 0.0) -> np.ndarray:
     """Weights proportional to ``pred_return * confidence`` (sign = predicted direction),
     ignoring predictions with ``|pred_return| <= min_abs``; gross 1 per date."""
-    p = np.nan_to_num(np.asarray(pred_return, dtype=np.float64))
-    c = np.ones_like(p) if confidence is None else np.nan_to_num(np.asarray(confidence, dtype=np.float64))
-    raw = np.where(np.abs(p) > min_abs, p * c, 0.0)
+    p = finite_or_zero(pred_return)
+    raw = p if confidence is None else p * finite_or_zero(confidence)
+    if min_abs > 0:
+        raw = np.where(np.abs(p) > min_abs, raw, 0.0)
     return _normalise_gross(raw)

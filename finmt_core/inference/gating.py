@@ -44,9 +44,10 @@ def gating_rule(df: pd.DataFrame) -> str:
     )
 
 
-def signal_gated(df: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
-    """Gate every row of ``df``. Returns a frame on the same index with ``gate`` (Down /
-    Neutral / Up), ``gate_code`` (-1 / 0 / +1) and ``confidence`` in [0, 1]."""
+def gate_arrays(df: pd.DataFrame, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The gating of every row of ``df`` as arrays: ``code`` ``[n]`` int64 (-1 Down / 0
+    Neutral / +1 Up) and ``confidence`` ``[n]`` float64 in [0, 1]. The array core of
+    :func:`signal_gated`, for callers that need no frame (the backtest, accuracy curves)."""
     if not 0.0 <= threshold <= 1.0:
         raise DataError(f"signal gating threshold must be in [0, 1], got {threshold}")
     rule = gating_rule(df)
@@ -72,8 +73,19 @@ def signal_gated(df: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
         top = np.maximum(p_up, p_dn)
         code = np.where(top >= threshold, np.where(p_up >= p_dn, 1, -1), 0)
         conf = top
-    code = code.astype(np.int64)
-    return pd.DataFrame({"gate": LABELS[code + 1], "gate_code": code, "confidence": conf}, index=df.index)
+    return code.astype(np.int64), np.asarray(conf, dtype=np.float64)
+
+
+def signal_gated(df: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
+    """Gate every row of ``df``. Returns a frame on the same index with ``gate`` (Down /
+    Neutral / Up), ``gate_code`` (-1 / 0 / +1) and ``confidence`` in [0, 1].
+
+    ``gate`` is categorical: it compares equal to the strings, and building it from codes
+    takes ~2 ms for a million rows where a string column takes ~0.5 s (pandas 3 stores
+    strings as Arrow)."""
+    code, conf = gate_arrays(df, threshold)
+    gate = pd.Categorical.from_codes(code + 1, categories=list(LABELS))
+    return pd.DataFrame({"gate": gate, "gate_code": code, "confidence": conf}, index=df.index)
 
 
 def realised_direction(df: pd.DataFrame) -> np.ndarray:
@@ -94,7 +106,7 @@ def gated_accuracy(df: pd.DataFrame, threshold: float) -> dict[str, float]:
     """Coverage (share of rows with a known outcome that get an Up/Down call) and accuracy of
     those calls at ``threshold``."""
     truth = realised_direction(df)
-    code = signal_gated(df, threshold)["gate_code"].to_numpy()
+    code, _ = gate_arrays(df, threshold)
     known = np.isfinite(truth)
     called = known & (code != 0)
     n_known = int(known.sum())
@@ -114,15 +126,14 @@ def coverage_accuracy_curve(df: pd.DataFrame, thresholds: np.ndarray | None = No
     truth = realised_direction(df)
     known = np.isfinite(truth)
     # the confidence that must clear the threshold, and the side, do not depend on it
-    base = signal_gated(df, 0.0)
+    side, conf = gate_arrays(df, 0.0)
     rule = gating_rule(df)
     if rule == "signal+direction":
         score = _col(df, "signal", "Signal")
     elif rule == "action":
-        score = np.where(base["gate_code"].to_numpy() != 0, base["confidence"].to_numpy(), -np.inf)
+        score = np.where(side != 0, conf, -np.inf)
     else:
-        score = base["confidence"].to_numpy()
-    side = base["gate_code"].to_numpy()
+        score = conf
     hit = (side == truth) & known
     called = (score[None, :] >= ths[:, None]) & known[None, :] & (side[None, :] != 0)  # [K, n]
     n_called = called.sum(axis=1)

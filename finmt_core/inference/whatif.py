@@ -10,9 +10,9 @@ Shocks (keys of ``shocks``):
 - any feature name of the run: the new raw (unscaled) value of that feature on the date.
 
 Price-level shocks are turned into feature changes by recomputing the features of a short
-slice of dates (the window plus :data:`LOOKBACK` days of history, all tickers so the
-cross-sectional features stay right) with and without the shock and adding the difference for
-this stock only. Market-wide features are left as they are: one stock's shock does not move
+slice of dates (the window plus :data:`LOOKBACK` days of history) with and without the shock
+and adding the difference for this stock only: its own-column features on the stock alone,
+the cross-sectional ones on every ticker so they stay right. Market-wide features are left as they are: one stock's shock does not move
 the market here. Then only this stock's window of the scaled input is swapped in, the model
 runs on the one row (graph models: that date's snapshot), and the window is restored — the
 run directory and the cached data are left as they were.
@@ -88,9 +88,50 @@ def _flat(tasks: list, preds: dict[str, np.ndarray]) -> pd.DataFrame:
     return out
 
 
-def _slice(dense: DensePanel, s: int, e: int) -> DensePanel:
-    return DensePanel(dates=dense.dates[s:e], tickers=list(dense.tickers),
-                      columns={c: a[s:e].copy() for c, a in dense.columns.items()}, sector=dense.sector, extra=list(dense.extra))
+def _slice(dense: DensePanel, s: int, e: int, n: int | None = None) -> DensePanel:
+    """Dates ``s:e`` of ``dense`` (copies), all tickers or only ticker ``n``."""
+    if n is None:
+        return DensePanel(dates=dense.dates[s:e], tickers=list(dense.tickers),
+                          columns={c: a[s:e].copy() for c, a in dense.columns.items()}, sector=dense.sector,
+                          extra=list(dense.extra))
+    return DensePanel(dates=dense.dates[s:e], tickers=[dense.tickers[n]],
+                      columns={c: a[s:e, n:n + 1].copy() for c, a in dense.columns.items()},
+                      sector=[dense.sector[n]] if dense.sector is not None else None, extra=list(dense.extra))
+
+
+def _split_features(names: list[str], market: list[str]) -> tuple[list[str], list[str]]:
+    """A stock's non-market features split into those computed from its own columns alone
+    and the cross-sectional ones (ranks, sector- and market-relative), which need every ticker."""
+    from finmt_core.data.features import list_features
+
+    cross_names = {f.name for f in list_features() if f.cross_sectional}
+    own = [f for f in names if f not in set(market)]
+    return [f for f in own if f not in cross_names], [f for f in own if f in cross_names]
+
+
+def _slice_features(prepared: Any, s: int, d: int, w0: int, n: int, shocks: dict[str, float]) -> dict[str, np.ndarray]:
+    """Raw features of ticker ``n`` over the window rows ``w0..d``, ``{name: [T]}`` float64,
+    recomputed on dates ``s..d`` with ``shocks`` applied to its prices.
+
+    The features of the ticker's own columns run on a one-ticker slice; only the
+    cross-sectional ones run on the whole universe (where the shocked ticker is one of many).
+    Both give exactly what computing every feature on the whole slice would, at a fraction of
+    the cost for a large universe (500 stocks: ~5x fewer feature evaluations)."""
+    from finmt_core.data.features import compute_features
+
+    frame = prepared.frame
+    solo, cross = _split_features(frame.names, frame.market)
+    out: dict[str, np.ndarray] = {}
+    for names, ticker in ((solo, n), (cross, None)):
+        if not names:
+            continue
+        sl = _slice(prepared.dense, s, d + 1, ticker)
+        if shocks:
+            _shock_prices(sl, 0 if ticker is not None else n, w0 - s, shocks)
+        ff = compute_features(sl, names)
+        vals = ff.values[w0 - s:, 0 if ticker is not None else n, :].astype(np.float64)
+        out.update({name: vals[:, j] for j, name in enumerate(ff.names)})
+    return out
 
 
 def _shock_prices(sl: DensePanel, n: int, w0: int, shocks: dict[str, float]) -> None:
@@ -127,26 +168,21 @@ def _shock_prices(sl: DensePanel, n: int, w0: int, shocks: dict[str, float]) -> 
 
 def shocked_window(prepared: Any, n: int, d: int, shocks: dict[str, float], cache: dict[Any, np.ndarray]) -> np.ndarray:
     """The stock's raw feature window ``[T, F]`` (float64) after ``shocks``."""
-    from finmt_core.data.features import compute_features
-
     frame = prepared.frame
     t = prepared.info.window
     w0 = d - t + 1
     raw = frame.values[w0:d + 1, n, :].astype(np.float64)
     price = {k: v for k, v in shocks.items() if k in PRICE_SHOCKS}
+    names = {name: j for j, name in enumerate(frame.names)}
     if price:
         s = max(0, w0 - 1 - LOOKBACK)
-        own = [f for f in frame.names if f not in set(frame.market)]  # market features stay as they are
-        cols = frame.index_of(own)
         key = ("features", s, d, n)
         if key not in cache:  # unshocked slice features: the reference the change is measured from
             cache.clear()
-            cache[key] = compute_features(_slice(prepared.dense, s, d + 1), own).values[w0 - s:, n, :].astype(np.float64)
-        sl = _slice(prepared.dense, s, d + 1)
-        _shock_prices(sl, n, w0 - s, price)
-        after = compute_features(sl, own).values[w0 - s:, n, :].astype(np.float64)
-        raw[:, cols] += np.nan_to_num(after - cache[key])
-    names = {name: j for j, name in enumerate(frame.names)}
+            cache[key] = _slice_features(prepared, s, d, w0, n, {})
+        after = _slice_features(prepared, s, d, w0, n, price)
+        for name, ref in cache[key].items():
+            raw[:, names[name]] += np.nan_to_num(after[name] - ref)
     for k, v in shocks.items():
         if k in PRICE_SHOCKS:
             continue

@@ -94,11 +94,15 @@ def prediction_frame(
     ticker_idx: np.ndarray,
     split: str,
 ) -> pd.DataFrame:
-    """predictions.parquet rows for one segment from estimator-format predictions."""
-    tickers = np.asarray(prepared.tickers, dtype=object)
+    """predictions.parquet rows for one segment from estimator-format predictions.
+
+    ``ticker`` is categorical over the run's tickers (codes = ``ticker_idx``): parquet stores
+    it as a dictionary and reads it back as categorical, so mapping a million rows back onto
+    the (date x ticker) grid is a code lookup instead of hashing strings."""
     cols: dict[str, object] = {
         "date": prepared.dates[date_idx].values,
-        "ticker": tickers[ticker_idx],
+        "ticker": pd.Categorical.from_codes(np.asarray(ticker_idx, dtype=np.int64),
+                                            categories=pd.Index([str(t) for t in prepared.tickers])),
         "split": np.full(len(date_idx), split, dtype=object),
     }
     for task in prepared.targets.tasks:

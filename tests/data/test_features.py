@@ -129,6 +129,48 @@ def test_rolling_ops_match_pandas(layout: str) -> None:
     assert (ops.roll_std(flat, 10)[-5:] == 0).all()  # flat window: exactly 0, not rounding noise
 
 
+@pytest.mark.parametrize("layout", ["C", "F", "1d"])
+@pytest.mark.parametrize(("kw", "minp"), [({"span": 12}, 12), ({"alpha": 1 / 14}, 14), ({"span": 3}, 1), ({"span": 5}, 50)])
+def test_ewm_mean_matches_pandas(layout: str, kw: dict, minp: int) -> None:
+    rng = np.random.default_rng(4)
+    a = np.cumsum(rng.normal(size=(90, 7)), axis=0)
+    a[:12, 1] = np.nan  # leading gap: the filter path
+    a[40:43, 2] = np.nan  # gap inside the history: pandas' re-weighting
+    a[:, 3] = np.nan  # never observed
+    a[60:, 4] = np.nan  # trailing gap
+    a[30, 5] = np.inf
+    ref = pd.DataFrame(a).ewm(adjust=False, min_periods=minp, **kw).mean().to_numpy()
+    if layout == "1d":
+        for j in range(a.shape[1]):
+            np.testing.assert_allclose(ops.ewm_mean(a[:, j], minp=minp, **kw), ref[:, j], rtol=1e-12, atol=1e-12)
+        return
+    out = ops.ewm_mean(np.asarray(a, order=layout), minp=minp, **kw)
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
+    assert out.flags.f_contiguous == (layout == "F")
+    with pytest.raises(ValueError, match="alpha"):
+        ops.ewm_mean(a, alpha=1.5)
+
+
+def test_cross_sectional_flag_is_right(full_panel: pd.DataFrame, full_frame) -> None:
+    """A feature not flagged market or cross-sectional must come out the same when its ticker is
+    computed alone (what-if relies on it); a flagged one must actually depend on the others."""
+    specs = {s.name: s for s in list_features()}
+    ticker = "T3"
+    alone = compute_features(full_panel.xs(ticker, level="ticker", drop_level=False))
+    j = full_frame.tickers.index(ticker)
+    flagged_moved = []
+    for name in full_frame.names:
+        spec = specs.get(name)
+        if spec is None or spec.market:  # extra columns pass through; market features are shared
+            continue
+        ours, solo = col(full_frame, name)[:, j], alone.values[:, 0, alone.index_of([name])[0]]
+        if spec.cross_sectional:
+            flagged_moved.append(not np.allclose(ours, solo, equal_nan=True))
+        else:
+            np.testing.assert_allclose(solo, ours, rtol=1e-6, atol=1e-6, err_msg=name)
+    assert flagged_moved and all(flagged_moved)
+
+
 # ---- causality -------------------------------------------------------------------------------
 @pytest.mark.parametrize("where", ["after", "next_day"])
 def test_no_lookahead(full_panel: pd.DataFrame, where: str) -> None:

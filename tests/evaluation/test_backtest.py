@@ -112,3 +112,39 @@ def test_benchmark_buy_and_hold() -> None:
 def test_shape_mismatch_raises() -> None:
     with pytest.raises(DataError, match="must both be"):
         B.simulate(np.zeros((3, 2)), np.zeros((3, 3)))
+
+
+def _reference_limits(w: np.ndarray, max_gross: float, max_net: float) -> np.ndarray:
+    """The exposure caps written out row by row (gross first, then the dominant side)."""
+    out = np.nan_to_num(w.astype(np.float64))
+    for t, row in enumerate(out):
+        gross = np.abs(row).sum()
+        if gross > max_gross:
+            row = row * max_gross / gross
+        long, short = row[row > 0].sum(), -row[row < 0].sum()
+        if long - short > max_net:
+            row = np.where(row > 0, row * (max_net + short) / long, row)
+        elif short - long > max_net:
+            row = np.where(row < 0, row * (max_net + long) / short, row)
+        out[t] = row
+    return out
+
+
+@pytest.mark.parametrize(("max_gross", "max_net"), [(1.0, 1.0), (0.8, 0.3), (2.0, 0.0)])
+def test_exposure_limits_match_row_by_row_reference(max_gross: float, max_net: float) -> None:
+    rng = np.random.default_rng(7)
+    w = rng.normal(0, 0.3, (50, 8)) + rng.choice([-0.2, 0.0, 0.2], size=(50, 1))
+    w[rng.uniform(size=w.shape) < 0.1] = np.nan
+    np.testing.assert_allclose(B.apply_exposure_limits(w, max_gross, max_net), _reference_limits(w, max_gross, max_net))
+
+
+def test_finite_or_zero_and_hit_rate() -> None:
+    a = np.array([[1.0, 2.0]])
+    assert B.finite_or_zero(a) is a  # finite input: no copy
+    np.testing.assert_array_equal(B.finite_or_zero(np.array([np.nan, np.inf, -np.inf, 3.0])), [0, 0, 0, 3])
+    w = np.array([[0.5, -0.5, 0.0, 0.2], [0.3, 0.3, 0.0, -0.1]])
+    r = np.array([[0.01, 0.02, 0.05, np.nan], [0.0, 0.01, -0.1, -0.02]])
+    # held with a known return: (0,0) hit, (0,1) miss, (1,0) zero return = miss, (1,1) hit, (1,3) hit
+    stats = B.position_stats(w, r)
+    assert stats["hit_rate"] == pytest.approx(3 / 5)
+    assert stats["avg_gross_exposure"] == pytest.approx((1.2 + 0.7) / 2)

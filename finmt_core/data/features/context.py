@@ -54,22 +54,22 @@ for _h in RANK_WINDOWS:
     register_feature(FeatureSpec(
         f"cs_rank_ret_{_h}", "context", CLOSE,
         f"cross-sectional percentile rank of the {_h}-day return on the date, in [0, 1]",
-        partial(_rank_ret, h=_h)))
+        partial(_rank_ret, h=_h), cross_sectional=True))
 
 
-@feature("cs_rank_vol_20", "context", needs=CLOSE,
+@feature("cs_rank_vol_20", "context", needs=CLOSE, cross_sectional=True,
          description="cross-sectional percentile rank of the 20-day vol on the date, in [0, 1]")
 def _rank_vol(x: FeatureInputs) -> np.ndarray:
     return ops.cs_rank(x.vol(20))
 
 
-@feature("rel_strength_20", "context", needs=CLOSE,
+@feature("rel_strength_20", "context", needs=CLOSE, cross_sectional=True,
          description="20-day log return minus the market's 20-day log return")
 def _rel_strength(x: FeatureInputs) -> np.ndarray:
     return x.ret(20) - _mkt_ret_20(x)[:, None]
 
 
-@feature("sector_rel_ret_5", "context", needs=SECTOR,
+@feature("sector_rel_ret_5", "context", needs=SECTOR, cross_sectional=True,
          description="5-day log return minus the mean 5-day return of the ticker's sector")
 def _sector_rel(x: FeatureInputs) -> np.ndarray:
     codes, uniques = pd.factorize(pd.Index(x.dense.sector or []))
@@ -77,13 +77,13 @@ def _sector_rel(x: FeatureInputs) -> np.ndarray:
     return r5 - ops.group_mean(r5, codes.astype(np.int64), len(uniques))
 
 
-@feature("corr_mkt_60", "context", needs=CLOSE,
+@feature("corr_mkt_60", "context", needs=CLOSE, cross_sectional=True,
          description="60-day rolling correlation of the ticker's daily returns with the market's")
 def _corr_mkt(x: FeatureInputs) -> np.ndarray:
     return x.market_corr_beta(60)[0]
 
 
-@feature("beta_60", "context", needs=CLOSE,
+@feature("beta_60", "context", needs=CLOSE, cross_sectional=True,
          description="60-day rolling beta of the ticker's daily returns to the market's")
 def _beta(x: FeatureInputs) -> np.ndarray:
     return x.market_corr_beta(60)[1]

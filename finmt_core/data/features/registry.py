@@ -48,6 +48,10 @@ class FeatureSpec:
         description: what it is, its window and units, in one line.
         fn: ``fn(inputs) -> [D, N]`` or ``[D]`` float64, causal, NaN where unknown.
         market: True when the value is the same for every ticker on a date.
+        cross_sectional: True when a ticker's value also depends on the other tickers'
+            data (ranks across the universe, sector or market-relative values). Every other
+            non-market feature is a function of the ticker's own columns alone, which lets a
+            what-if recompute it on that one ticker (tests check the flag).
     """
 
     name: str
@@ -56,6 +60,7 @@ class FeatureSpec:
     description: str
     fn: FeatureFn
     market: bool = False
+    cross_sectional: bool = False
 
 
 _REGISTRY: dict[str, FeatureSpec] = {}
@@ -72,11 +77,11 @@ def register_feature(spec: FeatureSpec) -> FeatureSpec:
 
 
 def feature(name: str, group: str, *, needs: frozenset[str] = CLOSE, description: str,
-            market: bool = False) -> Callable[[FeatureFn], FeatureFn]:
+            market: bool = False, cross_sectional: bool = False) -> Callable[[FeatureFn], FeatureFn]:
     """Decorator form of :func:`register_feature`; returns the function unchanged."""
 
     def wrap(fn: FeatureFn) -> FeatureFn:
-        register_feature(FeatureSpec(name, group, frozenset(needs), description, fn, market))
+        register_feature(FeatureSpec(name, group, frozenset(needs), description, fn, market, cross_sectional))
         return fn
 
     return wrap
