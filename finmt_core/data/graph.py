@@ -114,7 +114,9 @@ def sector_adjacency(sector: list[str]) -> np.ndarray | None:
 
 def _to_graph(adj: np.ndarray, kind: str, fit_dates: tuple | None) -> StockGraph:
     adj = np.clip(adj, 0.0, 1.0)
-    src, dst = np.nonzero(adj > 0)  # row-major: sorted, unique, both directions since symmetric
+    # sorted by target, then source (unique; both directions since symmetric): the row order
+    # of a CSR adjacency whose rows are targets, so models build it without sorting
+    dst, src = np.nonzero(adj.T > 0)
     edge_index = np.stack([src, dst]).astype(np.int64)
     edge_weight = adj[src, dst].astype(np.float32)
     return StockGraph(edge_index=edge_index, edge_weight=edge_weight, n_nodes=adj.shape[0], kind=kind,
@@ -130,8 +132,9 @@ def build_graph(dense: DensePanel, train_idx: np.ndarray, cfg: GraphConfig) -> S
         cfg: kind (correlation | sector | hybrid), ``top_k`` or ``threshold``, ``sector_weight``.
 
     Returns:
-        :class:`StockGraph` with ``edge_index`` ``[2, E]`` int64 (both directions, sorted,
-        no self-loops, no duplicates) and ``edge_weight`` ``[E]`` float32 in (0, 1].
+        :class:`StockGraph` with ``edge_index`` ``[2, E]`` int64 (both directions, sorted by
+        target then source, no self-loops, no duplicates) and ``edge_weight`` ``[E]`` float32
+        in (0, 1].
     """
     train_idx = np.asarray(train_idx, dtype=np.int64)
     n = len(dense.tickers)

@@ -74,6 +74,13 @@ class TensorStore:
         rows = self.flat(d[:, None] + self.offsets, n[:, None]).reshape(-1)  # [B*T]
         return self.X_rows.index_select(0, rows).view(d.shape[0], self.window, -1)
 
+    def window_view(self) -> torch.Tensor:
+        """``[D - T + 1, N, T, F]`` strided view of X (no copy): entry ``[s, n, t]`` is
+        ``X[s + t, n]``, so row ``d - T + 1`` holds every ticker's window ending at ``d``."""
+        d_count, n_tk, n_feat = self.X.shape
+        t = self.window
+        return self.X.as_strided((max(d_count - t + 1, 0), n_tk, t, n_feat), (n_tk * n_feat, n_feat, n_tk * n_feat, 1))
+
     def at(self, d: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
         """``[B, F]``: features at the row date."""
         return self.X_rows.index_select(0, self.flat(d, n))

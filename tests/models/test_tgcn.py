@@ -146,3 +146,33 @@ def test_tgcn_model_exposes_edge_attention_only_with_gat() -> None:
         assert out["signal"].shape == (3 * info.n_nodes, 2)
         if use_gat:
             assert out["attention/edges"].shape == (batch["edge_index"].shape[1], 2)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_normalised_adjacency_equals_pyg_gcn_norm(shuffle: bool) -> None:
+    """CSR off-diagonal + self-loop term == PyG's gcn_norm with self-loops, for edges sorted by
+    target (no sort needed) and in any order (sorted once); an isolated node keeps 1/deg = 1."""
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    from finmt_core.models.tgcn import normalised_adjacency
+
+    g = torch.Generator().manual_seed(0)
+    n = 9
+    a = (torch.rand(n, n, generator=g) < 0.4).float() * torch.rand(n, n, generator=g)
+    a = torch.triu(a, 1)
+    a = a + a.t()
+    a[8, :] = 0
+    a[:, 8] = 0  # node 8 isolated
+    dst, src = torch.nonzero(a.t() > 0, as_tuple=True)  # sorted by target
+    ei, ew = torch.stack([src, dst]), a[src, dst]
+    if shuffle:
+        perm = torch.randperm(ei.shape[1], generator=g)
+        ei, ew = ei[:, perm], ew[perm]
+    got = normalised_adjacency(ei, ew, n, torch.float64)
+    dense = got["adj"].to_dense() + torch.diag(got["self_weight"])
+    ref_ei, ref_w = gcn_norm(ei, ew.double(), n, improved=False, add_self_loops=True, dtype=torch.float64)
+    ref = torch.zeros(n, n, dtype=torch.float64).index_put_((ref_ei[1], ref_ei[0]), ref_w, accumulate=True)
+    torch.testing.assert_close(dense, ref)
+    assert got["self_weight"][8] == 1.0
+    x = torch.randn(n, 5, dtype=torch.float64)
+    torch.testing.assert_close(got["adj"] @ x + got["self_weight"][:, None] * x, ref @ x)
