@@ -22,6 +22,10 @@ def main(argv: list[str]) -> int:
     module_name, params_json, out_path = argv
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     params = json.loads(params_json)
+    # the allocator settings of finmt's own entry points (finmt commands, the dashboard)
+    from finmt_core.runtime import tune_allocator
+
+    tune_allocator()
     module = importlib.import_module(f"benchmarks.{module_name}")
     results = module.run(**params)
     Path(out_path).write_text(json.dumps([r.as_plain() for r in results]), encoding="utf-8")

@@ -177,6 +177,15 @@ class MachineInfo:
     memory_gb: float
     load_avg_1m: float
     omp_wait_policy: str
+    allocator: str
+
+
+def _allocator() -> str:
+    """The allocator settings the children run with (they call the same ``tune_allocator``)."""
+    from finmt_core.runtime import allocator_state, tune_allocator
+
+    tune_allocator()
+    return allocator_state()
 
 
 def machine_info() -> dict[str, Any]:
@@ -204,5 +213,6 @@ def machine_info() -> dict[str, Any]:
         memory_gb=round(psutil.virtual_memory().total / 1024**3, 1),
         load_avg_1m=round(os.getloadavg()[0], 2),
         omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", "(unset)"),
+        allocator=_allocator(),
     )
     return asdict(info)

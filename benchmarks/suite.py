@@ -120,7 +120,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     ),
     Benchmark(
         "omp", "bench_omp",
-        "environment: OpenMP's default wait policy vs PASSIVE on one torch workload (why finmt sets PASSIVE)",
+        "environment: OpenMP's default wait policy vs PASSIVE on one torch workload (why finmt leaves the default)",
         {
             "tiny": [{"rounds": 1, "calls": 1}],
             "quick": [],

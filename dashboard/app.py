@@ -12,6 +12,9 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import demo, state, warmup
+from finmt_core.runtime import tune_allocator
+
+tune_allocator()  # once per process: large tensors reuse freed heap (finmt_core/runtime.py)
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 

@@ -32,6 +32,9 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
+    from finmt_core.runtime import tune_allocator
+
+    tune_allocator()  # large tensors reuse freed heap instead of faulting in fresh pages
     app()
 
 

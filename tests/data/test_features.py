@@ -293,3 +293,16 @@ def test_panel_shorter_than_warm_up() -> None:
     f = compute_features(make_panel(n_days=40))
     assert np.isnan(col(f, "vol_60")).all() and np.isnan(col(f, "ret_60")).all()
     assert np.isfinite(col(f, "ret_5")[5:]).all() and not f.mask.any()
+
+
+def test_ticker_blocks_give_identical_features(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Own-column features computed on blocks of tickers equal the one-pass computation bit for bit."""
+    import finmt_core.data.features.compute as compute_mod
+
+    panel = make_panel(n_tickers=7, n_days=150, seed=5, extra=True)
+    whole = compute_features(panel)
+    monkeypatch.setattr(compute_mod, "TICKER_BLOCK", 3)  # blocks of 3, 3 and 1 tickers
+    blocked = compute_features(panel)
+    assert blocked.names == whole.names
+    np.testing.assert_array_equal(blocked.values, whole.values)
+    np.testing.assert_array_equal(blocked.mask, whole.mask)

@@ -1,7 +1,8 @@
 """``compute_features``: a Panel (or DensePanel) -> a :class:`FeatureFrame`.
 
 Runs every requested registered feature on the dense ``[D, N]`` float64 arrays (one
-vectorised computation per feature; the only Python loop is over the registry), casts to
+vectorised computation per feature and block of :data:`TICKER_BLOCK` tickers; the only Python
+loops are over the registry and the blocks), casts to
 float32 ``[D, N, F]`` and builds the validity mask. Features whose columns the panel lacks
 are skipped, recorded in ``FeatureFrame.skipped`` with the reason, and logged.
 """
@@ -24,6 +25,8 @@ from finmt_core.errors import ConfigError, DataError
 logger = logging.getLogger(__name__)
 
 EXTRA_PREFIX = "extra_"
+#: Tickers per block for the features computed from a ticker's own columns.
+TICKER_BLOCK = 256
 
 
 def _as_dense(panel_or_dense: pd.DataFrame | DensePanel) -> DensePanel:
@@ -108,6 +111,14 @@ def _column_getter(col: str) -> FeatureFn:
     return get
 
 
+def _ticker_block(dense: DensePanel, b0: int, b1: int) -> DensePanel:
+    """Tickers ``b0:b1`` of ``dense`` (column views; FeatureInputs makes its own copies)."""
+    return DensePanel(dates=dense.dates, tickers=list(dense.tickers[b0:b1]),
+                      columns={c: a[:, b0:b1] for c, a in dense.columns.items()},
+                      sector=list(dense.sector[b0:b1]) if dense.sector is not None else None,
+                      extra=list(dense.extra))
+
+
 def _select(specs: list[FeatureSpec], features: list[str] | None) -> list[FeatureSpec]:
     """The specs named in ``features`` (all when None), in canonical (group) order."""
     if features is None:
@@ -168,18 +179,34 @@ def compute_features(panel_or_dense: pd.DataFrame | DensePanel,
             "Request close-only features (e.g. ret_1, vol_20) or supply the missing columns."
         )
 
-    inputs = FeatureInputs(dense)
     n_dates, n_tickers = dense.close.shape
-    present = inputs.present
     # Fill feature-major [F, D, N] (contiguous writes), then one transpose to [D, N, F]:
     # writing each feature into the last axis directly is a strided copy several times slower.
     buf = np.empty((len(usable), n_dates, n_tickers), dtype=np.float32)
-    for j, spec in enumerate(usable):
+    todo = list(enumerate(usable))
+    if n_tickers > TICKER_BLOCK:
+        # A ticker's own-column features (most of them) run on blocks of tickers: each
+        # block's intermediates are ~5 MB instead of ~40 MB per array at 2,000 stocks, and
+        # the block's memoised arrays are freed before the next block starts. Ranks, sector-
+        # and market-relative features need every ticker and run on the whole grid below.
+        own = [(j, spec) for j, spec in todo if not spec.market and not spec.cross_sectional]
+        for b0 in range(0, n_tickers, TICKER_BLOCK):
+            b1 = min(b0 + TICKER_BLOCK, n_tickers)
+            block = FeatureInputs(_ticker_block(dense, b0, b1))
+            for j, spec in own:
+                buf[j, :, b0:b1] = spec.fn(block)
+        todo = [(j, spec) for j, spec in todo if spec.market or spec.cross_sectional]
+    inputs = FeatureInputs(dense)
+    present = inputs.present
+    for j, spec in todo:
         arr = np.asarray(spec.fn(inputs), dtype=np.float64)
         buf[j] = arr[:, None] if arr.ndim == 1 else arr
     # A missing close blanks the whole row: no feature value is carried into a gap day.
-    buf[:, ~present] = np.nan
-    mask = present & np.isfinite(buf).all(axis=0)
+    absent = ~present
+    mask = present.copy()
+    for feat in buf:  # one [D, N] plane at a time: no [F, D, N] boolean temporaries
+        np.copyto(feat, np.nan, where=absent)
+        mask &= np.isfinite(feat)
     values = np.ascontiguousarray(buf.transpose(1, 2, 0))
     del buf
 

@@ -18,6 +18,8 @@ from finmt_core.errors import DataError, RunError
 
 #: IQR of the standard normal distribution: IQR / this = σ for Gaussian data.
 NORMAL_IQR = 1.3489795003921634
+#: Rows (of F features) :meth:`FeatureScaler.transform` handles per block (~3 MB at F = 48).
+TRANSFORM_BLOCK_ROWS = 16_384
 
 
 class FeatureScaler:
@@ -90,9 +92,19 @@ class FeatureScaler:
         if values.shape[-1] != self.center_.shape[0]:
             raise DataError(f"FeatureScaler was fitted on {self.center_.shape[0]} features but got "
                             f"{values.shape[-1]}; use the same feature list as the fitted scaler")
-        out = (values.astype(np.float32) - self.center_.astype(np.float32)) / self.scale_.astype(np.float32)
-        np.clip(out, -self.clip, self.clip, out=out)
-        return np.nan_to_num(out, nan=0.0, copy=False)
+        center, scale = self.center_.astype(np.float32), self.scale_.astype(np.float32)
+        flat_in = values.reshape(-1, values.shape[-1])
+        out = np.empty(flat_in.shape, dtype=np.float32)
+        # In place, a block of rows at a time: the naive expression makes three temporaries the
+        # size of the input (~1 GB each for 2,000 stocks x 2,520 days x 48 features), and at
+        # that size fresh pages, not arithmetic, set the time.
+        for s in range(0, flat_in.shape[0], TRANSFORM_BLOCK_ROWS):
+            o = out[s:s + TRANSFORM_BLOCK_ROWS]
+            np.subtract(flat_in[s:s + TRANSFORM_BLOCK_ROWS], center, out=o, casting="same_kind")
+            o /= scale
+            np.clip(o, -self.clip, self.clip, out=o)  # infinities become ±clip, NaN stays NaN
+            o[np.isnan(o)] = 0.0
+        return out.reshape(values.shape)
 
     def fit_transform(self, values: np.ndarray, mask: np.ndarray, date_idx: np.ndarray) -> np.ndarray:
         return self.fit(values, mask, date_idx).transform(values)
