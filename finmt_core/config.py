@@ -54,17 +54,54 @@ class SplitConfig(_Strict):
 
 
 class GraphConfig(_Strict):
-    kind: Literal["correlation", "sector", "hybrid"] = "hybrid"
-    top_k: int = Field(default=5, ge=1)
+    """The stock graph (fitted on train dates only; see :mod:`finmt_core.data.graph`).
+
+    ``leadlag`` is directed (leader -> follower, from ``corr(r_j[t-1], r_i[t])`` of returns
+    relative to the date's cross-sectional mean); there ``top_k`` / ``threshold`` count
+    leaders per follower. ``sector_weight`` only affects ``hybrid``.
+    """
+
+    kind: Literal["correlation", "sector", "hybrid", "leadlag"] = "hybrid"
+    top_k: int = Field(default=5, ge=1)  # peers per node (leadlag: leaders per follower)
     threshold: float | None = None  # |corr| threshold instead of top-k
     sector_weight: float = Field(default=0.5, ge=0.0, le=1.0)  # hybrid mix
 
 
 class ModelConfig(_Strict):
-    """``name`` is a registered model; ``params`` go to that model's config dataclass."""
+    """``name`` is a registered model; ``params`` go to that model's config dataclass.
+
+    ``ticker_embedding`` (int >= 0, default 0 = off; neural models only): dimension of a
+    learnable per-ticker embedding added (through a zero-initialised projection) to every
+    model's embedding before the heads. It is accepted here or as
+    ``params.ticker_embedding`` and stored in ``params`` (what ``create_model`` and the
+    checkpoints read), so ``model_dump`` / ``config.yaml`` show it under ``params``; the
+    top-level value wins when both are given. Read it as ``config.model.ticker_embedding``.
+    """
 
     name: str = "lstm_transformer"
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ticker_embedding_into_params(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "ticker_embedding" not in data:
+            return data
+        data = dict(data)
+        dim = data.pop("ticker_embedding")
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 0:
+            raise ConfigError(f"model.ticker_embedding must be an integer >= 0 (0 = off), got {dim!r}")
+        params = dict(data.get("params") or {})
+        if dim:
+            params["ticker_embedding"] = dim
+        else:
+            params.pop("ticker_embedding", None)
+        data["params"] = params
+        return data
+
+    @property
+    def ticker_embedding(self) -> int:
+        """Ticker-embedding dimension (0 = off)."""
+        return int(self.params.get("ticker_embedding", 0) or 0)
 
 
 class LossConfig(_Strict):
@@ -75,6 +112,8 @@ class LossConfig(_Strict):
     dwa_temperature: float = Field(default=2.0, gt=0.0)
     gradnorm_alpha: float = Field(default=1.5, ge=0.0)
     regularization: float = Field(default=0.0, ge=0.0)  # weight of model.regularization() terms
+    # regression/quantile losses on targets divided by their train std (outputs stay in units)
+    standardize: bool = True
 
 
 class TrainConfig(_Strict):
@@ -85,11 +124,15 @@ class TrainConfig(_Strict):
     weight_decay: float = Field(default=1e-4, ge=0.0)
     schedule: Literal["none", "cosine", "cosine_restarts", "plateau"] = "cosine"
     warmup_epochs: int = Field(default=0, ge=0)
-    restart_epochs: int = Field(default=10, ge=1)  # period of cosine_restarts (epochs)
+    # period of cosine_restarts (epochs); None = a third of the epochs, so it restarts twice
+    restart_epochs: int | None = Field(default=None, ge=1)
     plateau_factor: float = Field(default=0.5, gt=0.0, lt=1.0)  # plateau: lr *= factor
     plateau_patience: int = Field(default=2, ge=0)  # plateau: epochs without improvement first
     grad_clip: float | None = 1.0
-    patience: int = Field(default=5, ge=1)  # early stopping on val loss
+    patience: int = Field(default=5, ge=1)  # early stopping on the monitored criterion
+    # checkpoint choice + early stopping: "score" = mean per-task validation skill (balanced
+    # accuracy over chance, IC; see training.metrics.validation_score), "loss" = weighted val loss
+    monitor: Literal["score", "loss"] = "score"
     min_delta: float = Field(default=1e-4, ge=0.0)
     keep_best_k: int = Field(default=2, ge=1)
     seed: int = 0
@@ -99,6 +142,21 @@ class TrainConfig(_Strict):
     num_workers: int = Field(default=0, ge=0)
     max_batches_per_epoch: int | None = None  # cap for quick demos
     heartbeat_s: float = Field(default=2.0, gt=0.0)
+
+
+    @model_validator(mode="after")
+    def _check_restarts(self) -> TrainConfig:
+        if self.schedule == "cosine_restarts" and self.restart_epochs is not None and self.restart_epochs >= self.epochs:
+            raise ConfigError(
+                f"train.restart_epochs={self.restart_epochs} >= train.epochs={self.epochs}: cosine_restarts would "
+                f"never restart. Use restart_epochs < epochs (e.g. {max(1, self.epochs // 3)}) or leave it unset."
+            )
+        return self
+
+    @property
+    def restart_period(self) -> int:
+        """Epochs per cosine_restarts cycle (``restart_epochs`` or a third of ``epochs``)."""
+        return self.restart_epochs if self.restart_epochs is not None else max(1, self.epochs // 3)
 
 
 class ExperimentConfig(_Strict):

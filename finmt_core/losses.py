@@ -109,6 +109,11 @@ class TaskLoss(nn.Module):
         self.register_buffer("class_weight", torch.tensor(cw, dtype=torch.float32) if cw else None)
         q = task.quantiles if task.kind == "quantile" else ()
         self.register_buffer("quantiles", torch.tensor(q, dtype=torch.float32) if q else None)
+        # Regression/quantile targets are divided by this (their train std, set by the trainer
+        # when loss.standardize is on): a daily return's Huber/MSE/pinball loss is ~1e-4 and
+        # would vanish beside a cross-entropy of ~0.7 in the shared backbone's gradient.
+        # Not persistent: recomputed from the data on resume (old checkpoints lack it).
+        self.register_buffer("scale", torch.ones((), dtype=torch.float32), persistent=False)
 
     def rows(self, output: Tensor, target: Tensor, valid: Tensor) -> tuple[Tensor, Tensor | None]:
         """Per-row losses ``[B]`` and optional row weights ``[B]`` (class weights)."""
@@ -119,11 +124,11 @@ class TaskLoss(nn.Module):
             row = cross_entropy_rows(out, idx) if self.task.loss == "ce" else focal_rows(out, idx, self.gamma)
             w = self.class_weight[idx] if self.class_weight is not None else None
             return row, w
-        tgt = torch.where(valid, target, torch.zeros_like(target)).float()
+        tgt = torch.where(valid, target, torch.zeros_like(target)).float() / self.scale
         if kind == "quantile":
             assert self.quantiles is not None
-            return pinball_rows(output.float(), tgt, self.quantiles), None
-        pred = output.float().reshape(-1)
+            return pinball_rows(output.float() / self.scale, tgt, self.quantiles), None
+        pred = output.float().reshape(-1) / self.scale
         if self.task.loss == "mse":
             return (pred - tgt) ** 2, None
         return F.huber_loss(pred, tgt, reduction="none", delta=self.delta), None
@@ -234,6 +239,14 @@ class MultiTaskLoss(nn.Module):
         res = self.compute(outputs, batch, model)
         vals = res.task_losses.detach().cpu().tolist()
         return res.total, dict(zip(self.names, vals))
+
+    def set_target_scales(self, scales: dict[str, float]) -> None:
+        """Divide each named regression/quantile task's targets and outputs by ``scales[name]``
+        inside its loss (standardised targets; predictions stay in target units)."""
+        for name, s in scales.items():
+            if not (s > 0 and torch.isfinite(torch.tensor(s))):
+                raise ConfigError(f"target scale of task {name!r} must be a positive number, got {s}")
+            self.task_losses[name].scale.fill_(float(s))
 
     # ---- strategy hooks -------------------------------------------------------------------
     def weights(self) -> dict[str, float]:

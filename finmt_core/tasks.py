@@ -36,6 +36,21 @@ from finmt_core.errors import ConfigError
 
 TaskKind = Literal["classification", "regression", "quantile"]
 LossName = Literal["ce", "focal", "mse", "huber", "pinball"]
+#: Cross-sectional normalisation of a task's *training* target (per date, across tickers).
+Normalize = Literal["none", "demean", "zscore", "rank"]
+
+#: families whose target is built from the forward return (the ones ``normalize`` applies to)
+#: -> the normalisations each accepts. Classification labels are cut from the normalised
+#: forward return, so only the centring ones make sense there ("rank" = median-centred).
+NORMALIZABLE: dict[str, tuple[str, ...]] = {
+    "return": ("none", "demean", "zscore", "rank"),
+    "relevance": ("none", "demean"),
+    "quantiles": ("none", "demean"),
+    "direction": ("none", "demean", "rank"),
+    "action": ("none", "demean"),
+    "signal": ("none", "demean"),
+    "regime": ("none", "demean"),
+}
 
 #: family -> (kind, classes, default loss, default params)
 CATALOGUE: dict[str, tuple[TaskKind, tuple[str, ...], LossName, dict[str, Any]]] = {
@@ -70,6 +85,14 @@ class Task(BaseModel):
             that task's target == 1 (e.g. ``direction`` trained only on ``signal`` rows).
         weight: fixed loss weight (the starting weight for adaptive strategies).
         params: family parameters (``k``, ``vol_window``, ``threshold``, ``quantiles`` ...).
+        normalize: cross-sectional normalisation of the *training* target per date (qlib's
+            CSZScoreNorm / CSRankNorm): ``demean`` subtracts the date's mean forward return
+            (classification labels are then cut from the demeaned return), ``zscore`` also
+            divides by the date's std, ``rank`` maps ranks to a unit-variance uniform score
+            (classification: median-centred). The common market move is what makes daily
+            labels noisy and what no stock-level feature predicts; removing it lets a model
+            learn the cross-sectional structure. Evaluation always scores against the raw
+            outcome (``prediction vs the un-normalised target``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -83,6 +106,7 @@ class Task(BaseModel):
     mask_by: str | None = None
     weight: float = Field(default=1.0, ge=0.0)
     params: dict[str, Any] = Field(default_factory=dict)
+    normalize: Normalize = "none"
 
     @model_validator(mode="before")
     @classmethod
@@ -116,6 +140,12 @@ class Task(BaseModel):
             raise ConfigError(f"task {self.name!r} is a regression task; use loss 'mse' or 'huber'")
         if self.kind == "quantile" and self.loss != "pinball":
             raise ConfigError(f"task {self.name!r} is a quantile task; use loss 'pinball'")
+        allowed = NORMALIZABLE.get(self.target, ("none",))
+        if self.normalize not in allowed:
+            raise ConfigError(
+                f"task {self.name!r} ({self.target}): normalize {self.normalize!r} is not available for this "
+                f"family; choose one of {', '.join(allowed)}"
+            )
         return self
 
     @property

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import logging
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from finmt_core.commands._common import friendly_errors
 from finmt_core.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -96,32 +99,65 @@ def synth(
     seed: int = typer.Option(0, help="Random seed (same seed -> same market)."),
     signal_strength: float = typer.Option(0.5, help="Planted predictability: 0 = pure random walk, 1 = strong."),
     start: str = typer.Option("2015-01-02", help="First business day."),
+    momentum: float = typer.Option(0.0, help="Time-series momentum strength (0 = off, 1 = strong, max 5)."),
+    vol_drift: float = typer.Option(0.0, help="Volatility-scaled per-stock drift strength (0 = off, max 5)."),
+    context: float = typer.Option(0.0, help="Macro-context strength; adds a 'macro' column (0 = off, max 5)."),
+    oracle: Path | None = typer.Option(
+        None, help="Also write the oracle (exact expected forward log returns) here: .csv, .csv.gz or .parquet."
+    ),
+    horizons: str = typer.Option("1", help="Oracle horizons in days, comma-separated (e.g. 1,5)."),
 ) -> None:
-    """Write a synthetic market (long format: date,ticker,open,high,low,close,volume,sector)."""
-    from finmt_core.data.samples import synthetic_market
+    """Write a synthetic market (long format: date,ticker,open,high,low,close,volume,sector[,macro])."""
+    from finmt_core.data.samples import synthetic_market_with_oracle
 
-    name = out.name.lower()
-    if not name.endswith(_SYNTH_SUFFIXES):
-        raise ConfigError(f"--out {out}: unknown file type; use a name ending in {', '.join(_SYNTH_SUFFIXES)}.")
-    if out.is_dir():
-        raise ConfigError(f"--out {out}: is a directory; give a file name such as {out / 'market.csv'}.")
-    panel = synthetic_market(n_stocks=n_stocks, n_days=n_days, n_sectors=n_sectors, seed=seed,
-                             signal_strength=signal_strength, start=start)
+    _check_target("--out", out)
+    if oracle is not None:
+        _check_target("--oracle", oracle)
+        if oracle.resolve() == out.resolve():
+            raise ConfigError(f"--oracle {oracle}: same file as --out; give the oracle its own file.")
+    elif horizons.strip() != "1":
+        raise ConfigError("--horizons only applies to the oracle; add --oracle PATH (e.g. oracle.csv).")
+    try:
+        steps = [int(h) for h in horizons.split(",")]
+    except ValueError:
+        raise ConfigError(f"--horizons {horizons!r}: give whole days separated by commas, e.g. 1,5.") from None
+    panel, expected = synthetic_market_with_oracle(
+        n_stocks=n_stocks, n_days=n_days, n_sectors=n_sectors, seed=seed, signal_strength=signal_strength,
+        start=start, momentum=momentum, vol_drift=vol_drift, context=context, horizons=steps,
+    )
     table = panel.reset_index()
     table["volume"] = table["volume"].astype("int64")  # whole shares; keeps the CSV compact
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # write next to the target, then rename: a crash never leaves a half-written file behind
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        if name.endswith(".parquet"):
-            table.to_parquet(tmp, index=False)
-        else:
-            table.to_csv(tmp, index=False, float_format="%.8g",
-                         compression="gzip" if name.endswith(".gz") else None)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    _write_table(table, out)
     typer.echo(f"wrote {out}: {panel.attrs['source']}, {len(table)} rows")
     typer.echo(f"planted: {panel.attrs['planted']}")
+    if oracle is not None:
+        _write_table(expected.reset_index(), oracle)
+        typer.echo(f"wrote {oracle}: oracle {', '.join(expected.columns)} (expected forward log return)")
+
+
+def _check_target(option: str, path: Path) -> None:
+    """A :class:`ConfigError` unless ``path`` can take a table (known suffix, not a directory)."""
+    if not path.name.lower().endswith(_SYNTH_SUFFIXES):
+        raise ConfigError(f"{option} {path}: unknown file type; use a name ending in {', '.join(_SYNTH_SUFFIXES)}.")
+    if path.is_dir():
+        raise ConfigError(f"{option} {path}: is a directory; give a file name such as {path / 'market.csv'}.")
+
+
+def _write_table(table: pd.DataFrame, path: Path) -> None:
+    """Write ``table`` (no index) as CSV, gzipped CSV or Parquet by ``path``'s suffix, atomically.
+
+    The bytes are built in memory and renamed into place by :func:`atomic_write_bytes`, so a crash
+    never leaves a half-written file behind.
+    """
+    from finmt_core.training.atomic import atomic_write_bytes
+
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False)
+        data = buffer.getvalue()
+    else:
+        data = table.to_csv(index=False, float_format="%.8g").encode("utf-8")
+        if name.endswith(".gz"):
+            data = gzip.compress(data, mtime=0)
+    atomic_write_bytes(path, data)

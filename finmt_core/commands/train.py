@@ -167,8 +167,8 @@ def register(app: typer.Typer) -> None:
         if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
             return
         st = run.status()
-        typer.echo(f"run {run.name}: {st.get('state')}  best val loss {_fmt(st.get('best_val_loss'))}"
-                   f" (epoch {st.get('best_epoch', '-')})  -> {run.path}")
+        typer.echo(f"run {run.name}: {st.get('state')}  best epoch {st.get('best_epoch', '-')}: val loss "
+                   f"{_fmt(st.get('best_val_loss'))}, val score {_fmt(st.get('best_val_score'), 3)}  -> {run.path}")
         if st.get("state") == "cancelled":
             typer.echo(f"continue with: finmt train --resume {run.name} --run-dir {run_dir}", err=True)
             raise typer.Exit(code=1)

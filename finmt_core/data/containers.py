@@ -36,6 +36,8 @@ class FeatureFrame:
         market: names of features that are the same for every ticker on a date (market
             return, breadth, ...): the dual-tower context tower reads these.
         skipped: feature name -> reason it was not computed (e.g. ``"needs high/low"``).
+        fitted: names of features whose parameters were fitted on the train dates
+            (:mod:`finmt_core.data.features.fitted`); not in the feature registry.
     """
 
     values: np.ndarray
@@ -46,6 +48,7 @@ class FeatureFrame:
     groups: dict[str, list[str]]
     market: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    fitted: list[str] = field(default_factory=list)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -74,12 +77,21 @@ class Targets:
         aux: named ``[D, N]`` arrays the labels were built from and evaluation needs
             (``"fwd_return_<h>"``: forward log return over h days; ``"vol"``: rolling daily vol
             known at t). Read-only helpers for baselines and backtests.
+        train_values: task name -> ``[D, N]`` float32 training target of tasks with a
+            cross-sectional ``normalize`` (same validity as ``values``); models train on
+            :meth:`training`, evaluation scores against ``values``.
     """
 
     tasks: list[Task]
     values: dict[str, np.ndarray]
     valid: dict[str, np.ndarray]
     aux: dict[str, np.ndarray] = field(default_factory=dict)
+    train_values: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def training(self, name: str) -> np.ndarray:
+        """``[D, N]`` the target a model trains on: the normalised one where the task has
+        ``normalize``, else the raw ``values[name]``."""
+        return self.train_values.get(name, self.values[name])
 
     def task(self, name: str) -> Task:
         for t in self.tasks:

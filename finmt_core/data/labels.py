@@ -19,6 +19,12 @@ Convention: the row at date ``t`` holds the target about close ``t`` -> close ``
 - ``signal``: Signal (1) if ``|fwd| > k·σ·√h`` else Noise (0).
 - ``relevance``: ``tanh(fwd / (σ·√h))``.
 
+Cross-sectional normalisation (``Task.normalize``): the *training* target is built from the
+forward return normalised per date across tickers (:mod:`finmt_core.data.cs_norm`) —
+``demean``/``zscore``/``rank`` for ``return``; classification labels are cut from the demeaned
+(``rank``: median-centred) forward return. ``Targets.values`` always holds the raw target,
+which evaluation scores against; the normalised one is in ``Targets.train_values``.
+
 Validity: a target is valid only where every price it needs is present, its window ends
 inside the data and (for σ-scaled families) ``σ`` is finite and > 0; for a task with
 ``mask_by``, also only where the masking task is valid with target 1. Invalid targets are
@@ -33,6 +39,7 @@ from collections.abc import Callable
 import numpy as np
 
 from finmt_core.data.containers import Targets
+from finmt_core.data.cs_norm import cs_normalize
 from finmt_core.data.dense import DensePanel
 from finmt_core.data.features import ops
 from finmt_core.errors import ConfigError, DataError
@@ -77,6 +84,38 @@ class _LabelInputs:
                 # Trailing std of the h returns ending at t+h, moved back to row t.
                 self._cache[key] = ops.shift(ops.roll_std(self.r1, h, minp=h), -h)
         return self._cache[key]
+
+
+class _NormalizedInputs:
+    """``_LabelInputs`` whose forward returns are normalised across tickers per date.
+
+    ``fwd_return`` of a regression family uses ``method`` itself; classification families
+    cut their labels from a centred return (``rank`` -> median-centred, else demeaned).
+    σ and forward realised vol are the raw ones (thresholds stay in return units).
+    """
+
+    def __init__(self, base: _LabelInputs, method: str) -> None:
+        self.base = base
+        self.method = method
+        self._cache: dict[int, np.ndarray] = {}
+
+    def fwd_return(self, h: int) -> np.ndarray:
+        if h not in self._cache:
+            self._cache[h] = cs_normalize(self.base.fwd_return(h), self.method)
+        return self._cache[h]
+
+    def sigma(self, window: int) -> np.ndarray:
+        return self.base.sigma(window)
+
+    def fwd_vol(self, h: int) -> np.ndarray:
+        return self.base.fwd_vol(h)
+
+
+def _norm_method(task: Task) -> str:
+    """The :func:`cs_normalize` method behind ``task.normalize`` for this family."""
+    if task.kind == "classification":
+        return "median" if task.normalize == "rank" else "demean"
+    return task.normalize
 
 
 def _param(task: Task, name: str, *, integer: bool = False, minimum: float = 0.0) -> float:
@@ -190,7 +229,8 @@ def build_targets(dense: DensePanel, tasks: list[Task]) -> Targets:
 
     Returns:
         Targets with ``values[name]`` ``[D, N]`` float32 (class index as float; NaN where
-        invalid), ``valid[name]`` ``[D, N]`` bool, and ``aux``: ``"fwd_return_<h>"`` for each
+        invalid; always the raw, un-normalised target), ``valid[name]`` ``[D, N]`` bool,
+        ``train_values[name]`` for tasks with ``normalize`` (same validity), and ``aux``: ``"fwd_return_<h>"`` for each
         horizon used and ``"vol"`` (σ over ``AUX_VOL_WINDOW`` days), float32 ``[D, N]``.
     """
     validate_task_list(tasks)
@@ -203,6 +243,8 @@ def build_targets(dense: DensePanel, tasks: list[Task]) -> Targets:
     n_dates = dense.close.shape[0]
     values: dict[str, np.ndarray] = {}
     valid: dict[str, np.ndarray] = {}
+    train_values: dict[str, np.ndarray] = {}
+    normed: dict[str, _NormalizedInputs] = {}
     for task in _mask_order(tasks):
         if task.horizon >= n_dates:
             logger.warning("task %r: horizon %d >= %d dates in the panel; every target is invalid",
@@ -216,10 +258,16 @@ def build_targets(dense: DensePanel, tasks: list[Task]) -> Targets:
         valid[task.name] = np.ascontiguousarray(ok)
         values[task.name] = np.ascontiguousarray(np.where(ok, raw, np.nan), dtype=np.float32)
         logger.debug("task %s: %.1f%% of rows valid", task.name, 100.0 * ok.mean())
+        if task.normalize != "none":
+            method = _norm_method(task)
+            xn = normed.setdefault(method, _NormalizedInputs(x, method))
+            # same validity as the raw target: normalisation never adds or drops rows
+            norm = FAMILIES[task.target](xn, task)  # type: ignore[arg-type]
+            train_values[task.name] = np.ascontiguousarray(np.where(ok, norm, np.nan), dtype=np.float32)
 
     aux = {f"fwd_return_{h}": np.ascontiguousarray(x.fwd_return(h), dtype=np.float32)
            for h in sorted({t.horizon for t in tasks})}
     aux["vol"] = np.ascontiguousarray(x.sigma(AUX_VOL_WINDOW), dtype=np.float32)
     ordered = {t.name: values[t.name] for t in tasks}
     return Targets(tasks=list(tasks), values=ordered,
-                   valid={t.name: valid[t.name] for t in tasks}, aux=aux)
+                   valid={t.name: valid[t.name] for t in tasks}, aux=aux, train_values=train_values)

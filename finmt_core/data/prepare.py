@@ -19,6 +19,7 @@ from finmt_core.config import ExperimentConfig
 from finmt_core.data.containers import FEATURE_GROUPS, FeatureFrame, Split, StockGraph, Targets
 from finmt_core.data.dense import DensePanel, to_dense
 from finmt_core.data.features import FeatureScaler, compute_features
+from finmt_core.data.features.fitted import FITTED_FEATURES, add_fitted_features
 from finmt_core.data.graph import build_graph
 from finmt_core.data.labels import build_targets
 from finmt_core.data.panel import check_history
@@ -45,6 +46,8 @@ class InputInfo:
         n_nodes: N, tickers (graph nodes).
         context_idx: columns of market-wide features (dual-tower context tower).
         stock_idx: columns of per-stock features (dual-tower stock tower).
+        tickers: the N ticker names in ``ticker_idx`` order (the vocabulary of a model's
+            ticker embedding); None in checkpoints written before it was stored.
     """
 
     n_features: int
@@ -56,6 +59,7 @@ class InputInfo:
     n_nodes: int
     context_idx: list[int]
     stock_idx: list[int]
+    tickers: list[str] | None = None
 
     @property
     def context_dim(self) -> int:
@@ -82,12 +86,14 @@ class InputInfo:
             "n_nodes": int(self.n_nodes),
             "context_idx": [int(i) for i in self.context_idx],
             "stock_idx": [int(i) for i in self.stock_idx],
+            "tickers": None if self.tickers is None else [str(t) for t in self.tickers],
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> InputInfo:
         try:
-            return cls(
+            tickers = d.get("tickers")
+            info = cls(
                 n_features=int(d["n_features"]),
                 window=int(d["window"]),
                 feature_names=[str(n) for n in d["feature_names"]],
@@ -97,9 +103,13 @@ class InputInfo:
                 n_nodes=int(d["n_nodes"]),
                 context_idx=[int(i) for i in d["context_idx"]],
                 stock_idx=[int(i) for i in d["stock_idx"]],
+                tickers=None if tickers is None else [str(t) for t in tickers],
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DataError(f"input_info in the checkpoint is incomplete or malformed ({exc!r})") from None
+        if info.tickers is not None and len(info.tickers) != info.n_nodes:
+            raise DataError(f"input_info in the checkpoint lists {len(info.tickers)} tickers for n_nodes={info.n_nodes}")
+        return info
 
 
 @dataclass
@@ -221,6 +231,7 @@ def make_input_info(frame: FeatureFrame, window: int, image_size: int) -> InputI
         n_nodes=len(frame.tickers),
         context_idx=[pos[n] for n in frame.names if n in market],
         stock_idx=[pos[n] for n in frame.names if n not in market],
+        tickers=[str(t) for t in frame.tickers],
     )
 
 
@@ -273,13 +284,16 @@ def prepare(
     panel = _select_tickers(panel, config.data.tickers)
     _check_history(panel, window, config.max_horizon)
     dense = to_dense(panel)
-    frame = compute_features(dense, config.data.features)
+    wanted = config.data.features
+    registry_names = None if wanted is None else [f for f in wanted if f not in FITTED_FEATURES]
+    frame = compute_features(dense, registry_names)
     targets = build_targets(dense, config.tasks)
     if split is None:
         split = make_split(frame.dates, config.split, config.embargo, min_index=window - 1)
     else:
         _check_given_split(split, len(frame.dates), window, config.max_horizon)
     graph = build_graph(dense, split.train, config.graph)
+    frame = add_fitted_features(frame, dense, split.train, wanted)
 
     scaler = FeatureScaler()
     if scaler_state is not None:

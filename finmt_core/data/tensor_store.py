@@ -27,7 +27,8 @@ class TensorStore:
     Attributes:
         X: ``[D, N, F]`` float32 (shares memory with ``prepared.X``).
         X_rows: ``[D*N, F]`` view of X (row ``d * N + n``).
-        targets: ``[D*N, K]`` float32, NaN -> 0; K = tasks in head order.
+        targets: ``[D*N, K]`` float32 training targets (normalised where the task says so), NaN -> 0;
+            K = tasks in head order.
         valid: ``[D*N, K]`` bool: target valid and the row has features + a full window.
         has_window: ``[D, N]`` bool.
         task_names: the K task names.
@@ -43,7 +44,7 @@ class TensorStore:
         self.X_rows = self.X.view(d_count * self.n_tickers, n_feat)
         names = [t.name for t in prepared.targets.tasks]
         has_window = prepared.has_window()
-        tv = np.stack([prepared.targets.values[n] for n in names], axis=-1).astype(np.float32, copy=False)
+        tv = np.stack([prepared.targets.training(n) for n in names], axis=-1).astype(np.float32, copy=False)
         ok = np.stack([prepared.targets.valid[n] for n in names], axis=-1) & has_window[..., None]
         k = len(names)
         self.targets = torch.from_numpy(np.where(ok, np.nan_to_num(tv, nan=0.0), 0.0).astype(np.float32)).view(-1, k)

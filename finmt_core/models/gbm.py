@@ -79,12 +79,17 @@ def lagged_features(X: np.ndarray, date_idx: np.ndarray, ticker_idx: np.ndarray,
     return np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
 
 
-def task_rows(prepared: Any, task: Task, segment: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Usable rows of ``segment`` where ``task``'s target is valid: ``(date_idx, ticker_idx, y)``."""
+def task_rows(prepared: Any, task: Task, segment: str, training: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Usable rows of ``segment`` where ``task``'s target is valid: ``(date_idx, ticker_idx, y)``.
+
+    ``training=True``: ``y`` is the target models train on (cross-sectionally normalised where
+    the task says so); default the raw target.
+    """
     d, n = prepared.rows(segment)
     ok = prepared.targets.valid[task.name][d, n]
     d, n = d[ok], n[ok]
-    return d, n, prepared.targets.values[task.name][d, n].astype(np.float64)
+    values = prepared.targets.training(task.name) if training else prepared.targets.values[task.name]
+    return d, n, values[d, n].astype(np.float64)
 
 
 @register_estimator("lightgbm")
@@ -149,10 +154,10 @@ class LightGBMBaseline:
         self.classes_: dict[str, np.ndarray] = {}
         self.best_iterations_: dict[str, list[int]] = {}
         for task in self.tasks:
-            d, n, y = task_rows(prepared, task, "train")
+            d, n, y = task_rows(prepared, task, "train", training=True)
             if y.size == 0:
                 raise DataError(f"lightgbm: task {task.name!r} has no valid target in the train segment")
-            dv, nv, yv = task_rows(prepared, task, "val")
+            dv, nv, yv = task_rows(prepared, task, "val", training=True)
             xtr = lagged_features(X, d, n, self.cfg.lags)
             xva = lagged_features(X, dv, nv, self.cfg.lags)
             if task.kind == "classification":

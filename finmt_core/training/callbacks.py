@@ -57,8 +57,15 @@ class Callback:
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+def _monitor(record: dict[str, Any]) -> float | None:
+    """The value early stopping and checkpointing minimise (``record["monitor"]``: the negated
+    validation score or the validation loss; records without it fall back to ``val_loss``)."""
+    return record.get("monitor", record.get("val_loss"))
+
+
 class EarlyStopping(Callback):
-    """Stop when the validation loss has not improved by ``min_delta`` for ``patience`` epochs."""
+    """Stop when the monitored criterion (``train.monitor``: validation score or loss) has not
+    improved by ``min_delta`` for ``patience`` epochs."""
 
     name = "early_stopping"
 
@@ -70,13 +77,13 @@ class EarlyStopping(Callback):
         self.bad_epochs = 0
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
-        val = record.get("val_loss")
+        val = _monitor(record)
         if val is not None and val < self.best - self.min_delta:
             self.best, self.best_epoch, self.bad_epochs = float(val), int(record["epoch"]), 0
         else:
             self.bad_epochs += 1
         if self.bad_epochs >= self.patience:
-            log.info("early stopping after epoch %d: no val-loss improvement for %d epochs (best %.5g at %d)",
+            log.info("early stopping after epoch %d: no validation improvement for %d epochs (best %.5g at %d)",
                      record["epoch"], self.bad_epochs, self.best, self.best_epoch)
             trainer.request_stop("early_stop")
 
@@ -90,15 +97,15 @@ class EarlyStopping(Callback):
 
 
 class Checkpointing(Callback):
-    """Best-k checkpoints by validation loss (``epoch-NNNN.pt``, the best copied to ``best.pt``)
-    and ``last.pt`` with the full training state after every epoch."""
+    """Best-k checkpoints by the monitored criterion (``epoch-NNNN.pt``, the best copied to
+    ``best.pt``) and ``last.pt`` with the full training state after every epoch."""
 
     name = "checkpointing"
 
     def __init__(self, run: RunDir | None, keep_best_k: int) -> None:
         self.run = run
         self.k = int(keep_best_k)
-        self.top: list[list[float]] = []  # [[val_loss, epoch], ...] ascending
+        self.top: list[list[float]] = []  # [[monitor, epoch, val_loss, val_score], ...] ascending
 
     @property
     def best(self) -> tuple[float, int] | None:
@@ -109,10 +116,12 @@ class Checkpointing(Callback):
         return self.run.checkpoints_dir / f"epoch-{epoch:04d}.pt"
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
-        val, epoch = record.get("val_loss"), int(record["epoch"])
+        val, epoch = _monitor(record), int(record["epoch"])
         enters = val is not None and (len(self.top) < self.k or val < self.top[-1][0])
         if enters:
-            self.top.append([float(val), epoch])
+            loss, score = record.get("val_loss"), record.get("val_score")
+            self.top.append([float(val), epoch, math.nan if loss is None else float(loss),
+                             math.nan if score is None else float(score)])
             self.top.sort(key=lambda x: (x[0], x[1]))
             dropped = self.top[self.k:]
             self.top = self.top[: self.k]
@@ -121,12 +130,16 @@ class Checkpointing(Callback):
             save_checkpoint(self._epoch_path(epoch), ckpt)
             if int(self.top[0][1]) == epoch:
                 save_checkpoint(self.run.best_checkpoint, ckpt)
-            for _, old in dropped:
+            for entry in dropped:
                 with contextlib.suppress(FileNotFoundError):
-                    self._epoch_path(int(old)).unlink()
-        best = self.best
-        if best is not None:
-            record["best_epoch"], record["best_val_loss"] = best[1], best[0]
+                    self._epoch_path(int(entry[1])).unlink()
+        if self.top:
+            _, best_epoch, *rest = self.top[0]
+            loss = rest[0] if rest else self.top[0][0]  # old states kept [val_loss, epoch]
+            score = rest[1] if len(rest) > 1 else math.nan
+            record["best_epoch"] = int(best_epoch)
+            record["best_val_loss"] = None if math.isnan(loss) else float(loss)
+            record["best_val_score"] = None if math.isnan(score) else float(score)
         if trainer.is_main and self.run is not None:
             # last.pt carries this epoch's metrics line: a crash before the line is appended is
             # healed on resume (the line is restored from the checkpoint).
@@ -136,7 +149,7 @@ class Checkpointing(Callback):
         return {"top": [list(x) for x in self.top]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.top = [[float(v), float(e)] for v, e in state["top"]]
+        self.top = [[float(x) for x in entry] for entry in state["top"]]
 
 
 class MetricsLogger(Callback):
@@ -169,7 +182,8 @@ class MetricsLogger(Callback):
                 "message": f"epoch {record['epoch']}/{trainer.epochs}: val loss {_fmt(record['val_loss'])}",
             }
             if "best_epoch" in record:
-                fields.update(best_epoch=record["best_epoch"], best_val_loss=record["best_val_loss"])
+                fields.update(best_epoch=record["best_epoch"], best_val_loss=record["best_val_loss"],
+                              best_val_score=record.get("best_val_score"))
             self.run.write_status(**fields)
 
 

@@ -46,7 +46,7 @@ def segment_losses(config: ExperimentConfig, prepared: Any, preds: dict[str, np.
     out = {}
     for t in config.tasks:
         valid = prepared.targets.valid[t.name][d, n]
-        target = np.nan_to_num(prepared.targets.values[t.name][d, n].astype(np.float32))
+        target = np.nan_to_num(prepared.targets.training(t.name)[d, n].astype(np.float32))
         out[t.name] = numpy_task_loss(t, config.loss, preds[t.name], target, valid)
     return out
 
@@ -81,7 +81,7 @@ def fit_estimator_run(config: ExperimentConfig, prepared: Any, run: RunDir) -> d
     metrics = {}
     for t in config.tasks:
         ok = prepared.targets.valid[t.name][dv, nv]
-        tgt = prepared.targets.values[t.name][dv, nv][ok].astype(np.float64)
+        tgt = prepared.targets.training(t.name)[dv, nv][ok].astype(np.float64)
         metrics[t.name] = task_metrics(t, np.asarray(val_preds[t.name])[ok], tgt)
     record = {
         "epoch": 1, "time": now_iso(),

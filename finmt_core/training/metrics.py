@@ -51,11 +51,46 @@ def task_metrics(task: Task, pred: np.ndarray, target: np.ndarray) -> dict[str, 
         out["coverage"] = _finite(inside.mean())
         mid = p[:, int(np.argmin(np.abs(qs - 0.5)))]
         out["mae"] = _finite(mean_absolute_error(target, mid))
+        out["ic"] = _ic(mid, target)
         return out
     p = np.asarray(pred, dtype=np.float64).reshape(-1)
     out["mae"] = _finite(mean_absolute_error(target, p))
-    if n > 2 and np.ptp(p) > 0 and np.ptp(target) > 0:
-        out["ic"] = _finite(spearmanr(p, target).statistic)
-    else:
-        out["ic"] = None  # a constant prediction has no rank correlation (collapse)
+    out["ic"] = _ic(p, target)
     return out
+
+
+def _ic(p: np.ndarray, target: np.ndarray) -> float | None:
+    """Spearman rank correlation; None for a constant prediction (collapse) or < 3 rows."""
+    if len(p) > 2 and np.ptp(p) > 0 and np.ptp(target) > 0:
+        return _finite(spearmanr(p, target).statistic)
+    return None
+
+
+def task_skill(task: Task, metrics: dict[str, float | None]) -> float | None:
+    """One task's validation skill, 0 = no better than chance, in units that no loss weight
+    or target scale can inflate.
+
+    Classification: balanced accuracy minus chance (``1 / classes``): a head that predicts
+    the base rate (or any single class) scores 0, however imbalanced the classes.
+    Regression and quantile (the median): the information coefficient (Spearman); a
+    collapsed, constant prediction scores 0.
+    """
+    if task.kind == "classification":
+        bacc = metrics.get("balanced_accuracy")
+        return None if bacc is None else float(bacc) - 1.0 / len(task.classes)
+    if not metrics.get("n"):
+        return None
+    ic = metrics.get("ic")
+    return 0.0 if ic is None else float(ic)
+
+
+def validation_score(tasks: list[Task], metrics: dict[str, dict[str, float | None]]) -> float | None:
+    """Mean :func:`task_skill` over the tasks that have one (unweighted: every task counts).
+
+    The checkpoint criterion when ``train.monitor == "score"`` (higher is better): unlike the
+    weighted validation loss it reflects every head, is not dominated by the classification
+    losses' scale, and cannot be improved by shrinking a task weight.
+    """
+    skills = [task_skill(t, metrics[t.name]) for t in tasks if t.name in metrics]
+    vals = [s for s in skills if s is not None and math.isfinite(s)]
+    return float(np.mean(vals)) if vals else None

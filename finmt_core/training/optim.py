@@ -9,7 +9,8 @@ Schedules (stepped once per optimizer step unless noted):
 
 - ``cosine``: linear warm-up over ``warmup_epochs``, then cosine decay to 0 at the last step;
 - ``none``: the warm-up (if any), then constant;
-- ``cosine_restarts``: ``CosineAnnealingWarmRestarts`` with a period of ``restart_epochs``;
+- ``cosine_restarts``: ``CosineAnnealingWarmRestarts`` with a period of ``restart_epochs``
+  (default a third of ``epochs``: the schedule restarts within the epochs trained);
 - ``plateau``: ``ReduceLROnPlateau`` on the validation loss, stepped once per epoch.
 """
 
@@ -102,7 +103,7 @@ def build_scheduler(
     if cfg.schedule == "plateau":
         return ReduceLROnPlateau(optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience), "epoch"
     if cfg.schedule == "cosine_restarts":
-        return CosineAnnealingWarmRestarts(optimizer, T_0=cfg.restart_epochs * steps_per_epoch), "batch"
+        return CosineAnnealingWarmRestarts(optimizer, T_0=cfg.restart_period * steps_per_epoch), "batch"
     lam = WarmupCosine(cfg.warmup_epochs * steps_per_epoch, cfg.epochs * steps_per_epoch, cosine=cfg.schedule == "cosine")
     return LambdaLR(optimizer, lam), "batch"
 

@@ -32,7 +32,7 @@ from finmt_core.training import distributed as dist
 from finmt_core.training.callbacks import Callback
 from finmt_core.training.checkpoint import build_checkpoint, rng_state, set_rng_state
 from finmt_core.training.device import resolve_device, seed_everything, to_device
-from finmt_core.training.metrics import task_metrics
+from finmt_core.training.metrics import task_metrics, validation_score
 from finmt_core.training.optim import build_optimizer, build_scheduler, current_lrs, refresh_schedule
 from finmt_core.training.predict import outputs_to_numpy
 from finmt_core.training.runs import now_iso
@@ -43,6 +43,21 @@ __all__ = ["Trainer", "resolve_device", "seed_everything", "to_device"]
 
 #: Under torchrun, ranks check stop flags together every this many batches.
 DIST_SYNC_EVERY = 16
+
+
+def target_scales(prepared: Any, tasks: Sequence[Any]) -> dict[str, float]:
+    """Train-segment std of every regression/quantile task's training target (1.0 when it
+    has fewer than 2 valid rows or no spread), for :meth:`MultiTaskLoss.set_target_scales`."""
+    d, n = prepared.rows("train")
+    out: dict[str, float] = {}
+    for t in tasks:
+        if t.kind == "classification":
+            continue
+        ok = prepared.targets.valid[t.name][d, n]
+        y = prepared.targets.training(t.name)[d, n][ok].astype(np.float64)
+        sd = float(y.std()) if y.size >= 2 else 0.0
+        out[t.name] = sd if math.isfinite(sd) and sd > 0 else 1.0
+    return out
 
 
 def _none_if_nan(x: float) -> float | None:
@@ -84,7 +99,10 @@ class Trainer:
         self.model_name = config.model.name
         self.kind = model.input_kind
         self.model = model.to(device)
-        self.loss_fn = MultiTaskLoss(self.tasks, config.loss).to(device)
+        self.loss_fn = MultiTaskLoss(self.tasks, config.loss)
+        if config.loss.standardize:
+            self.loss_fn.set_target_scales(target_scales(prepared, self.tasks))
+        self.loss_fn.to(device)
         self.train_set = make_dataset(self.kind, prepared, "train")
         self.val_set = make_dataset(self.kind, prepared, "val")
         self.world_size = dist.world_size()
@@ -373,11 +391,20 @@ class Trainer:
 
     def _record(self, epoch: int, train: dict[str, Any], val: dict[str, Any], val_time: float) -> dict[str, Any]:
         tl = train["loss_sum"] / train["count"].clamp_min(1.0)
+        val_loss = self._weighted(val["loss"], val["count"])
+        val_score = validation_score(self.tasks, val["metrics"])
+        if self.cfg.monitor == "score":
+            monitor = None if val_score is None else -val_score
+        else:
+            monitor = val_loss
         return {
             "epoch": epoch,
             "time": now_iso(),
             "train_loss": self._weighted(tl, train["count"]),
-            "val_loss": self._weighted(val["loss"], val["count"]),
+            "val_loss": val_loss,
+            "val_score": val_score,
+            # what early stopping and checkpoint choice minimise (the negated score or the loss)
+            "monitor": monitor,
             "train_objective": _none_if_nan(train["objective"]),
             "train": {n: (_none_if_nan(float(v)) if c > 0 else None)
                       for n, v, c in zip(self.task_names, tl.tolist(), train["count"].tolist())},

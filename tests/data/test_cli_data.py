@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -89,6 +90,55 @@ def test_synth_rejects_bad_arguments(tmp_path: Path) -> None:
     code, out = invoke("data", "synth", "--out", str(tmp_path / "m.csv"), "--n-stocks", "0")
     assert code == 2 and "n_stocks" in out
     assert not (tmp_path / "m.csv").exists()
+
+
+SMALL = ("--n-stocks", "4", "--n-days", "30", "--n-sectors", "2", "--seed", "3")
+
+
+@pytest.mark.parametrize("oracle_name", ["oracle.csv", "sub/oracle.parquet"])
+def test_synth_writes_oracle(tmp_path: Path, oracle_name: str) -> None:
+    from finmt_core.data.samples import synthetic_market_with_oracle
+
+    market, oracle_file = tmp_path / "m.csv", tmp_path / oracle_name
+    code, out = invoke("data", "synth", "--out", str(market), *SMALL, "--momentum", "1", "--vol-drift", "0.5",
+                       "--context", "2", "--oracle", str(oracle_file), "--horizons", "1,5")
+    assert code == 0, out
+    assert f"wrote {oracle_file}" in out and "h1, h5" in out and "momentum" in out
+    panel = load_panel(market)
+    assert "macro" in panel.columns
+    table = pd.read_parquet(oracle_file) if oracle_name.endswith(".parquet") else pd.read_csv(oracle_file)
+    assert list(table.columns) == ["date", "ticker", "h1", "h5"] and len(table) == 4 * 30
+    _, expected = synthetic_market_with_oracle(4, 30, 2, 3, 0.5, momentum=1.0, vol_drift=0.5, context=2.0,
+                                               horizons=(1, 5))
+    for h in ("h1", "h5"):
+        np.testing.assert_allclose(table[h].to_numpy(), expected[h].to_numpy(), rtol=1e-7, equal_nan=True)
+    assert table["h5"].isna().sum() == 4 * 5 and table["h1"].isna().sum() == 4
+    dates = pd.to_datetime(table["date"]).to_numpy().astype("datetime64[ns]")
+    assert (dates == expected.index.get_level_values("date").to_numpy()).all()
+    assert table["ticker"].tolist() == expected.index.get_level_values("ticker").tolist()
+    leftovers = [p.name for p in oracle_file.parent.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--oracle", "{tmp}/o.xlsx"), ".parquet"),
+        (("--oracle", "{tmp}/m.csv"), "same file"),
+        (("--oracle", "{tmp}/o.csv", "--horizons", "1,x"), "--horizons"),
+        (("--oracle", "{tmp}/o.csv", "--horizons", "0"), "horizons"),
+        (("--oracle", "{tmp}/o.csv", "--horizons", "30"), "horizons"),
+        (("--horizons", "5"), "--oracle"),
+        (("--momentum", "9"), "momentum"),
+        (("--vol-drift", "-1"), "vol_drift"),
+        (("--context", "nan"), "context"),
+    ],
+)
+def test_synth_oracle_bad_arguments(tmp_path: Path, extra: tuple[str, ...], message: str) -> None:
+    args = [a.format(tmp=tmp_path) for a in extra]
+    code, out = invoke("data", "synth", "--out", str(tmp_path / "m.csv"), *SMALL, *args)
+    assert code == 2 and out.count("error:") == 1 and message in out, out
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 @pytest.mark.skipif(not FINMT.exists(), reason="console script not installed in this environment")

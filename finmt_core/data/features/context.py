@@ -77,6 +77,29 @@ def _sector_rel(x: FeatureInputs) -> np.ndarray:
     return r5 - ops.group_mean(r5, codes.astype(np.int64), len(uniques))
 
 
+@feature("mkt_rel_ret_1", "context", needs=CLOSE, cross_sectional=True,
+         description="1-day log return minus the market's (the short-term reversal input)")
+def _mkt_rel_1(x: FeatureInputs) -> np.ndarray:
+    return x.ret(1) - x.market_return()[:, None]
+
+
+def _sector_mean_1(x: FeatureInputs) -> np.ndarray:
+    codes, uniques = pd.factorize(pd.Index(x.dense.sector or []))
+    return ops.group_mean(x.ret(1), codes.astype(np.int64), len(uniques))
+
+
+@feature("sector_rel_ret_1", "context", needs=SECTOR, cross_sectional=True,
+         description="1-day log return minus the mean 1-day return of the ticker's sector")
+def _sector_rel_1(x: FeatureInputs) -> np.ndarray:
+    return x.ret(1) - _sector_mean_1(x)
+
+
+@feature("sector_ret_1", "context", needs=SECTOR, cross_sectional=True,
+         description="the ticker's sector's mean 1-day log return minus the market's (sector lead-lag input)")
+def _sector_ret_1(x: FeatureInputs) -> np.ndarray:
+    return _sector_mean_1(x) - x.market_return()[:, None]
+
+
 @feature("corr_mkt_60", "context", needs=CLOSE, cross_sectional=True,
          description="60-day rolling correlation of the ticker's daily returns with the market's")
 def _corr_mkt(x: FeatureInputs) -> np.ndarray:
