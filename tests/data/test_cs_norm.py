@@ -80,7 +80,7 @@ def test_normalised_targets_train_on_relative_moves_and_keep_raw_values() -> Non
 
 
 def test_normalize_choices_are_checked_per_family() -> None:
-    with pytest.raises(ValueError, match="normalize .zscore. is not available"):
+    with pytest.raises(ValueError, match=r"normalize .zscore. is not available"):
         make_task("direction", 1, normalize="zscore")
     with pytest.raises(ValueError, match="not available"):
         make_task("volatility", 5, normalize="demean")
