@@ -41,6 +41,7 @@ NAVIGATION = {
         _page("backtest.py", "Backtest", ":material/show_chart:", "backtest"),
         _page("signals.py", "Signal-gated predictions", ":material/traffic:", "signals"),
         _page("whatif.py", "What-if", ":material/tune:", "whatif"),
+        _page("learning.py", "Model zoo: does it learn?", ":material/school:", "zoo"),
     ],
     "Share": [
         _page("report.py", "Report", ":material/description:", "report"),

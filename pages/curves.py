@@ -37,8 +37,13 @@ def live_curves() -> None:
                                        f"ETA {w.fmt_seconds(now.eta_s)} · device {now.device or '–'}")
     cols = st.columns(4)
     cols[0].metric("Epochs logged", len(metrics), border=True)
-    best = metrics["val_loss"].min() if "val_loss" in metrics and len(metrics) else None
-    cols[1].metric("Best val loss", f"{best:.4f}" if best is not None and pd.notna(best) else "–", border=True)
+    if "val_score" in metrics and metrics["val_score"].notna().any():
+        cols[1].metric("Best val score", f"{metrics['val_score'].max():+.4f}", border=True,
+                       help="Mean per-task validation skill over chance (balanced accuracy − 1/classes; IC). "
+                            "The checkpoint kept as best is the epoch with the highest score (train.monitor).")
+    else:
+        best = metrics["val_loss"].min() if "val_loss" in metrics and len(metrics) else None
+        cols[1].metric("Best val loss", f"{best:.4f}" if best is not None and pd.notna(best) else "–", border=True)
     sps = metrics["samples_per_s"].iloc[-1] if "samples_per_s" in metrics and len(metrics) else None
     cols[2].metric("Samples / s", f"{sps:,.0f}" if sps is not None and pd.notna(sps) else "–", border=True)
     cols[3].metric("Device", now.device or "–", border=True)

@@ -65,11 +65,15 @@ cols[0].metric("Trials", len(trials_df), border=True)
 cols[1].metric("Complete", int(counts.get("COMPLETE", 0)), border=True)
 cols[2].metric("Pruned", int(counts.get("PRUNED", 0)), border=True)
 best = summary["best_value"]
-cols[3].metric("Best val loss", f"{best:.5f}" if best is not None else "–", border=True)
+cols[3].metric("Best objective", f"{best:.4f}" if best is not None else "–", border=True,
+               help="Minimised: the negated validation score (mean per-task skill over chance) with "
+                    "train.monitor = score, else the weighted validation loss.")
 
 left, right = st.columns(2)
 left.plotly_chart(tuning_history(trials_df), key="tuning_history")
 right.plotly_chart(param_importances(summary["importances"]), key="tuning_importances")
+if summary.get("importance_note"):
+    right.warning(summary["importance_note"], icon=":material/warning:")
 
 st.subheader("Trials", anchor=False)
 shown = [c for c in trials_df.columns if c in ("number", "value", "state", "duration") or c.startswith("params_")]

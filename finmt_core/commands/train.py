@@ -13,8 +13,8 @@ import typer
 from finmt_core.commands._common import friendly_errors, setup_logging
 from finmt_core.errors import ConfigError
 
-#: Task families whose horizon ``--horizon`` sets (relevance keeps its fixed 7/30 days).
-HORIZON_FAMILIES = ("direction", "return", "signal", "action", "quantiles", "volatility", "regime")
+#: Task families whose horizon ``--horizon`` sets.
+HORIZON_FAMILIES = ("direction", "return", "signal", "action", "quantiles", "volatility", "regime", "relevance")
 DEVICES = ("auto", "cpu", "cuda")
 #: A task named with its horizon (``direction_7d``) keeps that horizon under ``--horizon``.
 FIXED_NAME = re.compile(r"_\d+d$")
@@ -53,14 +53,7 @@ def build_config(
         return cfg
     d = cfg.model_dump(mode="json")
     if horizon is not None:
-        changed = [t for t in d["tasks"] if t["target"] in HORIZON_FAMILIES and not FIXED_NAME.search(t["name"])]
-        if not changed:
-            raise ConfigError(
-                f"--horizon changes no task: the tasks {[t['name'] for t in d['tasks']]} have fixed horizons "
-                "(relevance, or a horizon in the name like direction_7d). Edit the tasks in a --config file instead."
-            )
-        for t in changed:
-            t["horizon"] = horizon
+        d["tasks"] = set_horizon(d["tasks"], horizon)
     if single_task is not None:
         names = [t["name"] for t in d["tasks"]]
         if single_task not in names:
@@ -71,6 +64,42 @@ def build_config(
         if d.get("preset"):
             d["preset"] = f"{d['preset']}-{single_task}"
     return ExperimentConfig.from_dict(d, where="the command line")
+
+
+def set_horizon(tasks: list[dict[str, Any]], horizon: int) -> list[dict[str, Any]]:
+    """Tasks (as dicts) with ``--horizon`` applied.
+
+    Tasks without a horizon in their name take ``horizon``. Tasks named with one
+    (``direction_7d``, the dual tower's pairs of horizons) keep their multi-horizon design:
+    those of the *shortest* named horizon move to ``horizon`` and are renamed
+    (``direction_7d`` -> ``direction_1d``); the longer ones stay, unless that would make two
+    tasks of one family share a horizon, in which case the longer one is dropped.
+    """
+    tasks = [dict(t) for t in tasks]
+    named = [t for t in tasks if t["target"] in HORIZON_FAMILIES and FIXED_NAME.search(t["name"])]
+    plain = [t for t in tasks if t["target"] in HORIZON_FAMILIES and not FIXED_NAME.search(t["name"])]
+    if not named and not plain:
+        raise ConfigError(f"--horizon changes no task of {[t['name'] for t in tasks]}; edit the tasks in a --config file")
+    for t in plain:
+        t["horizon"] = horizon
+    if not named:
+        return tasks
+    shortest = min(int(t["horizon"]) for t in named)
+    renamed: dict[str, str] = {}
+    moved: list[int] = []
+    for i, t in enumerate(tasks):
+        if t in named and int(t["horizon"]) == shortest:
+            new = FIXED_NAME.sub(f"_{horizon}d", t["name"])
+            renamed[t["name"]] = new
+            t["name"], t["horizon"] = new, horizon
+            moved.append(i)
+    taken = {(tasks[i]["target"], horizon) for i in moved}
+    keep = [t for i, t in enumerate(tasks)
+            if i in moved or not (FIXED_NAME.search(t["name"]) and (t["target"], int(t["horizon"])) in taken)]
+    for t in keep:  # mask_by follows a renamed task
+        if t.get("mask_by") in renamed:
+            t["mask_by"] = renamed[t["mask_by"]]
+    return keep
 
 
 def _fmt(x: Any, digits: int = 4) -> str:

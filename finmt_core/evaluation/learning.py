@@ -249,3 +249,35 @@ def summary_table(rows: Sequence[LearningRow]) -> pd.DataFrame:
     out = df.groupby(["preset", "single_task", "market"], sort=False)[cols].mean()
     out["seeds"] = df.groupby(["preset", "single_task", "market"], sort=False)["seed"].count()
     return out.reset_index()
+
+
+def format_table(summary: pd.DataFrame) -> str:
+    """The summary as a Markdown table (README, CLI): one row per preset and market."""
+    if summary.empty:
+        return "(no rows)"
+    head = "| preset | market | test accuracy | oracle accuracy | share of the oracle's edge | IC | IC / oracle IC | seeds | train s |"
+    lines = [head, "|" + "---|" * 9]
+    for r in summary.itertuples(index=False):
+        name = r.preset + (" (single-task)" if r.single_task else "")
+        share = "-" if pd.isna(r.share_of_edge) else f"{r.share_of_edge:.2f}"
+        ratio = "-" if pd.isna(r.ic_ratio) else f"{r.ic_ratio:.2f}"
+        lines.append(f"| {name} | {r.market} | {r.accuracy:.3f} | {r.oracle_accuracy:.3f} | {share} | "
+                     f"{r.ic:+.3f} | {ratio} | {r.seeds} | {r.train_s:.0f} |")
+    return "\n".join(lines)
+
+
+def load_report(path: Path = REPORT_FILE) -> dict[str, Any] | None:
+    """The committed report: ``{"summary": DataFrame, "rows": [...], "measured": str, "machine": str}``,
+    or None when there is none (or it cannot be read)."""
+    import json
+
+    try:
+        payload = json.loads(Path(path).read_text())
+        summary = pd.DataFrame(payload["summary"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.info("no learning report at %s (%s)", path, exc)
+        return None
+    if summary.empty:
+        return None
+    return {"summary": summary, "rows": payload.get("rows", []), "measured": payload.get("measured", ""),
+            "machine": payload.get("machine", "")}

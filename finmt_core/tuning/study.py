@@ -1,8 +1,11 @@
 """Run an Optuna study whose trials are ordinary finmt runs.
 
-Objective: the best validation loss of the trial's run (the test segment is never read while
-tuning; evaluate the chosen trial afterwards with :func:`evaluate_best`). Pruning: the
-trainer reports each epoch's validation loss to the trial; a pruned trial stops like an early
+Objective (minimised): the trial run's best *monitored* value — with ``train.monitor: score``
+(the default) the negated validation score, the unweighted mean of per-task skills over
+chance (:func:`finmt_core.training.metrics.validation_score`). Unlike the weighted validation
+loss, a trial cannot "improve" it by shrinking a searched task weight or rescaling a target.
+The test segment is never read while tuning; evaluate the chosen trial afterwards with
+:func:`evaluate_best`. Pruning: the trainer reports each epoch's monitored value to the trial; a pruned trial stops like an early
 stop, keeps its run directory, and is marked PRUNED in the study.
 
 Distributed search is Optuna's own: several processes or machines running
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: seconds a SQLite writer waits for a lock held by another tuning process.
 SQLITE_TIMEOUT_S = 60
+#: Fewer complete trials than this and parameter importances are flagged as unreliable.
+MIN_TRIALS_FOR_IMPORTANCE = 20
 
 
 def default_storage(runs_root: str | Path) -> str:
@@ -70,14 +75,15 @@ def _create_or_join(name: str, url: str, sampler: Any, pruner: Any, attempts: in
 
 
 class OptunaPruning(Callback):
-    """Report each epoch's validation loss to the trial; stop the run when Optuna prunes it."""
+    """Report each epoch's monitored value (negated score or loss) to the trial; stop the run
+    when Optuna prunes it."""
 
     def __init__(self, trial: Any) -> None:
         self.trial = trial
         self.pruned_at: int | None = None
 
     def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
-        val = record.get("val_loss")
+        val = record.get("monitor", record.get("val_loss"))
         if val is None:
             return
         self.trial.report(float(val), int(record["epoch"]))
@@ -96,14 +102,17 @@ class TuneResult:
     best_run: str | None
 
 
-def _best_val_loss(run: Any) -> float:
+def _best_monitor(run: Any) -> float:
+    """The run's best monitored value: its metrics log's ``monitor`` column (negated validation
+    score or validation loss) at its minimum; estimator runs (one line) fall back to the loss."""
+    metrics = run.metrics()
+    for col in ("monitor", "val_loss"):
+        if col in metrics and metrics[col].notna().any():
+            return float(metrics[col].min())
     status = run.status()
     if status.get("best_val_loss") is not None:
         return float(status["best_val_loss"])
-    metrics = run.metrics()
-    if "val_loss" in metrics and metrics["val_loss"].notna().any():
-        return float(metrics["val_loss"].min())
-    raise RunError(f"run {run.name!r} recorded no validation loss; cannot score the trial")
+    raise RunError(f"run {run.name!r} recorded no validation score or loss; cannot score the trial")
 
 
 def _objective(trial: Any, base: ExperimentConfig, space: SearchSpace, runs_root: Path,
@@ -125,7 +134,7 @@ def _objective(trial: Any, base: ExperimentConfig, space: SearchSpace, runs_root
     if pruning.pruned_at is not None:
         run.write_status(message=f"pruned by Optuna after epoch {pruning.pruned_at} (study {study_name})")
         raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
-    return _best_val_loss(run)
+    return _best_monitor(run)
 
 
 def run_tuning(
@@ -222,6 +231,10 @@ def study_summary(storage: str, study_name: str) -> dict[str, Any]:
     if len(best_so_far):
         best_so_far["best"] = best_so_far["value"].cummin()
     importances: dict[str, float] = {}
+    importance_note = None
+    if 2 <= len(done) < MIN_TRIALS_FOR_IMPORTANCE:
+        importance_note = (f"Importances rest on {len(done)} complete trials; with fewer than "
+                           f"{MIN_TRIALS_FOR_IMPORTANCE} they mostly reflect noise. Run more trials before trusting them.")
     if len(done) >= 2:
         try:
             importances = {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
@@ -229,7 +242,7 @@ def study_summary(storage: str, study_name: str) -> dict[str, Any]:
             log.info("parameter importances unavailable: %s", exc)
     result = _result(study, storage)
     return {"study": study_name, "trials": trials, "best_so_far": best_so_far,
-            "importances": importances, "best_run": result.best_run, "best_value": result.best_value,
+            "importances": importances, "importance_note": importance_note, "best_run": result.best_run, "best_value": result.best_value,
             "best_params": result.best_params, "attrs": dict(study.user_attrs)}
 
 

@@ -94,7 +94,21 @@ def test_build_config_horizon_and_single_task() -> None:
         build_config(data=None, preset=None, config_file=None)
 
 
-def test_horizon_on_fixed_horizon_tasks_is_refused() -> None:
-    # dual_tower: relevance_7d/30d and direction_7d/30d keep the horizons their names carry
-    with pytest.raises(ConfigError, match="fixed horizons"):
-        build_config(data=None, preset="dual_tower", config_file=None, horizon=3)
+def test_horizon_renames_tasks_named_with_their_horizon(tmp_path) -> None:
+    cfg = tmp_path / "vol.yaml"
+    cfg.write_text("tasks:\n  - {name: volatility_5d, target: volatility, horizon: 5}\n"
+                   "  - {name: regime_5d, target: regime, horizon: 5}\n")
+    built = build_config(data=None, preset=None, config_file=cfg, horizon=3)
+    assert [t.name for t in built.tasks] == ["volatility_3d", "regime_3d"]
+
+
+def test_horizon_flag_reaches_every_task_and_keeps_the_dual_towers_pairs() -> None:
+    from finmt_core.commands.train import build_config
+
+    dual = build_config(data=None, preset="dual_tower", config_file=None, horizon=1)
+    assert [(t.name, t.horizon) for t in dual.tasks] == [
+        ("relevance_1d", 1), ("relevance_30d", 30), ("direction_1d", 1), ("direction_30d", 30)]
+    long = build_config(data=None, preset="dual_tower", config_file=None, horizon=30)
+    assert [(t.name, t.horizon) for t in long.tasks] == [("relevance_30d", 30), ("direction_30d", 30)]
+    tgcn = build_config(data=None, preset="tgcn", config_file=None, horizon=5)
+    assert [(t.name, t.horizon, t.mask_by) for t in tgcn.tasks] == [("signal", 5, None), ("direction", 5, "signal")]
