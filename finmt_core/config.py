@@ -114,6 +114,9 @@ class LossConfig(_Strict):
     regularization: float = Field(default=0.0, ge=0.0)  # weight of model.regularization() terms
     # regression/quantile losses on targets divided by their train std (outputs stay in units)
     standardize: bool = True
+    # classification losses weighted n / (C * n_c) from the train segment (no head wins by
+    # predicting the majority class; multiplies class_weights)
+    balance_classes: bool = True
 
 
 class TrainConfig(_Strict):

@@ -114,6 +114,9 @@ class TaskLoss(nn.Module):
         # would vanish beside a cross-entropy of ~0.7 in the shared backbone's gradient.
         # Not persistent: recomputed from the data on resume (old checkpoints lack it).
         self.register_buffer("scale", torch.ones((), dtype=torch.float32), persistent=False)
+        # Balanced class weights from the train segment (loss.balance_classes); not persistent
+        # either, recomputed on resume. Multiplies any configured class_weights.
+        self.register_buffer("balance", None, persistent=False)
 
     def rows(self, output: Tensor, target: Tensor, valid: Tensor) -> tuple[Tensor, Tensor | None]:
         """Per-row losses ``[B]`` and optional row weights ``[B]`` (class weights)."""
@@ -123,6 +126,8 @@ class TaskLoss(nn.Module):
             out = output.float()
             row = cross_entropy_rows(out, idx) if self.task.loss == "ce" else focal_rows(out, idx, self.gamma)
             w = self.class_weight[idx] if self.class_weight is not None else None
+            if self.balance is not None:
+                w = self.balance[idx] if w is None else w * self.balance[idx]
             return row, w
         tgt = torch.where(valid, target, torch.zeros_like(target)).float() / self.scale
         if kind == "quantile":
@@ -247,6 +252,16 @@ class MultiTaskLoss(nn.Module):
             if not (s > 0 and torch.isfinite(torch.tensor(s))):
                 raise ConfigError(f"target scale of task {name!r} must be a positive number, got {s}")
             self.task_losses[name].scale.fill_(float(s))
+
+    def set_class_balance(self, weights: dict[str, list[float]]) -> None:
+        """Per-class row weights of classification tasks (``n / (C * n_c)`` from the train
+        segment: every class counts as much as the others, so a head cannot win by predicting
+        the majority class)."""
+        for name, w in weights.items():
+            task = self.task_losses[name].task
+            if task.kind != "classification" or len(w) != len(task.classes):
+                raise ConfigError(f"class balance of task {name!r} needs {len(task.classes)} weights, got {w}")
+            self.task_losses[name].balance = torch.tensor(w, dtype=torch.float32)
 
     # ---- strategy hooks -------------------------------------------------------------------
     def weights(self) -> dict[str, float]:

@@ -60,6 +60,30 @@ def target_scales(prepared: Any, tasks: Sequence[Any]) -> dict[str, float]:
     return out
 
 
+#: Balanced class weights are clipped to this range (a class seen a handful of times must not
+#: dominate the loss).
+CLASS_WEIGHT_RANGE = (0.2, 5.0)
+
+
+def balanced_class_weights(prepared: Any, tasks: Sequence[Any]) -> dict[str, list[float]]:
+    """``n / (C * n_c)`` per class of every classification task, from its train-segment
+    training targets (clipped to :data:`CLASS_WEIGHT_RANGE`; an absent class gets the maximum)."""
+    d, n = prepared.rows("train")
+    out: dict[str, list[float]] = {}
+    for t in tasks:
+        if t.kind != "classification":
+            continue
+        ok = prepared.targets.valid[t.name][d, n]
+        y = prepared.targets.training(t.name)[d, n][ok].astype(np.int64)
+        if y.size == 0:
+            continue
+        c = len(t.classes)
+        counts = np.bincount(y, minlength=c)[:c].astype(np.float64)
+        w = np.where(counts > 0, y.size / (c * np.maximum(counts, 1)), CLASS_WEIGHT_RANGE[1])
+        out[t.name] = [float(x) for x in np.clip(w, *CLASS_WEIGHT_RANGE)]
+    return out
+
+
 def _none_if_nan(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
@@ -102,6 +126,8 @@ class Trainer:
         self.loss_fn = MultiTaskLoss(self.tasks, config.loss)
         if config.loss.standardize:
             self.loss_fn.set_target_scales(target_scales(prepared, self.tasks))
+        if config.loss.balance_classes:
+            self.loss_fn.set_class_balance(balanced_class_weights(prepared, self.tasks))
         self.loss_fn.to(device)
         self.train_set = make_dataset(self.kind, prepared, "train")
         self.val_set = make_dataset(self.kind, prepared, "val")

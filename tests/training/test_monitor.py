@@ -116,3 +116,39 @@ def test_cosine_restarts_restart_inside_the_epochs() -> None:
     assert math.isclose(lrs[10], 1.0)
     with pytest.raises(ValueError, match="never restart"):
         TrainConfig(epochs=6, schedule="cosine_restarts", restart_epochs=6)
+
+
+def test_balanced_class_weights_from_the_train_segment(tiny_panel) -> None:
+    from finmt_core.data.prepare import prepare
+    from finmt_core.training.trainer import CLASS_WEIGHT_RANGE, balanced_class_weights
+
+    cfg = ExperimentConfig(data={"window": 10}, tasks=[make_task("signal"), make_task("regime", 5), make_task("return")])
+    prep = prepare(tiny_panel, cfg)
+    w = balanced_class_weights(prep, cfg.tasks)
+    assert set(w) == {"signal", "regime"}  # classification tasks only
+    d, n = prep.rows("train")
+    for name, weights in w.items():
+        y = prep.targets.values[name][d, n]
+        y = y[np.isfinite(y)].astype(int)
+        counts = np.bincount(y, minlength=len(weights))
+        expect = np.clip(y.size / (len(weights) * np.maximum(counts, 1)), *CLASS_WEIGHT_RANGE)
+        np.testing.assert_allclose(weights, np.where(counts > 0, expect, CLASS_WEIGHT_RANGE[1]))
+        # every class then carries the same total weight (before clipping)
+        if np.all((expect > CLASS_WEIGHT_RANGE[0]) & (expect < CLASS_WEIGHT_RANGE[1])):
+            np.testing.assert_allclose(counts * np.asarray(weights), y.size / len(weights), rtol=1e-9)
+
+
+def test_class_balance_weights_the_rows_of_the_loss() -> None:
+    loss = MultiTaskLoss([DIRECTION], LossConfig())
+    logits = torch.tensor([[2.0, 0.0], [2.0, 0.0], [2.0, 0.0], [0.0, 2.0]])
+    batch = {"targets": {"direction": torch.tensor([0.0, 0.0, 0.0, 1.0])},
+             "valid": {"direction": torch.ones(4, dtype=torch.bool)}}
+    plain = loss.compute({"direction": logits}, batch).task_losses.item()
+    loss.set_class_balance({"direction": [2.0 / 3.0, 2.0]})  # 3 Down, 1 Up
+    balanced = loss.compute({"direction": logits}, batch).task_losses.item()
+    assert balanced == pytest.approx(plain)  # every row has the same CE here: a weighted mean of equals
+    worse = torch.tensor([[2.0, 0.0], [2.0, 0.0], [2.0, 0.0], [2.0, 0.0]])  # misses the one Up row
+    plain_w = MultiTaskLoss([DIRECTION], LossConfig()).compute({"direction": worse}, batch).task_losses.item()
+    assert loss.compute({"direction": worse}, batch).task_losses.item() > plain_w  # the rare class counts more
+    with pytest.raises(ConfigError):
+        loss.set_class_balance({"direction": [1.0]})
