@@ -29,6 +29,8 @@ def register(app: typer.Typer) -> None:
         epochs: int = typer.Option(None, "--epochs", min=1, help="Override the presets' epochs (default: each preset's own)."),
         single_task: bool = typer.Option(False, "--single-task", help="Also train each preset's single-task version of its directional task."),
         json_path: Path = typer.Option(None, "--json", help="Write every row (and the summary) as JSON to this file."),
+        n_stocks: int = typer.Option(None, "--n-stocks", min=3, help="Stocks per market (default 60)."),
+        n_days: int = typer.Option(None, "--n-days", min=200, help="Days per market (default 1,600)."),
         runs_dir: Path = typer.Option(None, "--runs-dir", help="Keep the runs here (default: a temporary folder, deleted after)."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Training logs."),
     ) -> None:
@@ -49,8 +51,11 @@ def register(app: typer.Typer) -> None:
         where = _split(markets, ("planted", "random_walk"))
         with tempfile.TemporaryDirectory(prefix="finmt-learning-") as tmp:
             root = runs_dir if runs_dir is not None else Path(tmp)
+            size = {k: v for k, v in (("n_stocks", n_stocks), ("n_days", n_days)) if v is not None}
+            if n_stocks is not None:
+                size["n_sectors"] = max(1, min(5, n_stocks // 4))
             rows = learning_report(chosen, where, seed_list, root, epochs=epochs, single_task=single_task,
-                                   echo=lambda s: typer.echo(s, err=True))
+                                   echo=lambda s: typer.echo(s, err=True), size=size)
         table = summary_table(rows)
         typer.echo(format_table(table))
         if json_path is not None:

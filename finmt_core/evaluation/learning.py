@@ -212,19 +212,23 @@ def _primary_task(cfg: Any, horizon: int) -> str:
 
 def learning_report(presets: Sequence[str], markets: Sequence[str], seeds: Sequence[int], root: Path,
                     horizon: int = 1, epochs: int | None = None, single_task: bool = False,
-                    echo: Callable[[str], None] = log.info) -> list[LearningRow]:
+                    echo: Callable[[str], None] = log.info, size: dict[str, int] | None = None) -> list[LearningRow]:
     """Train and score every (preset, market, seed); with ``single_task`` also each preset's
-    single-task version of its directional task on the same data."""
+    single-task version of its directional task on the same data. ``size`` overrides the
+    markets' ``n_stocks`` / ``n_days`` / ``n_sectors`` (smaller: faster, noisier)."""
     unknown = [m for m in markets if m not in MARKETS]
     if unknown:
         raise ConfigError(f"unknown market(s) {unknown}; choose from {', '.join(MARKETS)}")
     rows: list[LearningRow] = []
     cache: dict[Any, Any] = {}
     for m in markets:
+        market = MARKETS[m]
+        if size:
+            market = Market(market.name, dict(market.kwargs, **size), market.description)
         for seed in seeds:
             for preset in presets:
                 for st in ((False, True) if single_task else (False,)):
-                    row = run_one(preset, MARKETS[m], seed, root, horizon, epochs, st, cache)
+                    row = run_one(preset, market, seed, root, horizon, epochs, st, cache)
                     rows.append(row)
                     echo(format_row(row))
     return rows

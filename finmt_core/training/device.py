@@ -38,3 +38,30 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
+
+
+_CPU_BF16: tuple[bool, str] | None = None
+
+
+def cpu_bf16_support() -> tuple[bool, str]:
+    """Whether this CPU runs every op finmt's models use under ``torch.autocast("cpu", bfloat16)``.
+
+    oneDNN's bfloat16 LSTM (and some GEMMs) need CPU features (AVX-512 BF16 / AMX) that many
+    machines lack; there it raises "could not create a primitive descriptor". Probed once per
+    process with a tiny LSTM + linear layer, forward and backward.
+
+    Returns:
+        ``(supported, reason)``: reason names the failure when unsupported.
+    """
+    global _CPU_BF16
+    if _CPU_BF16 is None:
+        try:
+            lstm, lin = torch.nn.LSTM(4, 4, batch_first=True), torch.nn.Linear(4, 2)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                out, _ = lstm(torch.randn(2, 3, 4))
+                loss = lin(out).float().sum()
+            loss.backward()
+            _CPU_BF16 = (True, "bfloat16 autocast works on this CPU")
+        except RuntimeError as exc:
+            _CPU_BF16 = (False, f"this CPU cannot run bfloat16 autocast ({str(exc).splitlines()[0][:120]})")
+    return _CPU_BF16
