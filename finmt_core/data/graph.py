@@ -1,6 +1,6 @@
 """Stock graphs for graph models, fitted on the train dates only.
 
-Three kinds (``GraphConfig.kind``):
+Four kinds (``GraphConfig.kind``):
 
 - ``correlation``: Pearson correlation of daily log returns over the train dates
   (pairwise-complete: each pair uses the days both stocks traded), an edge from each node to
@@ -10,14 +10,26 @@ Three kinds (``GraphConfig.kind``):
   the correlation graph is used and a note is logged).
 - ``hybrid``: ``sector_weight * sector + (1 - sector_weight) * correlation`` on the union of
   both edge sets.
+- ``leadlag``: DIRECTED edges ``j -> i`` (source j = leader, target i = follower, PyG's
+  ``[source, target]`` order, so messages flow leader -> follower) from the lagged
+  cross-correlation ``corr(r_j[t-1], r_i[t])`` of daily log returns over the train dates
+  (:func:`leadlag_corr`). Both sides use the return *relative to the cross-sectional mean of
+  its date*, so the common market move (and its own autocorrelation) does not make every pair
+  a "lead". Each follower keeps its ``top_k`` leaders by ``|corr|`` (or every leader with
+  ``|corr| >= threshold``; lagged correlations are much smaller than same-day ones, so a
+  threshold here is typically 0.05-0.2). Not symmetrised. Weight ``|corr|``; the sign is not
+  stored in :class:`StockGraph` (``np.sign(leadlag_corr(...)[src, dst])`` recovers it).
 
-Output: both directions of every undirected edge, no self-loops (GCNConv adds its own), no
-duplicates, weights in (0, 1]. Isolated nodes are allowed.
+Output: no self-loops (GCNConv adds its own), no duplicates, weights in (0, 1], sorted by
+target then source (the CSR row order the tgcn model relies on). ``correlation`` / ``sector``
+/ ``hybrid`` give both directions of every undirected edge; ``leadlag`` is directed. Isolated
+nodes are allowed.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 
@@ -34,6 +46,18 @@ MIN_OVERLAP = 20
 _NO_SECTOR = {"", "unknown", "nan", "none", "null", "n/a", "na"}
 
 
+def _train_returns_by_date(close: np.ndarray, train_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(returns [R, N], dates [R])``: daily log returns whose two closes are both train
+    dates, with the date index of each return (its second close). NaN where a close is missing."""
+    idx = np.unique(np.asarray(train_idx, dtype=np.int64))
+    if idx.size < 2:
+        return np.empty((0, close.shape[1]), dtype=np.float64), np.empty(0, dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logc = np.log(close[idx])
+    consecutive = np.diff(idx) == 1
+    return (logc[1:] - logc[:-1])[consecutive], idx[1:][consecutive]
+
+
 def train_log_returns(close: np.ndarray, train_idx: np.ndarray) -> np.ndarray:
     """Daily log returns ``[R, N]`` that use train closes only.
 
@@ -41,42 +65,90 @@ def train_log_returns(close: np.ndarray, train_idx: np.ndarray) -> np.ndarray:
     are train dates, so nothing outside ``train_idx`` enters the graph. NaN where a close is
     missing.
     """
-    idx = np.unique(np.asarray(train_idx, dtype=np.int64))
-    if idx.size < 2:
-        return np.empty((0, close.shape[1]), dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logc = np.log(close[idx])
-    consecutive = np.diff(idx) == 1
-    return (logc[1:] - logc[:-1])[consecutive]
+    return _train_returns_by_date(close, train_idx)[0]
 
 
-def pairwise_corr(returns: np.ndarray, min_overlap: int = MIN_OVERLAP) -> np.ndarray:
-    """Pairwise-complete Pearson correlation ``[N, N]`` of the columns of ``returns`` ``[R, N]``.
+def cross_corr(x: np.ndarray, y: np.ndarray, min_overlap: int = MIN_OVERLAP) -> np.ndarray:
+    """Pairwise-complete Pearson correlation ``[Nx, Ny]`` between the columns of ``x`` ``[R, Nx]``
+    and those of ``y`` ``[R, Ny]`` (same rows): ``out[j, i] = corr(x[:, j], y[:, i])``.
 
     Each pair uses only the rows where both columns are finite (as ``DataFrame.corr``), done
     with masked matrix products instead of a loop over pairs. NaN where the overlap is shorter
     than ``min_overlap`` or a series is constant over it.
     """
-    m = np.isfinite(returns).astype(np.float64)
-    counts = m.sum(axis=0)
+    mx = np.isfinite(x).astype(np.float64)
+    my = np.isfinite(y).astype(np.float64)
     # Centre each column first: pairwise means stay close to 0, so the sums below do not cancel.
-    col_mean = np.divide(np.where(m > 0, returns, 0.0).sum(axis=0), counts, out=np.zeros(m.shape[1]),
-                         where=counts > 0)
-    x = np.where(m > 0, returns - col_mean, 0.0)
-    n = m.T @ m  # overlap counts
-    sx = x.T @ m  # sx[i, j] = sum of x_i over the rows where both i and j are present
-    sxx = (x * x).T @ m
-    sxy = x.T @ x
+    xc = np.where(mx > 0, x - _col_mean(x, mx), 0.0)
+    yc = np.where(my > 0, y - _col_mean(y, my), 0.0)
+    n = mx.T @ my  # overlap counts
+    sx = xc.T @ my  # sx[j, i] = sum of x_j over the rows where both x_j and y_i are present
+    sy = mx.T @ yc
+    sxx = (xc * xc).T @ my
+    syy = mx.T @ (yc * yc)
+    sxy = xc.T @ yc
     with np.errstate(divide="ignore", invalid="ignore"):
-        cov = n * sxy - sx * sx.T
-        var_i = n * sxx - sx * sx
-        var_j = var_i.T
-        corr = cov / np.sqrt(var_i * var_j)
+        cov = n * sxy - sx * sy
+        var_x = n * sxx - sx * sx
+        var_y = n * syy - sy * sy
+        corr = cov / np.sqrt(var_x * var_y)
         # A constant series over the overlap has variance 0 up to rounding: no correlation there.
-        flat_i = ~(var_i > 1e-10 * n * sxx)
-    bad = (n < max(min_overlap, 2)) | flat_i | flat_i.T
-    corr[bad] = np.nan
+        flat = ~(var_x > 1e-10 * n * sxx) | ~(var_y > 1e-10 * n * syy)
+    corr[(n < max(min_overlap, 2)) | flat] = np.nan
     return np.clip(corr, -1.0, 1.0)
+
+
+def _col_mean(a: np.ndarray, m: np.ndarray) -> np.ndarray:
+    counts = m.sum(axis=0)
+    return np.divide(np.where(m > 0, a, 0.0).sum(axis=0), counts, out=np.zeros(a.shape[1]), where=counts > 0)
+
+
+def pairwise_corr(returns: np.ndarray, min_overlap: int = MIN_OVERLAP) -> np.ndarray:
+    """Pairwise-complete Pearson correlation ``[N, N]`` of the columns of ``returns`` ``[R, N]``
+    (:func:`cross_corr` of ``returns`` with itself)."""
+    return cross_corr(returns, returns, min_overlap)
+
+
+def leadlag_corr(close: np.ndarray, train_idx: np.ndarray, min_overlap: int = MIN_OVERLAP) -> np.ndarray:
+    """Signed lagged correlation ``[N, N]``: ``out[j, i] = corr(r_j[t-1], r_i[t])`` (j leads i).
+
+    ``r`` is the daily log return minus the cross-sectional mean return of its date (over the
+    stocks with a return that day), so a market-wide move is not a lead of everyone on
+    everyone. Only train closes are read: a pair ``(t-1, t)`` needs the closes of ``t-2``,
+    ``t-1`` and ``t``, all train dates. Pairwise-complete as :func:`cross_corr`; NaN where
+    the overlap is shorter than ``min_overlap``.
+
+    Args:
+        close: closes ``[D, N]`` (NaN = missing).
+        train_idx: date indices of the train segment.
+    """
+    returns, dates = _train_returns_by_date(close, train_idx)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "mean of empty slice": a date without returns
+        rel = returns - np.nanmean(returns, axis=1, keepdims=True) if returns.size else returns
+    pair = np.flatnonzero(np.diff(dates) == 1)  # row k = t - 1, row k + 1 = t
+    return cross_corr(rel[pair], rel[pair + 1], min_overlap)
+
+
+def leadlag_adjacency(corr: np.ndarray, top_k: int, threshold: float | None) -> np.ndarray:
+    """Directed ``[N, N]`` adjacency ``adj[leader, follower] = |corr|`` (0 = no edge, zero
+    diagonal): per follower (column) its ``top_k`` leaders by ``|corr|``, or every leader with
+    ``|corr| >= threshold``."""
+    a = np.abs(corr)
+    a = np.where(np.isfinite(a), a, 0.0)
+    np.fill_diagonal(a, 0.0)
+    n = a.shape[0]
+    if threshold is not None:
+        keep = a >= threshold
+    else:
+        k = min(top_k, n - 1)
+        keep = np.zeros_like(a, dtype=bool)
+        if k > 0:
+            lead = np.argpartition(-a, k - 1, axis=0)[:k]  # [k, N]: k largest per column
+            keep[lead, np.arange(n)[None, :]] = True
+    adj = np.where(keep & (a > 0), a, 0.0)
+    np.fill_diagonal(adj, 0.0)
+    return adj
 
 
 def correlation_adjacency(corr: np.ndarray, top_k: int, threshold: float | None) -> np.ndarray:
@@ -113,9 +185,10 @@ def sector_adjacency(sector: list[str]) -> np.ndarray | None:
 
 
 def _to_graph(adj: np.ndarray, kind: str, fit_dates: tuple | None) -> StockGraph:
+    """Edges ``src -> dst`` where ``adj[src, dst] > 0`` (symmetric or directed ``adj``)."""
     adj = np.clip(adj, 0.0, 1.0)
-    # sorted by target, then source (unique; both directions since symmetric): the row order
-    # of a CSR adjacency whose rows are targets, so models build it without sorting
+    # sorted by target, then source (unique): the row order of a CSR adjacency whose rows are
+    # targets, so models build it without sorting
     dst, src = np.nonzero(adj.T > 0)
     edge_index = np.stack([src, dst]).astype(np.int64)
     edge_weight = adj[src, dst].astype(np.float32)
@@ -129,12 +202,14 @@ def build_graph(dense: DensePanel, train_idx: np.ndarray, cfg: GraphConfig) -> S
     Args:
         dense: the dense panel (closes ``[D, N]``, optional per-ticker sectors).
         train_idx: date indices of the train segment; only closes at these dates are read.
-        cfg: kind (correlation | sector | hybrid), ``top_k`` or ``threshold``, ``sector_weight``.
+        cfg: kind (correlation | sector | hybrid | leadlag), ``top_k`` or ``threshold``,
+            ``sector_weight`` (hybrid only).
 
     Returns:
-        :class:`StockGraph` with ``edge_index`` ``[2, E]`` int64 (both directions, sorted by
-        target then source, no self-loops, no duplicates) and ``edge_weight`` ``[E]`` float32
-        in (0, 1].
+        :class:`StockGraph` with ``edge_index`` ``[2, E]`` int64 (source, target; sorted by
+        target then source, no self-loops, no duplicates; both directions of each edge except
+        for ``leadlag``, which is directed leader -> follower) and ``edge_weight`` ``[E]``
+        float32 in (0, 1].
     """
     train_idx = np.asarray(train_idx, dtype=np.int64)
     n = len(dense.tickers)
@@ -144,7 +219,7 @@ def build_graph(dense: DensePanel, train_idx: np.ndarray, cfg: GraphConfig) -> S
         raise DataError(f"train_idx holds date indices outside 0..{len(dense.dates) - 1}")
     fit_dates = (dense.dates[int(train_idx.min())], dense.dates[int(train_idx.max())])
     kind = cfg.kind
-    sector_adj = sector_adjacency(dense.sector) if dense.sector is not None and kind != "correlation" else None
+    sector_adj = sector_adjacency(dense.sector) if dense.sector is not None and kind in ("sector", "hybrid") else None
     if kind in ("sector", "hybrid") and sector_adj is None:
         log.info("graph.kind=%s needs a sector column; the data has none, using the correlation graph", kind)
         kind = "correlation"
@@ -154,7 +229,9 @@ def build_graph(dense: DensePanel, train_idx: np.ndarray, cfg: GraphConfig) -> S
         returns = train_log_returns(dense.close, train_idx)
         corr_adj = correlation_adjacency(pairwise_corr(returns), cfg.top_k, cfg.threshold)
 
-    if kind == "correlation":
+    if kind == "leadlag":
+        adj = leadlag_adjacency(leadlag_corr(dense.close, train_idx), cfg.top_k, cfg.threshold)
+    elif kind == "correlation":
         assert corr_adj is not None
         adj = corr_adj
     elif kind == "sector":
@@ -165,6 +242,6 @@ def build_graph(dense: DensePanel, train_idx: np.ndarray, cfg: GraphConfig) -> S
         w = cfg.sector_weight
         adj = w * sector_adj + (1.0 - w) * corr_adj  # zero where neither graph has the edge
     graph = _to_graph(adj, kind, fit_dates)
-    isolated = n - np.unique(graph.edge_index[0]).size
+    isolated = n - np.unique(graph.edge_index).size
     log.debug("graph %s: %d nodes, %d directed edges, %d isolated", kind, n, graph.edge_index.shape[1], isolated)
     return graph

@@ -1,11 +1,19 @@
 """Feature images (the FinNeX "mega-image") from input windows, one vectorised op per batch.
 
 Channel ``c`` is one feature group (``InputInfo.image_groups``: trend, volume, volatility,
-whichever are non-empty); its rows are that group's features, its columns the T days of the
-window. Groups with fewer features than the largest are zero-padded at the bottom, then every
-channel is resized bilinearly (``align_corners=False``) to ``image_size x image_size``.
+whichever are non-empty); its rows are the features listed for it in ``InputInfo.image_rows``
+(the group's own features plus the stock-level context features filed under it, see
+:func:`finmt_core.data.prepare.image_rows`), its columns the T days of the window. Channels
+with fewer rows than the largest are zero-padded at the bottom, then every channel is resized
+to ``image_size x image_size`` with ``InputInfo.image_resize``:
 
-Bilinear resizing is separable and linear, so it is applied as two small matrix products
+- ``"nearest"`` (new runs): nearest-exact resampling. Every pixel is one feature's value on one
+  day, unblurred; when the image is larger than the rows/days, rows and days are repeated
+  (when it is smaller, neighbouring rows/days are averaged, ``area``, so none is dropped).
+- ``"bilinear"`` (``align_corners=False``; runs written before ``image_resize`` existed): neighbouring
+  features and days are blended into each pixel.
+
+Both resizings are separable and linear, so they are applied as two small matrix products
 ``A_h @ rows @ A_w`` whose matrices are built once by resizing identity matrices with
 ``torch.nn.functional.interpolate`` itself: the same numbers as calling ``interpolate`` on the
 padded image, several times faster on CPU.
@@ -13,49 +21,71 @@ padded image, several times faster on CPU.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 from finmt_core.errors import ConfigError
 
+#: resize modes of :class:`ImageBuilder` -> ``interpolate`` mode when enlarging
+RESIZE_MODES: dict[str, str] = {"bilinear": "bilinear", "nearest": "nearest-exact"}
 
-def resize_matrix(n_in: int, n_out: int) -> torch.Tensor:
-    """``[n_out, n_in]`` matrix of 1-D bilinear resizing (align_corners=False), from interpolate."""
+
+def resize_matrix(n_in: int, n_out: int, mode: str = "bilinear") -> torch.Tensor:
+    """``[n_out, n_in]`` matrix of 1-D resizing (a key of :data:`RESIZE_MODES`), from interpolate."""
+    if mode not in RESIZE_MODES:
+        raise ConfigError(f"image resize mode must be one of {sorted(RESIZE_MODES)}, got {mode!r}")
     eye = torch.eye(n_in, dtype=torch.float32)[None, None]  # [1, 1, n_in, n_in]
-    return F.interpolate(eye, size=(n_out, n_in), mode="bilinear", align_corners=False)[0, 0]
+    if mode == "bilinear":
+        return F.interpolate(eye, size=(n_out, n_in), mode="bilinear", align_corners=False)[0, 0]
+    how = RESIZE_MODES[mode] if n_out >= n_in else "area"  # shrinking: average, never drop a row
+    return F.interpolate(eye, size=(n_out, n_in), mode=how)[0, 0]
 
 
 class ImageBuilder:
     """Turns windows ``[B, T, F]`` into images ``[B, C, S, S]``.
+
+    Prefer :meth:`from_info`, which reads the channel rows and resize mode a run was trained with.
 
     Args:
         groups: group -> feature column indices (``InputInfo.groups``).
         image_groups: channel order (``InputInfo.image_groups``).
         image_size: S.
         window: T (days per window).
+        rows: channel -> feature columns of its rows (``InputInfo.image_rows``); None: each
+            channel's rows are ``groups[channel]`` (the layout before ``image_rows`` existed).
+        resize: ``"bilinear"`` or ``"nearest"`` (see the module docstring).
     """
 
     def __init__(self, groups: dict[str, list[int]], image_groups: list[str], image_size: int,
-                 window: int) -> None:
+                 window: int, rows: dict[str, list[int]] | None = None, resize: str = "bilinear") -> None:
         if not image_groups:
             raise ConfigError(
                 "feature images need at least one feature of the trend, volume or volatility group; "
                 "the selected data.features have none. Add such features or choose a non-image model."
             )
-        rows = [groups[g] for g in image_groups]
-        h_max = max(len(r) for r in rows)
-        index = torch.zeros(len(rows), h_max, dtype=torch.long)
-        keep = torch.zeros(len(rows), h_max, dtype=torch.float32)
-        for c, cols in enumerate(rows):  # a few channels, not data rows
+        channel_rows = [(rows or groups)[g] for g in image_groups]
+        h_max = max(len(r) for r in channel_rows)
+        index = torch.zeros(len(channel_rows), h_max, dtype=torch.long)
+        keep = torch.zeros(len(channel_rows), h_max, dtype=torch.float32)
+        for c, cols in enumerate(channel_rows):  # a few channels, not data rows
             index[c, : len(cols)] = torch.as_tensor(cols, dtype=torch.long)
             keep[c, : len(cols)] = 1.0
         self.index = index  # [C, Hmax] feature column of each image row (0 where padded)
         self.keep = keep  # [C, Hmax] 1 for a real row, 0 for padding
         self.image_size = image_size
         self.window = window
+        self.resize = resize
         # Row resizing with the zero padding folded in: padded rows get zero weight.
-        self.resize_h = resize_matrix(h_max, image_size)[None] * keep[:, None, :]  # [C, S, Hmax]
-        self.resize_w = resize_matrix(window, image_size).T.contiguous()  # [T, S]
+        self.resize_h = resize_matrix(h_max, image_size, resize)[None] * keep[:, None, :]  # [C, S, Hmax]
+        self.resize_w = resize_matrix(window, image_size, resize).T.contiguous()  # [T, S]
+
+    @classmethod
+    def from_info(cls, info: Any) -> ImageBuilder:
+        """The builder of ``info`` (an InputInfo): its channels, rows, size, window and resize mode."""
+        return cls(info.groups, info.image_groups, info.image_size, info.window,
+                   rows=getattr(info, "image_rows", None), resize=getattr(info, "image_resize", "bilinear"))
 
     @property
     def channels(self) -> int:

@@ -28,8 +28,17 @@ from finmt_core.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-#: Feature groups that become image channels, in channel order (context is not an image row).
+#: Feature groups that become image channels, in channel order. Stock-level context features
+#: (cross-sectional ranks, relative and peer returns, extra panel columns) are extra rows of a
+#: channel (:func:`image_rows`); market-wide ones (the same for every stock on a date) are not.
 IMAGE_GROUPS: tuple[str, ...] = ("trend", "volume", "volatility")
+#: Stock-level context features filed under the volatility channel (risk measures); every other
+#: stock-level context feature is a row of the trend channel (the first channel if it is absent).
+CONTEXT_IMAGE_CHANNEL: dict[str, str] = {"cs_rank_vol_20": "volatility", "corr_mkt_60": "volatility",
+                                         "beta_60": "volatility"}
+#: Image resizing of new runs (:mod:`finmt_core.data.images`); checkpoints without the field
+#: were trained on "bilinear" images and keep them.
+IMAGE_RESIZE = "nearest"
 
 
 @dataclass
@@ -48,6 +57,10 @@ class InputInfo:
         stock_idx: columns of per-stock features (dual-tower stock tower).
         tickers: the N ticker names in ``ticker_idx`` order (the vocabulary of a model's
             ticker embedding); None in checkpoints written before it was stored.
+        image_rows: channel -> feature columns of its image rows (:func:`image_rows`); None in
+            checkpoints written before it was stored: then each channel's rows are its group.
+        image_resize: how images are resized to ``image_size`` (``nearest`` | ``bilinear``,
+            :mod:`finmt_core.data.images`); ``bilinear`` in checkpoints written before it was stored.
     """
 
     n_features: int
@@ -60,6 +73,8 @@ class InputInfo:
     context_idx: list[int]
     stock_idx: list[int]
     tickers: list[str] | None = None
+    image_rows: dict[str, list[int]] | None = None
+    image_resize: str = "bilinear"
 
     @property
     def context_dim(self) -> int:
@@ -87,12 +102,15 @@ class InputInfo:
             "context_idx": [int(i) for i in self.context_idx],
             "stock_idx": [int(i) for i in self.stock_idx],
             "tickers": None if self.tickers is None else [str(t) for t in self.tickers],
+            "image_rows": None if self.image_rows is None
+            else {str(g): [int(i) for i in idx] for g, idx in self.image_rows.items()},
+            "image_resize": str(self.image_resize),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> InputInfo:
         try:
-            tickers = d.get("tickers")
+            tickers, rows = d.get("tickers"), d.get("image_rows")
             info = cls(
                 n_features=int(d["n_features"]),
                 window=int(d["window"]),
@@ -104,6 +122,8 @@ class InputInfo:
                 context_idx=[int(i) for i in d["context_idx"]],
                 stock_idx=[int(i) for i in d["stock_idx"]],
                 tickers=None if tickers is None else [str(t) for t in tickers],
+                image_rows=None if rows is None else {str(g): [int(i) for i in idx] for g, idx in rows.items()},
+                image_resize=str(d.get("image_resize", "bilinear")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DataError(f"input_info in the checkpoint is incomplete or malformed ({exc!r})") from None
@@ -211,6 +231,25 @@ def _check_history(panel: pd.DataFrame, window: int, horizon: int) -> None:
                     len(short), window + horizon, ", ".join(short[:10]) + (" ..." if len(short) > 10 else ""))
 
 
+def image_rows(groups: dict[str, list[int]], names: list[str], market: set[str]) -> dict[str, list[int]]:
+    """Feature columns of each image channel: the group's own features, then the stock-level
+    context features filed under it (:data:`CONTEXT_IMAGE_CHANNEL`, else the trend channel).
+
+    Market-wide features are left out: identical for every stock on a date, they carry no
+    cross-sectional information and would be flat rows. Empty when no image group exists.
+    """
+    channels = [g for g in IMAGE_GROUPS if g in groups]
+    if not channels:
+        return {}
+    rows = {g: list(groups[g]) for g in channels}
+    default = "trend" if "trend" in rows else channels[0]
+    for i in groups.get("context", []):
+        if names[i] not in market:
+            channel = CONTEXT_IMAGE_CHANNEL.get(names[i], default)
+            rows[channel if channel in rows else default].append(i)
+    return rows
+
+
 def make_input_info(frame: FeatureFrame, window: int, image_size: int) -> InputInfo:
     """Column indices of groups, image channels and dual-tower inputs for ``frame``."""
     pos = {name: i for i, name in enumerate(frame.names)}
@@ -232,6 +271,8 @@ def make_input_info(frame: FeatureFrame, window: int, image_size: int) -> InputI
         context_idx=[pos[n] for n in frame.names if n in market],
         stock_idx=[pos[n] for n in frame.names if n not in market],
         tickers=[str(t) for t in frame.tickers],
+        image_rows=image_rows(groups, list(frame.names), market),
+        image_resize=IMAGE_RESIZE,
     )
 
 

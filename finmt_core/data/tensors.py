@@ -105,8 +105,7 @@ class ImageDataset(RowDataset):
 
     def __init__(self, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray) -> None:
         super().__init__(prepared, date_idx, ticker_idx)
-        self.images = ImageBuilder(self.info.groups, self.info.image_groups, self.info.image_size,
-                                   self.info.window)
+        self.images = ImageBuilder.from_info(self.info)
 
     def _add_inputs(self, batch: Batch, d: torch.Tensor, n: torch.Tensor) -> None:
         x = self.store.windows(d, n)

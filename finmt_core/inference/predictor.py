@@ -8,6 +8,11 @@ train segment. The run directory is only ever read.
 
 Graph models need the run's stock graph (fitted on its train dates); it is taken from the
 run's data, so a new panel must hold the same tickers.
+
+Models with a ticker embedding (``model.ticker_embedding``) map the new panel's tickers to
+their training rows by name (``InputInfo.tickers`` in the checkpoint); tickers the run never
+trained on get the shared unseen-ticker vector. Every prediction path binds the model to the
+ticker list of the data it predicts (:meth:`Predictor._bind_tickers`).
 """
 
 from __future__ import annotations
@@ -110,6 +115,7 @@ class Predictor:
         last panel object so repeated calls (what-if sliders) are free."""
         key = (id(panel), len(panel))
         if self._prepared_cache is not None and self._prepared_cache[:2] == key:
+            self._bind_tickers(self._prepared_cache[2])
             return self._prepared_cache[2]
         from finmt_core.data.prepare import prepare
 
@@ -130,7 +136,16 @@ class Predictor:
                                 f"({', '.join(run_prep.tickers[:8])} ...) in the stock graph it was trained on")
             prepared.graph = run_prep.graph
         self._prepared_cache = (*key, prepared)
+        self._bind_tickers(prepared)
         return prepared
+
+    def _bind_tickers(self, prepared: Any) -> None:
+        """Batches built from ``prepared`` index its ticker list: map it to the model's
+        training tickers (no-op without a ticker embedding or for estimators)."""
+        bind = getattr(self.model, "bind_tickers", None)
+        if bind is not None:
+            with self._lock:
+                bind(list(prepared.tickers))
 
     @staticmethod
     def select_rows(prepared: Any, dates: Any = None, tickers: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -163,6 +178,7 @@ class Predictor:
                 return self.estimator.predict(prepared, date_idx, ticker_idx)
             from finmt_core.training.predict import predict_rows
 
+            self._bind_tickers(prepared)
             return predict_rows(self.model, prepared, date_idx, ticker_idx, self.device, BATCH_ROWS)
 
     def predict(self, panel: pd.DataFrame, dates: Any = None, tickers: Sequence[str] | None = None) -> pd.DataFrame:
@@ -191,6 +207,7 @@ class Predictor:
         prepared = self.prepare(panel)
         d, n = self.select_rows(prepared, dates)
         with self._lock:
+            self._bind_tickers(prepared)
             return mc_dropout(self.model, prepared, d, n, self.tasks, n_samples=n_samples, seed=seed, device=self.device)
 
     def what_if(self, panel: pd.DataFrame, ticker: str, date: Any = None, shocks: dict[str, float] | None = None,

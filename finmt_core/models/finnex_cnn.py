@@ -11,11 +11,17 @@ Architecture::
       -> shared conv stem (strided convs), applied to every channel  [B*C, c, H/4, W/4]
       -> one branch per channel/group (conv + coarse pooling + linear) -> tokens [B, C, D]
       -> cross-modal attention between the C tokens (+ modality embeddings)
-      -> attention-weighted sum over modalities                     -> embedding [B, D]
-      -> one head per task (seed preset: action Buy/Hold/Sell + return)
+      -> attention-weighted sum over modalities                     -> fused [B, D]
+      (+ wide path: Linear(x[:, -1, :]), the last day's F features   [B, D], if ``wide``)
+      -> embedding [B, D] -> one head per task (seed preset: action Buy/Hold/Sell + return)
 
 Branches pool to a coarse ``pool_size x pool_size`` grid rather than a global average so the
 position of a pattern in time (recent columns vs old ones) survives.
+
+The optional wide path (Wide & Deep, Cheng et al. 2016) adds a linear map of the most recent
+feature vector, every feature exactly as scaled, to the fused image embedding: the conv stack
+reads the recent values through strided, padded 3x3 convolutions and pooling, the wide path
+reads them as they are.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ class FinNeXCNNConfig:
         attn_heads: heads of the cross-modal attention (must divide ``embed_dim``).
         head_hidden: hidden width of each task head.
         dropout: dropout in the fusion and the heads (also used by MC dropout).
+        wide: add the wide path, ``Linear(F, D)`` of the last day's features ``x[:, -1, :]``,
+            to the embedding (False in checkpoints written before it existed).
     """
 
     stem_channels: tuple[int, ...] = (8, 16)
@@ -55,6 +63,7 @@ class FinNeXCNNConfig:
     attn_heads: int = 2
     head_hidden: int = 32
     dropout: float = 0.2
+    wide: bool = False
 
 
 def _conv_block(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -90,7 +99,7 @@ class CrossModalAttention(nn.Module):
 class FinNeXCNNBackbone(nn.Module):
     """Shared stem + per-group branches + cross-modal fusion (see module docstring)."""
 
-    def __init__(self, cfg: FinNeXCNNConfig, groups: list[str]) -> None:
+    def __init__(self, cfg: FinNeXCNNConfig, groups: list[str], n_features: int) -> None:
         super().__init__()
         blocks, cin = [], 1
         for c in cfg.stem_channels:
@@ -111,13 +120,19 @@ class FinNeXCNNBackbone(nn.Module):
             }
         )
         self.fusion = CrossModalAttention(len(groups), cfg.embed_dim, cfg.attn_heads, cfg.dropout)
+        self.wide = nn.Linear(n_features, cfg.embed_dim) if cfg.wide else None
 
-    def forward(self, image: Tensor, explain: bool) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(self, image: Tensor, last: Tensor | None, explain: bool) -> tuple[Tensor, dict[str, Tensor]]:
+        """``image`` ``[B, C, H, W]``, ``last`` ``[B, F]`` (the wide path's input, or None) ->
+        (embedding ``[B, D]``, explain extras)."""
         b, c, h, w = image.shape
         shared = self.stem(image.reshape(b * c, 1, h, w))
         shared = shared.reshape(b, c, *shared.shape[1:])
         tokens = torch.stack([branch(shared[:, i]) for i, branch in enumerate(self.branches.values())], dim=1)
         fused, cross, weights = self.fusion(tokens, need_weights=explain)
+        if self.wide is not None:
+            assert last is not None
+            fused = fused + self.wide(last)
         extras: dict[str, Tensor] = {}
         if explain:
             assert cross is not None
@@ -135,7 +150,8 @@ class FinNeXCNN(MultiTaskModel):
         info: InputInfo; ``image_groups`` gives the channels, ``image_size`` H = W.
 
     Batch keys:
-        ``image`` ``[B, C, H, W]`` with C = ``len(info.image_groups)``.
+        ``image`` ``[B, C, H, W]`` with C = ``len(info.image_groups)``; with ``cfg.wide`` also
+        ``x`` ``[B, T, F]`` (the window; the wide path reads its last day).
 
     Returns:
         ``{task: output}`` (see heads.py); with ``explain=True`` also ``"embedding"`` ``[B, D]``,
@@ -149,7 +165,7 @@ class FinNeXCNN(MultiTaskModel):
     def __init__(self, cfg: FinNeXCNNConfig, tasks: list[Task], info: Any) -> None:
         super().__init__(cfg, tasks, info)
         self.groups = list(info.image_groups)
-        self.backbone = FinNeXCNNBackbone(cfg, self.groups)
+        self.backbone = FinNeXCNNBackbone(cfg, self.groups, int(info.n_features))
         self.heads = build_heads(tasks, cfg.embed_dim, cfg.head_hidden, cfg.dropout)
 
     @classmethod
@@ -169,4 +185,13 @@ class FinNeXCNN(MultiTaskModel):
                 f"finnex_cnn expects image [B, {len(self.groups)}, H, W] (channels {self.groups}), "
                 f"got {tuple(image.shape)}"
             )
-        return self.backbone(image, explain)
+        return self.backbone(image, last_day(batch, int(self.info.n_features)) if self.cfg.wide else None, explain)
+
+
+def last_day(batch: dict[str, Any], n_features: int) -> Tensor:
+    """The wide path's input: the window's last day ``x[:, -1, :]`` ``[B, F]`` (a clear error if absent)."""
+    x = batch.get("x")
+    if x is None or x.ndim != 3 or x.shape[-1] != n_features:
+        got = None if x is None else tuple(x.shape)
+        raise ValueError(f"the wide path reads the window x [B, T, {n_features}] from the batch, got {got}")
+    return x[:, -1, :]

@@ -5,8 +5,12 @@ Architecture::
     image [B, C, H, W] -> patch embedding (conv p x p, stride p)  [B, P, D], P = (H/p)(W/p)
       -> prepend CLS token, add learned position embeddings      [B, P+1, D]
       -> L pre-norm encoder blocks (attention weights kept)       [B, P+1, D]
-      -> LayerNorm(CLS)                                           -> embedding [B, D]
-      -> one head per task
+      -> LayerNorm(CLS)                                           [B, D]
+      (+ wide path: Linear(x[:, -1, :]), the last day's F features, if ``wide``)
+      -> embedding [B, D] -> one head per task
+
+The wide path is the one of :mod:`finmt_core.models.finnex_cnn` (Wide & Deep): the most recent
+feature values, unblurred by patching, added linearly to the CLS embedding.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from torch import Tensor, nn
 
 from finmt_core.errors import ConfigError
 from finmt_core.models.base import MultiTaskModel
+from finmt_core.models.finnex_cnn import last_day
 from finmt_core.models.heads import build_heads
 from finmt_core.models.layers import AttentionBlock
 from finmt_core.models.registry import register_model
@@ -37,6 +42,8 @@ class FinNeXViTConfig:
         mlp_ratio: MLP width as a multiple of D.
         head_hidden: hidden width of each task head.
         dropout: dropout in blocks and heads.
+        wide: add the wide path, ``Linear(F, D)`` of the last day's features ``x[:, -1, :]``,
+            to the embedding (False in checkpoints written before it existed).
     """
 
     patch_size: int = 8
@@ -46,12 +53,13 @@ class FinNeXViTConfig:
     mlp_ratio: float = 2.0
     head_hidden: int = 32
     dropout: float = 0.1
+    wide: bool = False
 
 
 class FinNeXViTBackbone(nn.Module):
     """Patch embedding + CLS + position embeddings + attention blocks."""
 
-    def __init__(self, cfg: FinNeXViTConfig, channels: int, image_size: int) -> None:
+    def __init__(self, cfg: FinNeXViTConfig, channels: int, image_size: int, n_features: int) -> None:
         super().__init__()
         self.patch = nn.Conv2d(channels, cfg.embed_dim, cfg.patch_size, stride=cfg.patch_size)
         n_patches = (image_size // cfg.patch_size) ** 2
@@ -64,8 +72,11 @@ class FinNeXViTBackbone(nn.Module):
             AttentionBlock(cfg.embed_dim, cfg.heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.depth)
         )
         self.norm = nn.LayerNorm(cfg.embed_dim)
+        self.wide = nn.Linear(n_features, cfg.embed_dim) if cfg.wide else None
 
-    def forward(self, image: Tensor, explain: bool) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(self, image: Tensor, last: Tensor | None, explain: bool) -> tuple[Tensor, dict[str, Tensor]]:
+        """``image`` ``[B, C, H, W]``, ``last`` ``[B, F]`` (the wide path's input, or None) ->
+        (embedding ``[B, D]``, explain extras)."""
         tokens = self.patch(image).flatten(2).transpose(1, 2)  # [B, P, D]
         x = torch.cat([self.cls.expand(tokens.shape[0], -1, -1), tokens], dim=1) + self.pos
         x = self.drop(x)
@@ -75,6 +86,9 @@ class FinNeXViTBackbone(nn.Module):
             if explain:
                 maps.append(w)
         emb = self.norm(x[:, 0])
+        if self.wide is not None:
+            assert last is not None
+            emb = emb + self.wide(last)
         extras = {"attention/layers": torch.stack(maps, dim=1)} if explain else {}
         return emb, extras
 
@@ -89,7 +103,8 @@ class FinNeXViT(MultiTaskModel):
         info: InputInfo (``image_groups`` -> channels C, ``image_size`` -> H = W).
 
     Batch keys:
-        ``image`` ``[B, C, H, W]``.
+        ``image`` ``[B, C, H, W]``; with ``cfg.wide`` also ``x`` ``[B, T, F]`` (the wide path
+        reads its last day).
 
     Returns:
         ``{task: output}``; with ``explain=True`` also ``"embedding"`` ``[B, D]`` (the CLS
@@ -105,7 +120,7 @@ class FinNeXViT(MultiTaskModel):
         self.channels = len(info.image_groups)
         self.image_size = int(info.image_size)
         self.grid = self.image_size // cfg.patch_size
-        self.backbone = FinNeXViTBackbone(cfg, self.channels, self.image_size)
+        self.backbone = FinNeXViTBackbone(cfg, self.channels, self.image_size, int(info.n_features))
         self.heads = build_heads(tasks, cfg.embed_dim, cfg.head_hidden, cfg.dropout)
 
     @classmethod
@@ -126,4 +141,4 @@ class FinNeXViT(MultiTaskModel):
         expected = (self.channels, self.image_size, self.image_size)
         if image.ndim != 4 or tuple(image.shape[1:]) != expected:
             raise ValueError(f"finnex_vit expects image [B, {', '.join(map(str, expected))}], got {tuple(image.shape)}")
-        return self.backbone(image, explain)
+        return self.backbone(image, last_day(batch, int(self.info.n_features)) if self.cfg.wide else None, explain)

@@ -7,6 +7,12 @@ dataclass, so an unknown or mistyped key is a :class:`ConfigError` naming the va
 Estimators (LightGBM, naive rules) register with ``@register_estimator("name")`` and are
 built with ``create_estimator(name, params, tasks)``.
 
+One key of ``params`` is common to every neural model and not part of its dataclass:
+``ticker_embedding`` (int, 0 = off; :data:`TICKER_EMBEDDING`), the dimension of an optional
+learnable per-ticker embedding (:meth:`~finmt_core.models.base.MultiTaskModel.add_ticker_embedding`).
+``ModelConfig.ticker_embedding`` is stored there, so every ``create_model(..., config.model.params,
+...)`` call and every checkpoint's ``model_params`` carry it.
+
 The registries are filled when the model modules are imported; ``import finmt_core.models``
 imports all of them.
 """
@@ -31,6 +37,8 @@ C = TypeVar("C", bound=type)
 
 #: The input kinds a model may declare (see data/tensors.py for the batch keys of each).
 INPUT_KINDS: tuple[str, ...] = ("window", "image", "graph", "tower", "flat")
+#: The ``params`` key common to every neural model: learnable ticker-embedding dimension (0 = off).
+TICKER_EMBEDDING = "ticker_embedding"
 
 
 def register_model(name: str) -> Callable[[C], C]:
@@ -190,18 +198,37 @@ def create_model(name: str, params: dict[str, Any] | None, tasks: Sequence[Task]
             train, or inputs the model cannot use (the model's ``check_compatible``).
     """
     cls = get_model_class(name)
+    params, ticker_dim = _pop_ticker_embedding(params, f"model {name!r}")
     cfg = build_config(cls.config_class, params, f"model {name!r}")  # type: ignore[attr-defined]
     tasks = list(tasks)
     _check_tasks(name, cls, tasks)
     check = getattr(cls, "check_compatible", None)
     if check is not None:
         check(cfg, tasks, info)
-    return cls(cfg, tasks, info)
+    model = cls(cfg, tasks, info)
+    if ticker_dim:
+        add = getattr(model, "add_ticker_embedding", None)
+        if add is None:
+            raise ConfigError(f"model {name!r} does not support {TICKER_EMBEDDING}; set it to 0")
+        add(ticker_dim)
+    return model
+
+
+def _pop_ticker_embedding(params: dict[str, Any] | None, where: str) -> tuple[dict[str, Any], int]:
+    """``params`` without the common ``ticker_embedding`` key, and its value (0 when absent)."""
+    params = dict(params or {})
+    dim = _coerce(params.pop(TICKER_EMBEDDING, 0), int, f"{where}: parameter {TICKER_EMBEDDING!r}")
+    if dim < 0:
+        raise ConfigError(f"{where}: {TICKER_EMBEDDING} must be >= 0 (0 = off), got {dim}")
+    return params, dim
 
 
 def create_estimator(name: str, params: dict[str, Any] | None, tasks: Sequence[Task]) -> Any:
     """Build the registered estimator ``name`` (parameters only; fitted state comes from ``fit``)."""
     cls = get_estimator_class(name)
+    params, ticker_dim = _pop_ticker_embedding(params, f"estimator {name!r}")
+    if ticker_dim:
+        raise ConfigError(f"{TICKER_EMBEDDING} is for neural models; estimator {name!r} has none. Set it to 0.")
     cfg = build_config(cls.config_class, params, f"estimator {name!r}")  # type: ignore[attr-defined]
     tasks = list(tasks)
     _check_tasks(name, cls, tasks)

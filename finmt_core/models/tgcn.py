@@ -12,7 +12,13 @@ The convolutions only see the inputs, never the state, so all T of them are comp
 the recurrence in one call: ``GCNConv`` is linear (``A_hat X_t W + b``), so the T steps are one
 sparse product of the normalised adjacency (:func:`normalised_adjacency`: a CSR matrix plus a
 self-loop term, built once per forward pass without sorting and shared by the layers) with ``[N, T * width]``, applied on the narrower side of ``W``;
-``GATv2Conv`` runs once on T stacked copies of the graph (one disjoint graph of N*T nodes).
+GATv2 (:func:`gatv2_all_steps`, the ``GATv2Conv`` function with that module's parameters)
+gathers each edge's ``[T, heads, H]`` block at once, since the graph is the same at every
+step; self-loops (edge feature = mean incoming weight, as ``GATv2Conv``'s
+``fill_value="mean"``) are added once per forward pass, not per layer call. Measured 20-25 %
+faster forward + backward than ``GATv2Conv`` on T stacked copies of the graph (N=500, T=20,
+F=30, 8 dates, 1 thread); the per-edge work ``E * T * heads * H`` still makes GAT ~8-10x
+slower than GCN at that size.
 The three gates share one conv of width 3H (the PyG-Temporal cell's ``conv -> Linear``
 pairs are linear maps of the same conv input, so this is the same function class; the tests
 check the result against a step-by-step cell built on a plain ``GCNConv``). What is left per
@@ -30,8 +36,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GATv2Conv, GCNConv
+from torch_geometric.utils import scatter, softmax
 
 from finmt_core.errors import ConfigError
 from finmt_core.models.base import MultiTaskModel
@@ -71,7 +79,8 @@ class TGCNLayer(nn.Module):
 
     GCN: the layer holds a ``GCNConv(F_in, 3H)`` (z, r and candidate gate inputs); GAT: a
     ``GATv2Conv(F_in, H, heads, edge_dim=1)`` followed by ``Linear(H, 3H)`` (attention
-    messages stay H wide per head, which is the costly part).
+    messages stay H wide per head, which is the costly part). The GATv2Conv holds the
+    parameters; :func:`gatv2_all_steps` computes its function for all T steps at once.
 
     Shapes:
         ``x`` ``[N, T, F_in]`` -> ``(h [N, T, H], attention [E, T, heads] or None)``.
@@ -118,18 +127,10 @@ class TGCNLayer(nn.Module):
                 if self.root is not None:
                     out.addmm_(x.reshape(n * t, f), self.root.weight.t())
                 return out.view(n, t, width), None
-        out = self.conv(
-            x.reshape(n * t, f),
-            graph["stacked_index"],
-            graph["stacked_attr"],
-            return_attention_weights=True if want_attention else None,
-        )
-        alpha = None
-        if want_attention:
-            out, (_, alpha) = out
-            # GATv2Conv appends its self-loops after the E*T input edges (edge-major order)
-            n_edges = graph["stacked_index"].shape[1]
-            alpha = alpha[:n_edges].reshape(n_edges // t, t, -1)
+        assert isinstance(self.conv, GATv2Conv)
+        out, alpha = gatv2_all_steps(self.conv, x, graph)
+        # input edges first, the self-loops appended (as GATv2Conv orders them)
+        alpha = alpha[: graph["n_edges"]] if want_attention else None
         return self.gates(out).view(n, t, 3 * self.hidden), alpha
 
     def forward(self, x: Tensor, graph: dict[str, Tensor], want_attention: bool = False) -> tuple[Tensor, Tensor | None]:
@@ -146,6 +147,50 @@ class TGCNLayer(nn.Module):
             h = h_tilde + z * (h - h_tilde)  # = z * h + (1 - z) * h_tilde, one op fewer
             outs.append(h)
         return torch.stack(outs, dim=1), alpha
+
+
+def gat_graph(edge_index: Tensor, edge_weight: Tensor, n: int) -> dict[str, Tensor]:
+    """The GAT layers' graph: ``edge_index`` ``[2, E]`` (no self-loops) plus one self-loop per
+    node appended, whose edge feature is the node's mean incoming weight (0 without incoming
+    edges), as ``GATv2Conv(add_self_loops=True, fill_value="mean")`` adds them.
+
+    Returns ``{"src", "dst": [E + N], "attr": [E + N, 1], "n_edges": E}``."""
+    loops = torch.arange(n, device=edge_index.device)
+    loop_attr = scatter(edge_weight, edge_index[1], 0, dim_size=n, reduce="mean")
+    return {
+        "src": torch.cat([edge_index[0], loops]),
+        "dst": torch.cat([edge_index[1], loops]),
+        "attr": torch.cat([edge_weight, loop_attr]).unsqueeze(-1),
+        "n_edges": edge_index.shape[1],  # type: ignore[dict-item]
+    }
+
+
+def gatv2_all_steps(conv: GATv2Conv, x: Tensor, graph: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    """``conv`` (``concat=False``, ``edge_dim=1``, no residual, separate left/right weights)
+    applied to every time step of ``x`` ``[N, T, F]`` over the same graph (:func:`gat_graph`,
+    self-loops included): ``(out [N*T, H], alpha [E + N, T, heads])``.
+
+    Same function as ``conv(x[:, s], edge_index, edge_attr)`` for each step ``s``, but each
+    edge gathers its ``[T, heads, H]`` block once and the edge-feature projection is
+    computed once per edge instead of once per edge and step."""
+    n, t, f = x.shape
+    heads, c = conv.heads, conv.out_channels
+    assert conv.lin_edge is not None and conv.res is None and not conv.share_weights and not conv.concat
+    xf = x.reshape(n * t, f)
+    x_l = conv.lin_l(xf).view(n, t, heads, c)  # source side (the message)
+    x_r = conv.lin_r(xf).view(n, t, heads, c)  # target side
+    src, dst = graph["src"], graph["dst"]
+    x_j = x_l.index_select(0, src)  # [E', T, heads, C]
+    z = x_j + x_r.index_select(0, dst)
+    z = F.leaky_relu(z.add_(conv.lin_edge(graph["attr"]).view(-1, 1, heads, c)), conv.negative_slope)
+    alpha = softmax((z * conv.att.view(1, 1, heads, c)).sum(-1), dst, num_nodes=n, dim=0)  # over in-edges
+    alpha = F.dropout(alpha, p=conv.dropout, training=conv.training)
+    msg = x_j * alpha.unsqueeze(-1)
+    out = msg.new_zeros(n, t, heads, c).index_add_(0, dst, msg)
+    out = out.mean(dim=2).view(n * t, c)
+    if conv.bias is not None:
+        out = out + conv.bias
+    return out, alpha
 
 
 def _propagate(graph: dict[str, Tensor], y: Tensor) -> Tensor:
@@ -216,13 +261,11 @@ class TGCNBackbone(nn.Module):
             TGCNLayer(in_channels if i == 0 else hidden, hidden, use_gat, gat_heads, root_weight) for i in range(layers)
         )
 
-    def _graph(self, edge_index: Tensor, edge_weight: Tensor, keep: Tensor, n: int, t: int, dtype: torch.dtype) -> dict[str, Tensor]:
+    def _graph(self, edge_index: Tensor, edge_weight: Tensor, keep: Tensor, n: int, dtype: torch.dtype) -> dict[str, Tensor]:
         ei, ew = edge_index[:, keep], edge_weight[keep]
         if not self.use_gat:
             return normalised_adjacency(ei, ew, n, dtype)
-        steps = torch.arange(t, device=ei.device).view(1, 1, t)
-        stacked = (ei.unsqueeze(-1) * t + steps).reshape(2, -1)  # node n at step s -> n*T + s
-        return {"stacked_index": stacked, "stacked_attr": ew.repeat_interleave(t).unsqueeze(-1)}
+        return gat_graph(ei, ew, n)
 
     def forward(
         self,
@@ -232,7 +275,7 @@ class TGCNBackbone(nn.Module):
         node_mask: Tensor | None = None,
         return_attention: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
-        n, t, _ = x.shape
+        n = x.shape[0]
         if edge_weight is None:
             edge_weight = x.new_ones(edge_index.shape[1])
         edge_weight = edge_weight.to(torch.promote_types(x.dtype, torch.float32))
@@ -244,7 +287,7 @@ class TGCNBackbone(nn.Module):
             if x.device.type != "cpu" or not bool(node_mask.all()):
                 x = x * node_mask.view(-1, 1, 1).to(x.dtype)
         # graph weights in float32 (float64 inputs keep float64), whatever autocast does
-        graph = self._graph(edge_index, edge_weight, keep, n, t, torch.promote_types(x.dtype, torch.float32))
+        graph = self._graph(edge_index, edge_weight, keep, n, torch.promote_types(x.dtype, torch.float32))
         want = return_attention and self.use_gat
         seq = x
         alphas = []

@@ -144,22 +144,61 @@ def test_targets_and_valid_follow_targets(prepared) -> None:
 
 
 def test_image_channels_are_groups(prepared) -> None:
-    builder = ImageBuilder(prepared.info.groups, prepared.info.image_groups, 8, T)
+    builder = ImageBuilder.from_info(prepared.info)
+    assert prepared.info.image_resize == "nearest"
     ds = make_dataset("image", prepared, "train")
     batch = ds.__getitems__([0, 1])
     raw = builder.raw(batch["x"])  # [B, C, Hmax, T]
-    assert raw.shape == (2, 3, 2, T)
+    assert raw.shape == (2, 3, 2, T)  # f4 is market-wide: not an image row
     x = batch["x"]
     assert torch.equal(raw[:, 0], x[:, :, [0, 1]].permute(0, 2, 1))  # trend: f0, f1 as rows
     assert torch.equal(raw[:, 1, 0], x[:, :, 2]) and (raw[:, 1, 1] == 0).all()  # volume + padding
     assert torch.equal(raw[:, 2, 0], x[:, :, 3])
-    expected = torch.nn.functional.interpolate(raw, size=(8, 8), mode="bilinear", align_corners=False)
-    assert torch.allclose(batch["image"], expected)
+    expected = torch.nn.functional.interpolate(raw, size=(8, 8), mode="nearest-exact")
+    assert torch.equal(batch["image"], expected)
+    # nearest: every pixel is one exact feature value, the last column is the last day
+    assert torch.equal(batch["image"][:, 0, :, -1], x[:, -1, [0, 0, 0, 0, 1, 1, 1, 1]])
     # touching only the volume feature changes only channel 1
     x2 = x.clone()
     x2[:, :, 2] += 50.0
     diff = (builder(x2) - builder(x)).abs().amax(dim=(2, 3))
     assert (diff[:, 1] > 0).all() and (diff[:, [0, 2]] == 0).all()
+
+
+def test_stock_level_context_features_are_image_rows() -> None:
+    names = ["f0", "f1", "f2", "f3", "f4", "beta_60", "mkt"]
+    groups = {"trend": ["f0", "f1"], "volume": ["f2"], "volatility": ["f3"], "context": ["f4", "beta_60", "mkt"]}
+    info = make_input_info(FeatureFrame(values=np.zeros((D, N, 7), np.float32), mask=np.ones((D, N), bool),
+                                        dates=pd.bdate_range("2021-01-01", periods=D), tickers=[f"T{i}" for i in range(N)],
+                                        names=names, groups=groups, market=["mkt"]), T, 8)
+    # f4 (stock-level) -> trend, beta_60 (a risk measure) -> volatility, mkt (market-wide) -> none
+    assert info.image_rows == {"trend": [0, 1, 4], "volume": [2], "volatility": [3, 5]}
+    x = torch.arange(2 * T * 7, dtype=torch.float32).reshape(2, T, 7)
+    raw = ImageBuilder.from_info(info).raw(x)
+    assert raw.shape == (2, 3, 3, T)
+    assert torch.equal(raw[:, 0, 2], x[:, :, 4]) and torch.equal(raw[:, 2, 1], x[:, :, 5])
+    assert not torch.isin(x[:, :, 6], raw).any()  # the market feature is in no channel
+
+
+def test_input_info_without_image_fields_keeps_the_old_images(prepared) -> None:
+    """Checkpoints written before image_rows/image_resize rebuild their bilinear group images."""
+    old = {k: v for k, v in prepared.info.to_dict().items() if k not in ("image_rows", "image_resize")}
+    info = type(prepared.info).from_dict(old)
+    assert info.image_rows is None and info.image_resize == "bilinear"
+    x = torch.randn(3, T, 5)
+    builder = ImageBuilder.from_info(info)
+    expected = torch.nn.functional.interpolate(builder.raw(x), size=(8, 8), mode="bilinear", align_corners=False)
+    assert torch.allclose(builder(x), expected, atol=1e-6)
+    assert type(prepared.info).from_dict(prepared.info.to_dict()) == prepared.info
+
+
+def test_nearest_shrinking_averages_rows_instead_of_dropping_them() -> None:
+    builder = ImageBuilder({"trend": list(range(6))}, ["trend"], 3, 6, resize="nearest")
+    x = torch.zeros(1, 6, 6)
+    x[0, :, 5] = 6.0  # only the last row (feature 5) is non-zero
+    img = builder(x)
+    assert img.shape == (1, 1, 3, 3)
+    assert torch.allclose(img[0, 0, -1], torch.full((3,), 3.0)) and (img[0, 0, :2] == 0).all()
 
 
 def test_image_without_volume_has_fewer_channels() -> None:

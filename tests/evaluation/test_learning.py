@@ -45,7 +45,7 @@ def test_noise_gets_none_of_it_and_a_flipped_oracle_loses_it() -> None:
 
 
 def test_score_source_order_and_horizon() -> None:
-    pred, oracle, _ = _frame(5, 4)
+    pred, _, _ = _frame(5, 4)
     for c in ("action_prob_Sell", "action_prob_Hold", "action_prob_Buy", "return_pred"):
         pred[c] = 0.1
     tasks = [make_task("action"), make_task("return"), make_task("direction", 5)]

@@ -56,6 +56,7 @@ def explain_shapes(name: str, params: dict[str, Any], b: int) -> dict[str, tuple
 
 
 CASES = [(n, {}) for n in list_models()] + [(n, p) for n, ps in VARIANTS.items() for p in ps]
+CASES += [(n, {"ticker_embedding": 4}) for n in list_models()]  # the common option, on every model
 IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" if p else n for n, p in CASES]
 
 

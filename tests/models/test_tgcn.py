@@ -148,10 +148,12 @@ def test_tgcn_model_exposes_edge_attention_only_with_gat() -> None:
             assert out["attention/edges"].shape == (batch["edge_index"].shape[1], 2)
 
 
+@pytest.mark.parametrize("directed", [False, True])
 @pytest.mark.parametrize("shuffle", [False, True])
-def test_normalised_adjacency_equals_pyg_gcn_norm(shuffle: bool) -> None:
+def test_normalised_adjacency_equals_pyg_gcn_norm(shuffle: bool, directed: bool) -> None:
     """CSR off-diagonal + self-loop term == PyG's gcn_norm with self-loops, for edges sorted by
-    target (no sort needed) and in any order (sorted once); an isolated node keeps 1/deg = 1."""
+    target (no sort needed) and in any order (sorted once), symmetric or directed (leadlag
+    graphs); an isolated node keeps 1/deg = 1."""
     from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
     from finmt_core.models.tgcn import normalised_adjacency
@@ -159,8 +161,10 @@ def test_normalised_adjacency_equals_pyg_gcn_norm(shuffle: bool) -> None:
     g = torch.Generator().manual_seed(0)
     n = 9
     a = (torch.rand(n, n, generator=g) < 0.4).float() * torch.rand(n, n, generator=g)
-    a = torch.triu(a, 1)
-    a = a + a.t()
+    a.fill_diagonal_(0.0)
+    if not directed:
+        a = torch.triu(a, 1)
+        a = a + a.t()
     a[8, :] = 0
     a[:, 8] = 0  # node 8 isolated
     dst, src = torch.nonzero(a.t() > 0, as_tuple=True)  # sorted by target
@@ -176,3 +180,105 @@ def test_normalised_adjacency_equals_pyg_gcn_norm(shuffle: bool) -> None:
     assert got["self_weight"][8] == 1.0
     x = torch.randn(n, 5, dtype=torch.float64)
     torch.testing.assert_close(got["adj"] @ x + got["self_weight"][:, None] * x, ref @ x)
+
+
+@pytest.mark.parametrize("gat", [False, True])
+def test_directed_edge_carries_messages_from_source_to_target(gat: bool) -> None:
+    """``edge_index`` is [source, target]: a leadlag edge 0 -> 1 lets the leader 0 move the
+    follower 1, never the reverse."""
+    torch.manual_seed(6)
+    net = TGCNBackbone(FEAT, hidden=H, layers=2, use_gat=gat)
+    ei, ew = torch.tensor([[0], [1]]), torch.tensor([0.6])
+    x = torch.randn(3, T, FEAT)
+    h, _ = net(x, ei, ew)
+    x_leader, x_follower = x.clone(), x.clone()
+    x_leader[0] += 1.0
+    x_follower[1] += 1.0
+    h_leader, _ = net(x_leader, ei, ew)
+    h_follower, _ = net(x_follower, ei, ew)
+    assert (h_leader[1] - h[1]).abs().max() > 1e-4  # the leader moves the follower
+    torch.testing.assert_close(h_follower[0], h[0])  # the follower does not move the leader
+    torch.testing.assert_close(h_leader[2], h[2])  # node 2 is unconnected
+
+
+@pytest.mark.parametrize("use_gat", [False, True])
+def test_tgcn_model_trains_on_a_leadlag_graph(use_gat: bool) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from finmt_core.config import GraphConfig
+    from finmt_core.data.dense import DensePanel
+    from finmt_core.data.graph import build_graph
+
+    rng = np.random.default_rng(0)
+    info = make_info()
+    n, n_days, g = info.n_nodes, 200, 3
+    rets = rng.normal(0, 0.01, size=(n_days, n))
+    rets[1:, 1] += 0.8 * rets[:-1, 0]
+    dense = DensePanel(pd.bdate_range("2021-01-01", periods=n_days), [f"T{i}" for i in range(n)],
+                       {"close": 100 * np.exp(np.cumsum(rets, axis=0))}, None)
+    stock_graph = build_graph(dense, np.arange(150), GraphConfig(kind="leadlag", top_k=2))
+    assert stock_graph.edge_index.shape[1] == 2 * n  # directed: top_k leaders per follower
+    e = stock_graph.edge_index.shape[1]
+    tasks = [make_task("signal", 1), make_task("return", 1)]
+    torch.manual_seed(0)
+    model = create_model("tgcn", {"use_gat": use_gat}, tasks, info)
+    batch = make_batch("graph", info, tasks, n_graphs=g)
+    offsets = (torch.arange(g) * n).repeat_interleave(e)
+    batch["edge_index"] = torch.from_numpy(stock_graph.edge_index).repeat(1, g) + offsets
+    batch["edge_weight"] = torch.from_numpy(stock_graph.edge_weight).repeat(g)
+    out = model(batch, explain=True)
+    assert out["signal"].shape == (g * n, 2) and out["return"].shape == (g * n,)
+    if use_gat:
+        assert out["attention/edges"].shape == (g * e, 2)
+    (out["signal"].logsumexp(-1).sum() + out["return"].sum()).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gatv2_all_steps_equals_gatv2conv_on_stacked_steps(dtype: torch.dtype) -> None:
+    """The all-steps GATv2 equals the former implementation, PyG's GATv2Conv on T stacked
+    copies of the graph (outputs, attention and gradients), with an isolated node (self-loop
+    feature 0) and a node that only sends."""
+    from torch_geometric.nn import GATv2Conv
+
+    from finmt_core.models.tgcn import gat_graph, gatv2_all_steps
+
+    torch.manual_seed(7)
+    n, t, f, h, heads = 7, 5, 3, 4, 3
+    ei, ew = graph()
+    ei = torch.cat([ei, torch.tensor([[6], [2]])], dim=1)  # node 6 only sends; no edge reaches it
+    ew = torch.cat([ew, torch.tensor([0.4])])
+    conv = GATv2Conv(f, h, heads=heads, concat=False, edge_dim=1, add_self_loops=True).to(dtype)
+    with torch.no_grad():  # non-zero bias and attention everywhere
+        conv.bias.normal_()
+        conv.att.normal_()
+    x = torch.randn(n, t, f, dtype=dtype, requires_grad=True)
+    ew = ew.to(dtype)
+
+    out, alpha = gatv2_all_steps(conv, x, gat_graph(ei, ew, n))
+    grads = torch.autograd.grad(out.square().sum(), [x, *conv.parameters()])
+
+    steps = torch.arange(t).view(1, 1, t)
+    stacked = (ei.unsqueeze(-1) * t + steps).reshape(2, -1)  # node i at step s -> i*T + s
+    ref, (ref_ei, ref_alpha) = conv(x.reshape(n * t, f), stacked, ew.repeat_interleave(t).unsqueeze(-1),
+                                    return_attention_weights=True)
+    ref_grads = torch.autograd.grad(ref.square().sum(), [x, *conv.parameters()])
+    tol = {"atol": 1e-5, "rtol": 1e-4} if dtype == torch.float32 else {"atol": 1e-10, "rtol": 1e-9}
+    torch.testing.assert_close(out, ref, **tol)
+    e = ei.shape[1]
+    torch.testing.assert_close(alpha[:e], ref_alpha[: e * t].reshape(e, t, heads), **tol)  # input edges
+    loops = ref_alpha[e * t:].reshape(n, t, heads)  # GATv2Conv's loop of stacked node i*T + s
+    assert torch.equal(ref_ei[0, e * t:], torch.arange(n * t))
+    torch.testing.assert_close(alpha[e:], loops, **tol)
+    assert torch.all(alpha[e + 6] == 1.0)  # node 6 attends only to itself
+    for g, r in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(g, r, **tol)
+
+
+def test_gat_layer_parameters_keep_their_names() -> None:
+    """Checkpoints of GAT models load unchanged: the layer still holds a GATv2Conv's parameters."""
+    net = TGCNBackbone(FEAT, hidden=H, layers=1, use_gat=True, gat_heads=2)
+    names = {k for k in net.state_dict() if k.startswith("layers.0.conv.")}
+    assert names == {f"layers.0.conv.{k}" for k in
+                     ("att", "bias", "lin_l.weight", "lin_l.bias", "lin_r.weight", "lin_r.bias", "lin_edge.weight")}
