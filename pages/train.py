@@ -67,8 +67,12 @@ with st.container(border=True):
         epochs = c[1].number_input("Epochs", min_value=1, max_value=10_000, value=base.train.epochs, key="train_epochs")
         batch = c[2].number_input("Batch size", min_value=1, max_value=65_536, value=base.train.batch_size,
                                 key="train_batch")
-        device = c[3].selectbox("Device", ["auto", "cpu", "cuda"], index=["auto", "cpu", "cuda"].index(base.train.device),
-                                help="auto = the GPU when CUDA is available.")
+        # "cuda" is offered only where a GPU is: elsewhere a cuda run could only fail
+        devices = ["auto", "cpu", "cuda"] if dev["cuda"] else ["auto", "cpu"]
+        device = c[3].selectbox("Device", devices,
+                                index=devices.index(base.train.device) if base.train.device in devices else 0,
+                                help="auto = the GPU when CUDA is available." if dev["cuda"]
+                                else "No CUDA GPU here: runs train on the CPU.")
         c = st.columns(4)
         lr = c[0].number_input("Learning rate", min_value=1e-7, max_value=1.0, value=float(base.train.lr), format="%g")
         head_lr = c[1].number_input("Heads learning rate", min_value=0.0, max_value=1.0,
@@ -99,8 +103,6 @@ if submitted:
         "train": {"epochs": int(epochs), "batch_size": int(batch), "device": device, "lr": float(lr),
                   "lr_groups": lr_groups, "schedule": schedule, "warmup_epochs": int(warmup)},
     }
-    if device == "cuda" and not dev["cuda"]:
-        st.warning("CUDA was chosen but is not available here; the run will fail. Choose `auto` or `cpu`.")
     with guard("Checking the configuration"):
         config = load_preset(preset, overrides)
     with guard("Starting the run"):

@@ -23,10 +23,15 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "dashboard"))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").is_file() else shutil.which("chromedriver")
-SCREENSHOTS = REPO / "docs" / "screenshots"
+#: the tracked screenshots are rewritten only on request (FINMT_UPDATE_SCREENSHOTS=1); a test
+#: run must not modify the checkout
+SCREENSHOTS = (REPO / "docs" / "screenshots" if os.environ.get("FINMT_UPDATE_SCREENSHOTS") == "1"
+               else Path(os.environ.get("TMPDIR", "/tmp")) / "finmt-e2e-screenshots")
 SERVER_START_TIMEOUT_S = 90
-#: the demo set takes about a minute on a 2-core CPU; allow for a slow, shared CI machine.
-DEMO_TIMEOUT_S = 900
+#: the demo set takes about a minute on a quiet 2-core CPU. The wait is on *progress*: it fails
+#: only when the demo makes no progress at all (no run finishes, no epoch moves) for this long,
+#: so a busy machine makes the tests slower, never red.
+DEMO_STALL_S = 300
 
 
 def _free_port() -> int:
@@ -152,13 +157,19 @@ def demo_ready(server: str, driver, runs_dir: Path) -> FirstStart:
     import handmade_runs  # tests/dashboard/handmade_runs.py
 
     from dashboard.demo import DEMO_SET
+    from dashboard.demo import progress as demo_progress
     from finmt_core.training.runs import RunDir
 
     t0 = time.monotonic()
     driver.get(server)
     result = FirstStart(ran=True)
-    deadline = t0 + DEMO_TIMEOUT_S
-    while time.monotonic() < deadline:
+    last_seen: tuple[object, ...] | None = None
+    last_change = t0
+    while time.monotonic() - last_change < DEMO_STALL_S:
+        p = demo_progress(runs_dir)
+        seen = None if p is None else (p.done, p.failed, p.current, round(p.current_progress, 3))
+        if seen != last_seen:
+            last_seen, last_change = seen, time.monotonic()
         text = driver.find_element(By.TAG_NAME, "body").text
         if not result.saw_progress and "Training the demo runs" in text and re.search(r"[1-9] of \d+ runs done", text):
             # the progress box above the demo runs, one or more done: what a new user sees

@@ -197,6 +197,11 @@ def test_training_batch_of_one_row(name: str) -> None:
 @pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
 def test_mixed_precision_forward_backward(name: str, params: dict[str, Any]) -> None:
     """Under autocast (CPU bfloat16 here, as the trainer's CUDA AMP would) every model runs and trains."""
+    from finmt_core.training.device import cpu_bf16_support
+
+    ok, reason = cpu_bf16_support()
+    if not ok:
+        pytest.skip(reason)
     tasks = all_kind_tasks()
     model, batch = build(name, params, tasks)
     with torch.autocast("cpu", dtype=torch.bfloat16):
