@@ -67,6 +67,7 @@ def test_list_names_every_benchmark() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # every case has its own 300 s limit; the sum may pass 600 s on a busy machine
 def test_whole_tiny_suite_through_the_cli(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     code, output = _bench(["--tiny", "--json", str(out)])
