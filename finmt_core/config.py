@@ -1,12 +1,14 @@
 """Typed experiment configuration (pydantic), loaded from and saved to YAML.
 
 One :class:`ExperimentConfig` holds everything needed to reproduce a run; it is written as
-``config.yaml`` into the run directory. Presets live in ``configs/<name>.yaml`` at the
-repository root and are read from there (finmt is used from a checkout).
+``config.yaml`` into the run directory. Presets are ``configs/<name>.yaml`` of the repository,
+installed as ``finmt_core/configs/`` (see setup.py): :data:`PRESET_DIR` is the installed folder,
+or the checkout's ``configs/`` when finmt runs from a checkout (``pip install -e .``).
 """
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,8 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from finmt_core.errors import ConfigError
 from finmt_core.tasks import Task, max_horizon, validate_task_list
 
-#: Presets: one YAML per seed architecture, in the repository's ``configs/`` folder.
-PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+def _preset_dir() -> Path:
+    """The installed presets (``finmt_core/configs``), else the checkout's ``configs/``."""
+    installed = Path(str(resources.files("finmt_core").joinpath("configs")))
+    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "configs"
+
+
+#: Presets: one YAML per seed architecture (``search/`` holds the tuning search spaces).
+PRESET_DIR = _preset_dir()
 
 
 class _Strict(BaseModel):
@@ -261,6 +270,8 @@ def load_preset(name: str, overrides: dict[str, Any] | None = None) -> Experimen
         raise ConfigError(f"invalid preset name {name!r}")
     path = PRESET_DIR / f"{name}.yaml"
     if not path.is_file():
+        if not list_presets():
+            raise ConfigError(f"unknown preset {name!r}: no presets found in {PRESET_DIR} (reinstall finmt)")
         raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(list_presets())}")
     data = yaml.safe_load(path.read_text()) or {}
     data.setdefault("preset", name)

@@ -268,7 +268,7 @@ def test_what_if_features_equal_a_full_recompute(runs: dict, panel: pd.DataFrame
     s = max(0, w0 - 1 - W.LOOKBACK)
     shocks = {"return": 0.04, "volatility": 1.7, "volume": 0.5}
     frame = prepared.frame
-    own = [f for f in frame.names if f not in set(frame.market)]
+    own = [f for f in frame.names if f not in set(frame.market) and f not in frame.fitted]  # fitted: kept as is
     ref_slice, shocked = W._slice(prepared.dense, s, d + 1), W._slice(prepared.dense, s, d + 1)
     W._shock_prices(shocked, n, w0 - s, shocks)
     full_before = compute_features(ref_slice, own)

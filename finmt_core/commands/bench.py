@@ -1,7 +1,9 @@
-"""``finmt bench``: the performance suite (``benchmarks/`` at the repository root)."""
+"""``finmt bench``: the performance suite (``benchmarks/`` at the repository root, installed as
+``finmt_app/benchmarks``: importable as ``benchmarks`` once the app root is on sys.path)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -25,13 +27,18 @@ def register(app: typer.Typer) -> None:
         list_only: bool = typer.Option(False, "--list", help="List the benchmarks and exit."),
     ) -> None:
         """Measure finmt against its performance targets and print a table (median of repeats)."""
+        from finmt_core.commands.dashboard import app_root
+
+        root = str(app_root())  # the checkout, or finmt_app/ of an installation (setup.py)
+        if root not in sys.path:
+            sys.path.insert(0, root)
         try:
             from benchmarks import suite
             from benchmarks.report import format_table, write_json
         except ModuleNotFoundError as exc:
             raise ConfigError(
-                "the benchmark suite (benchmarks/ at the repository root) is not importable; run "
-                "finmt bench from a checkout installed with `pip install -e .`"
+                f"the benchmark suite (benchmarks/ in {root}) is not importable ({exc}); reinstall finmt "
+                "(pip install finmt, or pip install -e . in a checkout)"
             ) from exc
 
         if list_only:

@@ -1,32 +1,151 @@
-"""``finmt dashboard``: start the Streamlit app (dashboard/app.py)."""
+"""``finmt dashboard``: start the Streamlit app (dashboard/app.py) with finmt's settings.
+
+Wherever it is started (a checkout or an installed wheel, from any folder) the app gets:
+
+* the settings of the app's ``.streamlit/config.toml`` (theme, upload limit, headless, ...),
+  passed as ``streamlit run`` flags so they hold whatever the current folder is; a
+  ``.streamlit/config.toml`` in the current folder adds its own settings (e.g.
+  ``server.baseUrlPath`` behind a reverse proxy), and arguments after ``--`` go to
+  ``streamlit run`` as they are;
+* ``--viewer`` (or ``FINMT_VIEWER=1``): a read-only app (see dashboard/state.py);
+* a bind to 127.0.0.1 unless ``--address`` says otherwise; any other address refuses to start
+  unless the app is read-only (``--viewer``) or ``--insecure`` says that everyone on that
+  network may train, cancel, upload and tune.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import ipaddress
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from finmt_core.commands._common import friendly_errors
+from finmt_core.errors import ConfigError
+
+#: environment variables shared with dashboard/state.py (finmt_core never imports the app)
+RUNS_ENV, VIEWER_ENV = "FINMT_RUNS_DIR", "FINMT_VIEWER"
+#: streamlit settings this command sets from its own options (not from config.toml or ``--``)
+OWN_SETTINGS = ("server.port", "server.address", "server.headless")
+
+
+def app_root() -> Path:
+    """The folder holding ``dashboard/app.py``, ``pages/`` and ``.streamlit/config.toml``: the
+    installed ``finmt_app`` package (setup.py), or the repository root of a checkout."""
+    spec = importlib.util.find_spec("finmt_app")
+    candidates = [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+    candidates.append(Path(__file__).resolve().parents[2])  # a checkout (pip install -e .)
+    for root in candidates:
+        if (root / "dashboard" / "app.py").is_file():
+            return root
+    raise ConfigError(
+        "the dashboard's files (dashboard/app.py, pages/) are not installed with finmt_core; "
+        "reinstall finmt (pip install finmt, or pip install -e . in a checkout)"
+    )
+
+
+def config_flags(config_file: Path) -> list[str]:
+    """``--section.key=value`` for every setting of a Streamlit config.toml (none if absent),
+    except :data:`OWN_SETTINGS`."""
+    import tomllib  # (stdlib since 3.11; ruff's target is still py310)
+
+    try:
+        config = tomllib.loads(config_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_file}: not valid TOML ({exc})") from None
+    flags = []
+    for section, values in config.items():
+        for key, value in (values.items() if isinstance(values, dict) else ()):
+            if f"{section}.{key}" not in OWN_SETTINGS:
+                flags.append(f"--{section}.{key}={_flag_value(value)}")
+    return flags
+
+
+def _flag_value(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def is_loopback(address: str) -> bool:
+    """Whether ``address`` is reachable only from this machine (127.0.0.0/8, ::1, localhost)."""
+    if address.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip().strip("[]")).is_loopback
+    except ValueError:  # a host name (or "" = every interface): reachable from elsewhere
+        return False
+
+
+def check_exposure(address: str, viewer: bool, insecure: bool) -> None:
+    """Refuse to serve an editable dashboard beyond loopback (ConfigError naming the options)."""
+    if is_loopback(address) or viewer or insecure:
+        return
+    raise ConfigError(
+        f"refusing to serve the dashboard on {address or 'every interface'!r}: anyone who reaches it could "
+        "launch and cancel training, upload files and tune. Choose one:\n"
+        "  --viewer             serve it read-only (every analysis page; no training, uploads or tuning)\n"
+        "  --address 127.0.0.1  keep it on this machine (e.g. behind a reverse proxy that signs people in; "
+        "README, 'Share with your team')\n"
+        "  --insecure           serve every control to everyone on that network (a trusted network only)"
+    )
+
+
+def viewer_from_env() -> bool:
+    return os.environ.get(VIEWER_ENV, "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+def streamlit_command(
+    root: Path, port: int, address: str, headless: bool, extra: list[str] | tuple[str, ...] = ()
+) -> list[str]:
+    """The ``streamlit run`` command line: the app's config.toml as flags, this command's own
+    settings, then ``extra`` (arguments after ``--``; they may not move the port or address)."""
+    for arg in extra:
+        if arg.split("=", 1)[0] in {f"--{name}" for name in OWN_SETTINGS}:
+            raise ConfigError(f"{arg.split('=', 1)[0]} is set with finmt dashboard's own --port / --address / --headless")
+    return [
+        sys.executable, "-m", "streamlit", "run", str(root / "dashboard" / "app.py"),
+        *config_flags(root / ".streamlit" / "config.toml"),
+        "--server.port", str(port), "--server.address", address,
+        "--server.headless", str(headless).lower(), "--browser.gatherUsageStats", "false",
+        *extra,
+    ]
+
 
 def register(app: typer.Typer) -> None:
-    @app.command()
+    @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    @friendly_errors
     def dashboard(
+        ctx: typer.Context,
         port: int = typer.Option(8501, help="Port to serve on (bound to 127.0.0.1 by default)."),
-        address: str = typer.Option("127.0.0.1", help="Address to bind; use 0.0.0.0 to share on a network."),
+        address: str = typer.Option(
+            "127.0.0.1", help="Address to bind. Anything but loopback needs --viewer or --insecure."
+        ),
         runs_dir: Path = typer.Option(Path("runs"), help="Run directory the app reads and writes."),
         headless: bool = typer.Option(True, help="Do not try to open a browser window."),
+        viewer: bool = typer.Option(
+            False, "--viewer", help="Read-only: every analysis page; no training, cancelling, uploads or tuning "
+            "(same as FINMT_VIEWER=1)."
+        ),
+        insecure: bool = typer.Option(
+            False, "--insecure", help="Allow a non-loopback --address without --viewer: everyone who reaches it "
+            "can train, cancel, upload and tune."
+        ),
     ) -> None:
-        """Start the dashboard. On first start with no runs it trains a small demo set in the background."""
-        import dashboard as dashboard_pkg
-
-        app_file = Path(dashboard_pkg.__file__).resolve().parent / "app.py"
-        env = dict(os.environ, FINMT_RUNS_DIR=str(runs_dir.resolve()))
-        cmd = [
-            sys.executable, "-m", "streamlit", "run", str(app_file),
-            "--server.port", str(port), "--server.address", address,
-            "--server.headless", str(headless).lower(), "--browser.gatherUsageStats", "false",
-        ]
-        typer.echo(f"finmt dashboard on http://{address}:{port}  (runs: {runs_dir.resolve()})")
-        raise typer.Exit(subprocess.call(cmd, env=env, cwd=str(app_file.parent.parent)))
+        """Start the dashboard. On first start with no runs it trains a small demo set in the background
+        (not with --viewer). Arguments after -- go to `streamlit run` (e.g. -- --server.baseUrlPath=finmt)."""
+        viewer = viewer or viewer_from_env()
+        check_exposure(address, viewer, insecure)
+        root = app_root()
+        cmd = streamlit_command(root, port, address, headless, ctx.args)
+        env = dict(os.environ, **{RUNS_ENV: str(runs_dir.resolve())})
+        if viewer:
+            env[VIEWER_ENV] = "1"
+        mode = "read-only (viewer mode)" if viewer else "editable"
+        typer.echo(f"finmt dashboard on http://{address}:{port}  ({mode}; runs: {runs_dir.resolve()})")
+        raise typer.Exit(subprocess.call(cmd, env=env))

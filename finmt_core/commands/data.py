@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from finmt_core.commands._common import friendly_errors
+from finmt_core.data.panel_quality import WARNING
 from finmt_core.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -55,7 +56,10 @@ def format_summary(summary: dict[str, Any], max_items: int = 12) -> str:
         skipped = [f"{k} ({v})" for k, v in summary["features_skipped"].items()]
         lines.append(f"skipped:   {len(skipped)}: {listing(skipped)}")
     for note in summary["notes"]:
-        lines.append(f"note:      {note}")
+        if note.startswith(WARNING):
+            lines.append(f"warning:   {note[len(WARNING):]}")
+        else:
+            lines.append(f"note:      {note}")
     return "\n".join(lines)
 
 
@@ -65,12 +69,23 @@ def validate(
     path: str = typer.Argument(..., help="CSV/Parquet file to check, or 'demo' / 'synthetic'."),
     window: int = typer.Option(0, min=0, help="Also check there is enough history for this lookback window."),
     horizon: int = typer.Option(0, min=0, help="... and this label horizon (days)."),
+    date_format: str | None = typer.Option(
+        None, "--date-format",
+        help="How the dates are written when it cannot be detected: a strftime format such as %d/%m/%Y, "
+             "or dayfirst / monthfirst.",
+    ),
 ) -> None:
-    """Load PATH like training would and print a summary, or the one thing to fix (exit 2)."""
+    """Load PATH like training would and print a summary, or the one thing to fix (exit 2).
+
+    The data is usable when at least one preset can be trained on it (enough dates for the
+    features' warm-up, the window, the horizon and a train/val/test split; the rule is printed);
+    otherwise this is the error.
+    """
     from finmt_core.data.panel import check_history, load_panel, panel_summary
+    from finmt_core.data.panel_quality import USABILITY_RULE, check_usable, describe_fits
 
     try:
-        panel = load_panel(path)
+        panel = load_panel(path, date_format=date_format)
     except (DataError, ConfigError):
         raise
     except Exception as exc:
@@ -81,12 +96,16 @@ def validate(
             f"{path}: could not be read as market data ({type(exc).__name__}: {exc}). Check that it is "
             "a CSV or Parquet table with a date and a close column."
         ) from None
+    fits = check_usable(panel)
     if window or horizon:
         short = check_history(panel, max(window, 1), horizon)
         if short:
             panel.attrs["notes"].append(f"{len(short)} ticker(s) shorter than window+horizon: {short[:5]}")
     typer.echo(format_summary(panel_summary(panel)))
-    typer.echo("ok: the data can be used.")
+    typer.echo(f"presets:   {describe_fits(fits)}")
+    typer.echo(f"rule:      {USABILITY_RULE}")
+    warned = any(str(n).startswith(WARNING) for n in panel.attrs.get("notes", []))
+    typer.echo("ok: the data can be used" + (" (read the warnings above first)." if warned else "."))
 
 
 @data_app.command("synth")
@@ -149,6 +168,7 @@ def _write_table(table: pd.DataFrame, path: Path) -> None:
     The bytes are built in memory and renamed into place by :func:`atomic_write_bytes`, so a crash
     never leaves a half-written file behind.
     """
+    from finmt_core.io_safety import safe_csv_frame
     from finmt_core.training.atomic import atomic_write_bytes
 
     name = path.name.lower()
@@ -157,7 +177,7 @@ def _write_table(table: pd.DataFrame, path: Path) -> None:
         table.to_parquet(buffer, index=False)
         data = buffer.getvalue()
     else:
-        data = table.to_csv(index=False, float_format="%.8g").encode("utf-8")
+        data = safe_csv_frame(table).to_csv(index=False, float_format="%.8g").encode("utf-8")
         if name.endswith(".gz"):
             data = gzip.compress(data, mtime=0)
     atomic_write_bytes(path, data)

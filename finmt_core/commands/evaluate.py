@@ -133,7 +133,9 @@ def _write_frame(df: Any, out: Path) -> None:
         df.to_parquet(buf, index=False)
         atomic_write_bytes(out, buf.getvalue())
     elif name.endswith(".csv"):
-        atomic_write_bytes(out, df.to_csv(index=False).encode("utf-8"))
+        from finmt_core.io_safety import safe_csv_frame  # tickers come from users' files
+
+        atomic_write_bytes(out, safe_csv_frame(df).to_csv(index=False).encode("utf-8"))
     else:
         raise DataError(f"--out must end in .csv or .parquet, got {out}")
 

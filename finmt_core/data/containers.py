@@ -105,11 +105,12 @@ class StockGraph:
     """A stock graph for torch-geometric.
 
     Attributes:
-        edge_index: ``[2, E]`` int64, both directions of every undirected edge, no self-loops
-            (GCNConv adds its own).
+        edge_index: ``[2, E]`` int64 ``[source, target]``, sorted by target, no self-loops
+            (GCNConv adds its own); both directions of every edge for the undirected kinds,
+            leader -> follower only for ``leadlag``.
         edge_weight: ``[E]`` float32 in (0, 1].
         n_nodes: N (tickers, in FeatureFrame order).
-        kind: ``"correlation" | "sector" | "hybrid"``.
+        kind: ``"correlation" | "sector" | "hybrid" | "leadlag"``.
         fit_dates: (first, last) date of the segment the graph was fitted on (train only).
     """
 

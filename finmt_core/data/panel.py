@@ -18,7 +18,14 @@ and one column per ticker), a path, an upload buffer, or a DataFrame. Choices do
 * exact duplicate rows are dropped with a note; conflicting (date, ticker) rows are an error;
 * rows without a close are dropped (they are gaps); nothing is ever forward-filled;
 * high/low slightly inside open/close (a common vendor rounding artefact) are widened to
-  contain them, with a note; high below low is an error.
+  contain them, with a note; high below low is an error;
+* dates follow one convention per file, detected over the whole column or given as
+  ``date_format``; UTC offsets are dropped after reading (local calendar dates); intraday rows
+  become daily bars with a note (:mod:`finmt_core.data.panel_dates`);
+* ticker cells are text (``0005`` stays ``0005``); a wide table may have tickers spelled like
+  price columns (``date,PRICE,AAPL,MSFT``);
+* possible unadjusted splits and constant prices are warnings (notes starting ``"warning: "``);
+  a file where every ticker is constant is an error (:mod:`finmt_core.data.panel_quality`).
 """
 
 from __future__ import annotations
@@ -39,11 +46,12 @@ from finmt_core.data.panel_checks import (
     interpret_columns,
     normalise,
     note_columns,
-    parse_dates,
     parse_numeric,
     parse_tickers,
 )
+from finmt_core.data.panel_dates import parse_dates, to_daily
 from finmt_core.data.panel_io import RawTable, read_source
+from finmt_core.data.panel_quality import WARNING, check_constant, warn_splits
 from finmt_core.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -56,7 +64,7 @@ MIN_SAMPLE_DATES = 30
 _NUMERIC_SHARE = 0.5  # an extra column with more than this share of numeric cells is numeric
 
 
-def load_panel(source: PanelSource, *, name: str | None = None) -> pd.DataFrame:
+def load_panel(source: PanelSource, *, name: str | None = None, date_format: str | None = None) -> pd.DataFrame:
     """Load and validate market data into a Panel.
 
     Args:
@@ -64,6 +72,9 @@ def load_panel(source: PanelSource, *, name: str | None = None) -> pd.DataFrame:
             path (``.csv``, ``.csv.gz``, ``.parquet``; the format is recognised by content),
             a file-like upload buffer (bytes or text), or a DataFrame (long, wide, or a Panel).
         name: how to call the input in messages (defaults to the path / buffer name).
+        date_format: how the date column is written when it cannot be detected: a strftime
+            format (``"%d/%m/%Y"``) or ``"dayfirst"`` / ``"monthfirst"``. None (default) detects
+            one convention over the whole column (see :mod:`finmt_core.data.panel_dates`).
 
     Returns:
         The Panel (see module docstring), ``attrs["source"]`` and ``attrs["notes"]`` set.
@@ -77,21 +88,21 @@ def load_panel(source: PanelSource, *, name: str | None = None) -> pd.DataFrame:
 
         return samples.demo_panel() if source.strip().lower() == "demo" else samples.synthetic_market()
     raw = read_source(source, name)
-    panel = _build_panel(raw)
+    panel = _build_panel(raw, date_format)
     panel.attrs["source"] = name or (str(source) if isinstance(source, str | Path) else raw.label)
     log.info("loaded %s: %d rows, %d tickers, %d notes", raw.label, len(panel),
              len(panel.index.levels[1]), len(panel.attrs["notes"]))
     return panel
 
 
-def _build_panel(raw: RawTable) -> pd.DataFrame:
+def _build_panel(raw: RawTable, date_format: str | None = None) -> pd.DataFrame:
     if raw.frame.shape[1] == 0 or len(raw.frame) == 0:
         raise DataError(f"{raw.label}: has no data rows. Give one row per (date, ticker) with at least a close.")
     raw.frame = raw.frame.reset_index(drop=True)
     raw.frame["_pos"] = np.arange(len(raw.frame))  # source row of each line, for messages
     interp = interpret_columns(raw)
     df, notes = interp.frame, [*raw.notes, *interp.notes]
-    df["date"] = parse_dates(raw, df)
+    df["date"] = parse_dates(raw, df, date_format, notes)
     df["ticker"] = parse_tickers(raw, df)
     # integer ticker codes (in sorted ticker order): grouping and sorting on ints, not strings
     codes, ticker_names = pd.factorize(df["ticker"], sort=True)
@@ -113,10 +124,13 @@ def _build_panel(raw: RawTable) -> pd.DataFrame:
         notes.append(f"{int(no_close.sum())} row(s) without a close dropped (kept as gaps, not filled)")
         df = df.loc[~no_close]
     df = check_duplicates(raw, df, prices + extras, notes)
+    df = to_daily(df, prices + extras, notes)  # intraday rows -> daily bars (with a note)
     in_file_order = df["date"].to_numpy()[np.argsort(df["_pos"].to_numpy(), kind="stable")]
     was_sorted = bool((np.diff(in_file_order) >= np.timedelta64(0)).all())
     df = df.sort_values(["_tc", "date"], kind="stable")
     check_jumps(raw, df)
+    check_constant(raw, df, notes)
+    warn_splits(df, notes)
     _widen_high_low(df, notes)
     if "sector" in df.columns:
         df["sector"] = _sector_labels(df, notes)
@@ -268,7 +282,8 @@ def panel_summary(panel: pd.DataFrame) -> dict[str, Any]:
     ``n_dates``, ``rows``, ``columns``, ``price_columns``, ``extra_columns``, ``sectors``
     (sorted labels or []), ``missing_pct`` (percent of the (date x ticker) grid without a
     close), ``per_ticker`` (ticker -> first/last date, rows, missing_pct), ``features_available``
-    (names), ``features_skipped`` (name -> reason), ``notes``.
+    (names), ``features_skipped`` (name -> reason), ``notes`` (all), ``warnings`` (the notes
+    that are warnings: possible splits, constant prices).
     """
     dates = panel.index.get_level_values("date")
     tickers_level = panel.index.get_level_values("ticker")
@@ -305,6 +320,7 @@ def panel_summary(panel: pd.DataFrame) -> dict[str, Any]:
         "features_available": available,
         "features_skipped": skipped,
         "notes": list(panel.attrs.get("notes", [])),
+        "warnings": [n for n in panel.attrs.get("notes", []) if str(n).startswith(WARNING)],
     }
 
 

@@ -8,7 +8,6 @@ vectorised over the whole column, and raise :class:`DataError` with up to three 
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -40,6 +39,8 @@ MAX_VOLUME = 1e15
 #: a day-over-day close ratio above this (or below its inverse) is a unit/decimal error
 MAX_DAILY_RATIO = 50.0
 _EXAMPLES = 3
+#: a header that reads as a ticker symbol in a wide table (upper case, digits, . - ^ = /)
+_TICKERISH = re.compile(r"[A-Z0-9][A-Z0-9.\-^=/]{0,14}")
 
 
 @dataclass
@@ -110,6 +111,11 @@ def interpret_columns(raw: RawTable) -> Interpreted:
             )
         canon[unnamed[0]] = "date"
     prices = {"open", "high", "low", "close", "adj_close", "volume"}
+    if "ticker" not in canon.values() and _wide_with_price_names(raw, df, canon):
+        notes.append("read as a wide table (one close column per ticker): the columns "
+                     f"{[c for c in df.columns if _LOOKUP.get(normalise(c)) in prices]} are tickers spelled like "
+                     "price columns; a long table needs a 'ticker' column")
+        canon = {c: k for c, k in canon.items() if k == "date"}
     if "ticker" not in canon.values() and not prices & set(canon.values()):
         # wide: every column but the date is a ticker, even one spelled like an alias (DT, DAY, TIME)
         date_col = next(c for c, k in canon.items() if k == "date")
@@ -128,6 +134,41 @@ def interpret_columns(raw: RawTable) -> Interpreted:
         layout = "long"
     renamed = _choose_close(raw, renamed, notes)
     return Interpreted(frame=renamed, layout=layout, notes=notes)
+
+
+def _wide_with_price_names(raw: RawTable, df: pd.DataFrame, canon: dict[str, str]) -> bool:
+    """True for a wide table whose tickers include close-like names (``date,PRICE,AAPL,MSFT``).
+
+    Wide when, besides the date, there is no ticker column, only close-like headers among the
+    known names, and the other columns are numeric with ticker-like upper-case headers, the
+    close-like headers upper case as well, three columns or more in all. With a lower-case
+    ``Close`` beside two such columns one cannot tell a wide table from one asset with context
+    columns: DataError.
+    """
+    others = [c for c in df.columns if c != "_pos" and canon.get(c) != "date"]
+    keys = {c: _LOOKUP.get(normalise(c)) for c in others}
+    price_like = [c for c in others if keys[c] in ("close", "adj_close")]
+    rest = [c for c in others if keys[c] is None]
+    if not price_like or not rest or len(rest) + len(price_like) != len(others):
+        return False
+    if not all(_TICKERISH.fullmatch(c) and _mostly_numeric(df[c]) for c in rest):
+        return False
+    if all(c.isupper() for c in price_like) and len(others) >= 3:
+        return True
+    if len(rest) < 2:
+        return False
+    raise DataError(
+        f"{raw.label}: cannot tell whether this is a wide table (one close column per ticker) or one asset "
+        f"({price_like[0]!r}) with context columns {rest[:5]}. For one asset, add a 'ticker' column; for a "
+        f"wide table, every column but the date must be a ticker: rename {price_like[0]!r} to its symbol."
+    )
+
+
+def _mostly_numeric(s: pd.Series) -> bool:
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return True
+    text = s.astype("string").str.strip().replace({"": pd.NA}).dropna()
+    return bool(len(text)) and float(pd.to_numeric(text, errors="coerce").notna().mean()) > 0.5
 
 
 def _alias_rank(key: str, header: str) -> int:
@@ -208,37 +249,20 @@ def parse_numeric(raw: RawTable, df: pd.DataFrame, col: str, what: str | None = 
         show = [c for c in ("date", "ticker") if c in df.columns and c != col] + [col]
         raise DataError(
             f"{raw.label}: {label} has {int(bad.sum())} non-numeric value(s), e.g. "
-            f"{examples(raw, df, bad, show)}. Fix these cells or leave them blank (blank = missing)."
+            f"{examples(raw, df, bad, show)}. {_number_hint(text[bad])}"
         )
     return num.astype(np.float64)
 
 
-def parse_dates(raw: RawTable, df: pd.DataFrame) -> pd.Series:
-    """``date`` column as datetime64[ns] (time zones dropped); unparseable cells are an error."""
-    s = df["date"]
-    if pd.api.types.is_integer_dtype(s) and s.between(1800_01_01, 2200_12_31).all():
-        out = pd.to_datetime(s.astype(str), format="%Y%m%d", errors="coerce")  # 20200131 style
-    elif pd.api.types.is_datetime64_any_dtype(s):
-        out = s
-    else:
-        text = s.astype("string").str.strip()
-        out = pd.to_datetime(text, errors="coerce", format="ISO8601")  # fast path: 2020-01-31
-        if (out.isna() & text.notna()).any():  # other formats: inferred, then element-wise
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # "could not infer format": we check below
-                out = pd.to_datetime(text, errors="coerce")
-                if (out.isna() & text.notna()).any():
-                    out = pd.to_datetime(text, errors="coerce", format="mixed")
-    if isinstance(out.dtype, pd.DatetimeTZDtype):
-        out = out.dt.tz_localize(None)
-    bad = out.isna().to_numpy()
-    if bad.any():
-        show = ["date", *[c for c in ("ticker",) if c in df.columns]]
-        raise DataError(
-            f"{raw.label}: column 'date' has {int(bad.sum())} missing or unparseable date(s), e.g. "
-            f"{examples(raw, df, bad, show)}. Use ISO dates like 2020-01-31."
-        )
-    return out.astype("datetime64[ns]")
+def _number_hint(cells: pd.Series) -> str:
+    """How to fix non-numeric cells; recognises thousands separators and decimal commas."""
+    if cells.str.fullmatch(r"-?\d{1,3}([,.' ]\d{3})+([.,]\d+)?").fillna(False).all():
+        return ("These look like numbers with thousands separators (1,234.50): save the file without "
+                "them (1234.50).")
+    if cells.str.fullmatch(r"-?\d+,\d+").fillna(False).all():
+        return ("These look like decimal commas (1,5) in a comma-separated file: save it with decimal "
+                "points, or separated by ';' (then decimal commas are read).")
+    return "Fix these cells or leave them blank (blank = missing)."
 
 
 def parse_tickers(raw: RawTable, df: pd.DataFrame) -> pd.Series:
@@ -254,6 +278,13 @@ def parse_tickers(raw: RawTable, df: pd.DataFrame) -> pd.Series:
         raise DataError(
             f"{raw.label}: column 'ticker' is empty in {int(bad.sum())} row(s), e.g. "
             f"{examples(raw, df, bad, ['date', 'ticker'])}. Give every row a ticker symbol."
+        )
+    control = text.str.contains(r"[\x00-\x1f\x7f]", regex=True).to_numpy(dtype=bool)
+    if control.any():  # line breaks, escape sequences: they would garble every message and table
+        raise DataError(
+            f"{raw.label}: column 'ticker' has control characters (line breaks, tabs, escape codes) in "
+            f"{int(control.sum())} row(s), e.g. {examples(raw, df, control, ['date', 'ticker'])}. "
+            "Give plain ticker symbols."
         )
     return text.astype(str)
 

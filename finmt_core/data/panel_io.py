@@ -31,6 +31,9 @@ _MAX_CONTROL_FRACTION = 0.01  # more control characters than this in the head ->
 _PARQUET_MAGIC = b"PAR1"
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy Excel .xls (and other Office files)
+_BZ2_MAGIC = b"BZh"
+_XZ_MAGIC = b"\xfd7zXZ\x00"
 
 
 @dataclass
@@ -109,22 +112,44 @@ def _read_buffer(buf: IO[Any], label: str) -> bytes:
 
 
 def parse_bytes(data: bytes, label: str) -> RawTable:
-    """Decode a file's bytes: gzip is unwrapped, Parquet is recognised by its magic, else CSV text."""
-    if data.startswith(_GZIP_MAGIC):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"{label}: looks gzip-compressed but cannot be decompressed ({exc}). "
-                            "Re-create the .gz file or give the plain CSV.") from None
+    """Decode a file's bytes by content, whatever its name says: gzip / bz2 / xz / a zip holding
+    one CSV are unwrapped, Parquet is recognised by its magic, spreadsheets are refused, else CSV text."""
+    data = _decompress(data, label)
     if not data.strip():
         raise DataError(f"{label}: the file is empty. Give a CSV with a header line "
                         "(e.g. date,ticker,close) and at least one data row.")
     if data.startswith(_PARQUET_MAGIC):
         return _read_parquet(data, label)
-    if data.startswith(_ZIP_MAGIC):
+    if data.startswith((_ZIP_MAGIC, _OLE_MAGIC)):
         raise DataError(f"{label}: looks like an Excel workbook or a zip archive, not a CSV. "
                         "Save the sheet as CSV (File > Save as > CSV) and load that.")
     return _read_csv(data, label)
+
+
+def _decompress(data: bytes, label: str) -> bytes:
+    """Unwrap gzip, bz2, xz, or a zip archive holding exactly one .csv file (not a workbook)."""
+    import bz2
+    import lzma
+    import zipfile
+
+    kinds = ((_GZIP_MAGIC, "gzip", gzip.decompress), (_BZ2_MAGIC, "bz2", bz2.decompress),
+             (_XZ_MAGIC, "xz", lzma.decompress))
+    for magic, kind, unwrap in kinds:
+        if data.startswith(magic):
+            try:
+                return unwrap(data)
+            except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
+                raise DataError(f"{label}: looks {kind}-compressed but cannot be decompressed ({exc}). "
+                                "Re-create the compressed file or give the plain CSV.") from None
+    if data.startswith(_ZIP_MAGIC):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                names = [n for n in archive.namelist() if not n.endswith("/")]
+                if len(names) == 1 and names[0].lower().endswith((".csv", ".txt", ".tsv")):
+                    return archive.read(names[0])
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error):
+            pass  # a damaged archive or a workbook: refused below with the spreadsheet message
+    return data
 
 
 def _read_parquet(data: bytes, label: str) -> RawTable:
@@ -219,9 +244,12 @@ def _read_csv(data: bytes, label: str) -> RawTable:
     decimal = "," if delimiter != "," and _uses_decimal_comma(head, delimiter) else "."
     if decimal == ",":
         notes.append("decimal commas read as decimal points")
+    # ticker symbols are text: "0005" stays "0005" (not the number 5)
+    raw_header = next(csv.reader(first, delimiter=delimiter))
+    text_columns = {h: str for h in [*header, *raw_header] if _is_ticker_header(h)}
     try:
         frame = pd.read_csv(
-            io.BytesIO(data), sep=delimiter, decimal=decimal, encoding=encoding,
+            io.BytesIO(data), sep=delimiter, decimal=decimal, encoding=encoding, dtype=text_columns or None,
             low_memory=False, skipinitialspace=True, encoding_errors="replace",
         )
     except pd.errors.EmptyDataError:
@@ -246,3 +274,10 @@ def _uses_decimal_comma(head: str, delimiter: str) -> bool:
     comma = sum(bool(re.fullmatch(r"-?\d+,\d+", c)) for c in cells)
     point = sum(bool(re.fullmatch(r"-?\d+\.\d+", c)) for c in cells)
     return comma > 0 and point == 0
+
+
+def _is_ticker_header(header: str) -> bool:
+    """True when ``header`` names the ticker column (``ticker``, ``Symbol``, ...)."""
+    from finmt_core.data.panel_checks import ALIASES, normalise  # panel_checks imports this module
+
+    return normalise(header) in ALIASES["ticker"]

@@ -56,36 +56,24 @@ def relative_returns(close: np.ndarray) -> np.ndarray:
     return np.where(ok & (n >= MIN_STOCKS), r - mean, np.nan)
 
 
-def lagged_corr(z: np.ndarray, train_idx: np.ndarray) -> tuple[np.ndarray, int]:
-    """``c[i, j] = corr(z_j[t-1], z_i[t])`` over consecutive train dates ``t-1, t``.
-
-    Args:
-        z: ``[D, N]`` standardised returns (NaN where unknown).
-        train_idx: train date indices.
+def lagged_corr(close: np.ndarray, train_idx: np.ndarray) -> tuple[np.ndarray, int]:
+    """``c[i, j] = corr(z_j[t-1], z_i[t])`` of market-relative returns over consecutive train
+    dates (:func:`finmt_core.data.graph.leadlag_corr`, transposed to follower-first rows).
 
     Returns:
-        ``([N, N] float64 with zero diagonal, number of date pairs used)``. Missing values count
-        as 0 (the mean of a standardised series), so a pair's correlation shrinks towards 0
-        with the days it is missing.
+        ``([N, N] float64 with zero diagonal and 0 where undefined, number of date pairs used)``.
     """
+    from finmt_core.data.graph import leadlag_corr
+
     idx = np.unique(np.asarray(train_idx, dtype=np.int64))
-    idx = idx[idx >= 1]
-    idx = idx[np.isin(idx - 1, idx)]  # both days of the pair are train dates
-    n = z.shape[1]
-    if idx.size < MIN_PAIRS:
-        return np.zeros((n, n)), int(idx.size)
-    now = np.nan_to_num(z[idx])  # [P, N]
-    prev = np.nan_to_num(z[idx - 1])
-    now -= now.mean(axis=0)
-    prev -= prev.mean(axis=0)
-    sd_now = np.sqrt((now**2).mean(axis=0))
-    sd_prev = np.sqrt((prev**2).mean(axis=0))
-    cov = now.T @ prev / idx.size  # [N(i), N(j)]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c = cov / np.outer(sd_now, sd_prev)
-    c = np.nan_to_num(c)
+    # a pair (t-1, t) needs the closes of t-2, t-1 and t, all train dates (as leadlag_corr)
+    pairs = int(np.sum(np.isin(idx - 1, idx) & np.isin(idx - 2, idx)))
+    n = close.shape[1]
+    if pairs < MIN_PAIRS:
+        return np.zeros((n, n)), pairs
+    c = np.nan_to_num(leadlag_corr(close, idx).T)
     np.fill_diagonal(c, 0.0)  # a stock's own reversal is already a feature (mkt_rel_ret_1)
-    return c, int(idx.size)
+    return c, pairs
 
 
 def peer_weights(c: np.ndarray, pairs: int, top_k: int = TOP_K, min_t: float = MIN_T) -> np.ndarray:
@@ -119,7 +107,7 @@ def add_fitted_features(frame: FeatureFrame, dense: DensePanel, train_idx: np.nd
     tr = np.asarray(train_idx, dtype=np.int64)
     sd = np.nanstd(r[tr], axis=0) if tr.size else np.full(r.shape[1], np.nan)
     z = r / np.where(np.isfinite(sd) & (sd > 0), sd, np.nan)
-    c, pairs = lagged_corr(z, tr)
+    c, pairs = lagged_corr(dense.close.astype(np.float64), tr)
     w = peer_weights(c, pairs)
     feat = np.nan_to_num(z) @ w.T  # [D, N]: sum_j w[i, j] z_j[t]
     feat[~np.isfinite(r)] = np.nan  # unknown where the stock's own return is unknown
