@@ -157,6 +157,83 @@ UPLOADS = ".uploads"  # under the runs root; a leading dot keeps it out of list_
 BUILTIN_DATA = {"demo": "Bundled demo data (real daily prices)", "synthetic": "Synthetic market (planted signal)"}
 
 
+def plain_text(name: object) -> str:
+    """A ticker / file name for ``st.markdown``, captions, titles and boxes: rendered as the
+    literal text (``![x](url)`` is no image, ``[a](b)`` no link, ``**`` no bold)."""
+    from finmt_core.io_safety import escape_markdown
+
+    return escape_markdown(name)
+
+
+STREAMLIT_CONFIG = Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml"
+DEFAULT_UPLOAD_MB = 200.0  # Streamlit's own default for server.maxUploadSize
+
+
+def upload_limit_mb() -> float:
+    """``server.maxUploadSize`` (MB) from .streamlit/config.toml; Streamlit's default when unset."""
+    import tomllib
+
+    try:
+        config = tomllib.loads(STREAMLIT_CONFIG.read_text(encoding="utf-8"))
+        return float(config.get("server", {}).get("maxUploadSize", DEFAULT_UPLOAD_MB))
+    except (OSError, ValueError, TypeError):
+        return DEFAULT_UPLOAD_MB
+
+
+def upload_stem(file_name: str) -> str:
+    """``"prices.2024.csv.gz"`` -> ``"prices.2024"``: the whole name without its table suffixes,
+    limited to letters, digits and ``._-`` (never a path)."""
+    name = str(file_name).rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    for suffix in (".gz", ".bz2", ".xz", ".zip", ".csv", ".tsv", ".txt", ".parquet"):
+        name = name[: -len(suffix)] if name.lower().endswith(suffix) else name
+    stem = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in name)[:60].strip(".-")
+    return stem or "upload"
+
+
+_DIGEST_KEY = b"finmt.upload_sha256"
+
+
+def save_upload(root: Path, file_name: str, data: bytes, panel: pd.DataFrame) -> str:
+    """Save a validated upload for training; returns its dataset stem (option ``upload:<stem>``).
+
+    The file is ``<stem>.parquet`` unless that name holds a different upload (its content hash,
+    kept in the Parquet metadata, differs), then ``<stem>-<hash10>.parquet``: ``prices.csv`` and
+    ``prices.2024.csv``, or two different ``prices.csv``, never overwrite each other; the same
+    bytes saved twice land in the same file. Written atomically (temp file + rename).
+    """
+    import hashlib
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from finmt_core.training.atomic import atomic_write_bytes
+
+    digest = hashlib.sha256(data).hexdigest().encode()
+    stem = upload_stem(file_name)
+    target = uploads_dir(root) / f"{stem}.parquet"
+    if target.exists() and _upload_digest(target) != digest:
+        stem = f"{stem}-{digest[:10].decode()}"
+        target = target.with_name(f"{stem}.parquet")
+    out = panel.copy()
+    out.attrs = {}
+    table = pa.Table.from_pandas(out)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _DIGEST_KEY: digest})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    atomic_write_bytes(target, buffer.getvalue())
+    return stem
+
+
+def _upload_digest(path: Path) -> bytes | None:
+    import pyarrow.parquet as pq
+
+    try:
+        return (pq.read_schema(path).metadata or {}).get(_DIGEST_KEY)
+    except (OSError, ValueError):  # unreadable: treat as a different upload (never overwrite it)
+        return None
+
+
 def uploads_dir(root: Path) -> Path:
     path = root / UPLOADS
     path.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,8 @@ and the stock graph."""
 
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 import streamlit as st
 
@@ -10,38 +12,67 @@ from dashboard import cache, state
 from dashboard import widgets as w
 from dashboard.errors import guard, show_error
 from finmt_core import plots
+from finmt_core.data.panel_quality import USABILITY_RULE, WARNING, check_usable, describe_fits
+from finmt_core.errors import DataError, FinmtError
 from finmt_core.tasks import CATALOGUE
 
 CLASS_FAMILIES = [f for f, (kind, *_r) in CATALOGUE.items() if kind == "classification"]
+
+
+@st.cache_data(show_spinner="Checking the upload…", max_entries=4)
+def upload_with_date_format(name: str, data: bytes, date_format: str) -> pd.DataFrame:
+    """An upload read with an explicit date format (the page's 'Date format' field)."""
+    from finmt_core.data.panel import load_panel
+
+    return load_panel(io.BytesIO(data), name=name, date_format=date_format)
+
+
+def show_plain_error(action: str, exc: Exception) -> None:
+    """show_error with the message as plain text: it quotes cells and tickers from the user's file."""
+    show_error(action, DataError(w.plain_text(exc)) if isinstance(exc, FinmtError) else exc)
+
 
 root = state.runs_root()
 st.title("Data", anchor=False)
 
 # ---- source: a saved dataset, or a new upload ---------------------------------------------
+viewer = state.viewer_mode()  # a read-only dashboard takes no uploads (saved datasets stay selectable)
 left, right = st.columns([1, 1])
 with left:
     key = w.dataset_picker(root, label="Dataset", help="Uploads saved below appear here and on the Train page.")
 with right:
-    upload = st.file_uploader("Upload a panel (CSV or Parquet)", type=["csv", "gz", "parquet"], key="upload",
+    upload = None if viewer else st.file_uploader("Upload a panel (CSV or Parquet)", type=["csv", "gz", "parquet"], key="upload",
                               help="Long format (date, ticker, close [, open, high, low, volume, sector, …]) "
                                    "or wide (a date column and one close column per ticker).")
+    date_format = "" if viewer else st.text_input("Date format (only when asked)", key="date_format", placeholder="%d/%m/%Y",
+                                help="For dates that cannot be detected, e.g. 02/01/2020: %d/%m/%Y (day first), "
+                                     "%m/%d/%Y (month first), or dayfirst / monthfirst.").strip()
 
 panel = None
 if upload is not None:
-    try:
-        panel = cache.uploaded_panel(upload.name, upload.getvalue())
-    except Exception as exc:  # the loader's message says what, where and how to fix
-        show_error(f"Reading {upload.name}", exc)
+    data, label = upload.getvalue(), w.plain_text(upload.name)
+    limit_mb = w.upload_limit_mb()
+    if len(data) > limit_mb * 1024 * 1024:
+        show_plain_error(f"Reading {label}", DataError(
+            f"{upload.name}: {len(data) / 1024 / 1024:.1f} MB is over the upload limit of {limit_mb:g} MB "
+            "(server.maxUploadSize in .streamlit/config.toml). Train on it from the command line "
+            "(finmt train --data PATH), or raise the limit and restart the dashboard."))
+    else:
+        try:
+            panel = (upload_with_date_format(upload.name, data, date_format) if date_format
+                     else cache.uploaded_panel(upload.name, data))
+            fits = check_usable(panel)
+        except Exception as exc:  # the loader's message says what, where and how to fix
+            show_plain_error(f"Reading {label}", exc)
+            panel = None
     if panel is not None:
-        stem = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in upload.name.split(".")[0])[:60] or "upload"
-        st.success(f"**{upload.name}** is valid: shown below.", icon=":material/check_circle:")
+        st.success(f"**{label}** is valid: shown below. {w.plain_text(describe_fits(fits))}.",
+                   icon=":material/check_circle:")
         if st.button("Save for training", icon=":material/save:", key="save_upload",
                      help="Stores the validated panel with the runs; pick it on the Train page."):
-            out = panel.copy()
-            out.attrs = {"source": upload.name}
-            out.to_parquet(w.uploads_dir(root) / f"{stem}.parquet")
-            st.toast(f"Saved as dataset “Upload: {stem}”.", icon=":material/save:")
-        source_key = f"upload:{stem}"
+            stem = w.save_upload(root, upload.name, data, panel)
+            st.toast(f"Saved as dataset “Upload: {w.plain_text(stem)}”.", icon=":material/save:")
+        source_key = f"upload:{getattr(upload, 'file_id', upload.name)}:{date_format}"
 if panel is None:
     source_key = key
     with guard("Loading the dataset"):
@@ -55,9 +86,15 @@ c[1].metric("Trading days", info["n_dates"], border=True)
 c[2].metric("From", info["first_date"] or "–", border=True)
 c[3].metric("To", info["last_date"] or "–", border=True)
 c[4].metric("Missing", f"{info['missing_pct']:.1f}%", border=True, help="share of the date x ticker grid without a close")
-st.caption(f"Columns: {', '.join(info['columns'])}" + (f" · sectors: {', '.join(info['sectors'])}" if info["sectors"] else ""))
-for note in info["notes"]:
-    st.info(note, icon=":material/info:")
+st.caption(w.plain_text(f"Columns: {', '.join(info['columns'])}" + (f" · sectors: {', '.join(info['sectors'])}"
+                                                                     if info["sectors"] else "")))
+for note in info["notes"]:  # notes quote tickers and cells from the file: shown as plain text
+    if note.startswith(WARNING):
+        st.warning(w.plain_text(note[len(WARNING):]), icon=":material/warning:")
+    else:
+        st.info(w.plain_text(note), icon=":material/info:")
+with guard("Checking the history", stop=False):
+    st.caption(w.plain_text(f"Presets: {describe_fits(check_usable(panel))}. Rule: {USABILITY_RULE}."))
 
 # lazy tabs: only the open one runs (features, labels and the graph take a moment to build)
 prices_tab, features_tab, labels_tab, graph_tab, table_tab = st.tabs(

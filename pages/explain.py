@@ -30,7 +30,7 @@ with c[1]:
 with guard("Loading the model", hint="Explanations need the run's checkpoint."):
     predictor = cache.predictor(run)
 neural = predictor.model is not None
-c[2].caption(f"Explaining **{ticker}** on **{day:%Y-%m-%d}** with `{config.model.name}`"
+c[2].caption(f"Explaining **{w.plain_text(ticker)}** on **{day:%Y-%m-%d}** with `{config.model.name}`"
              + ("" if neural else " — a fitted baseline: only the SHAP summary applies."))
 
 VIEWS = ["Attention", "Attributions (Captum)", "SHAP summary", "Embedding map"]

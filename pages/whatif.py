@@ -28,7 +28,7 @@ with c[0]:
 n = list(prepared.tickers).index(ticker)
 dates = prepared.dates[prepared.has_window()[:, n]]
 if len(dates) == 0:
-    st.warning(f"{ticker} has no date with a full {config.data.window}-day input window.")
+    st.warning(f"{w.plain_text(ticker)} has no date with a full {config.data.window}-day input window.")
     st.stop()
 with c[1]:
     day = w.date_picker(dates, key="date", label="Date (default: the latest)")
@@ -77,7 +77,7 @@ with guard("Computing the what-if"), st.spinner("Sampling dropout masks…" if u
     result = predictor.what_if(panel, ticker, day, shocks, mc_samples=n_mc if use_mc else 0)
 
 # ---- before / after ---------------------------------------------------------------------------
-st.subheader(f"{ticker} on {result.date:%Y-%m-%d}: before → after", anchor=False)
+st.subheader(f"{w.plain_text(ticker)} on {result.date:%Y-%m-%d}: before → after", anchor=False)
 st.caption(("No shock applied yet: move a slider." if not shocks else f"Shocks: {shocks}.")
            + f" Computed in {result.elapsed_ms:.0f} ms.")
 order = {t.name: i for i, t in enumerate(config.tasks)}

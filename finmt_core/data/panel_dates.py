@@ -45,7 +45,8 @@ _MONTH = re.compile(r"(?i)(?<![a-z])(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|n
 _FAMILY_NAMES = {"ymd": "year-month-day", "dmy": "day/month/year or month/day/year",
                  "compact": "YYYYMMDD", "named": "dates with month names", "unknown": "unrecognised"}
 _FIX = ("Write the dates as ISO (2020-01-31), or give the format: `finmt data validate --date-format "
-        "%d/%m/%Y` (load_panel(..., date_format='%d/%m/%Y')); 'dayfirst' and 'monthfirst' also work")
+        "%d/%m/%Y`, the Data page's 'Date format' field, or load_panel(..., date_format='%d/%m/%Y'); "
+        "'dayfirst' and 'monthfirst' also work")
 
 
 def parse_dates(raw: RawTable, df: pd.DataFrame, date_format: str | None = None,
@@ -117,12 +118,9 @@ def _parse_unique(raw: RawTable, df: pd.DataFrame, uniq: pd.Series, codes: np.nd
                      f"(e.g. {example!r} -> {body[body != uniq].iloc[0]})")
     if explicit:
         fmt = str(date_format).strip()
-        target = uniq if "%z" in fmt.lower() else body
-        out = pd.to_datetime(target, format=fmt, errors="coerce", utc="%z" in fmt.lower())
-        if isinstance(out.dtype, pd.DatetimeTZDtype):
-            out = out.dt.tz_localize(None)
+        local = re.sub(r"\s*%[zZ]", "", fmt)  # offsets are dropped above: the local wall time counts
         notes.append(f"dates read with the given format {fmt!r}")
-        return out
+        return pd.to_datetime(body, format=local, errors="coerce")
     family = _families(body)
     present = sorted(set(family) - {"unknown"})
     if len(present) > 1:
@@ -210,8 +208,8 @@ def _day_month(raw: RawTable, df: pd.DataFrame, body: pd.Series, codes: np.ndarr
         raise DataError(
             f"{raw.label}: column 'date' is ambiguous: every date (e.g. {example}) reads both day-first and "
             "month-first (no field above 12). Give the convention: `--date-format %d/%m/%Y` (day first) or "
-            "`--date-format %m/%d/%Y` (month first) (load_panel(..., date_format=...)), or write ISO dates "
-            "(2020-01-31)."
+            "`--date-format %m/%d/%Y` (month first) to finmt data validate, the Data page's 'Date format' field "
+            "(its saved upload trains as is) or load_panel(..., date_format=...); or write ISO dates (2020-01-31)."
         )
     day, month = (a, b) if first else (b, a)
     return _assemble(year, month.astype(str), day.astype(str), parts["time"])

@@ -15,7 +15,7 @@ longest task horizon ``h``, embargo ``e`` and split fractions (train, val, test)
 ``60 + window - 1 + h`` dates (feature warm-up, the first full window, the last label) plus
 enough usable dates that each of train / val / test keeps :data:`MIN_SEGMENT_DATES` dates after
 ``e`` dates are purged before each boundary:
-``ceil(max((20 + e) / train, (20 + e) / val, 20 * folds / test))``. Conservative on purpose:
+``ceil(max((10 + e) / train, (10 + e) / val, 10 * folds / test))``. Conservative on purpose:
 a preset it accepts can be split; one it refuses would train on too little to mean anything.
 """
 
@@ -44,7 +44,7 @@ FEATURE_WARMUP = 60
 #: closes a ticker needs before "never changes" means anything (two equal closes are just a flat day)
 MIN_CONSTANT_ROWS = 5
 #: dates each of train / val / test must keep after purging
-MIN_SEGMENT_DATES = 20
+MIN_SEGMENT_DATES = 10
 USABILITY_RULE = (
     f"a preset needs {FEATURE_WARMUP} dates of feature warm-up + window - 1 + its longest horizon, plus enough "
     f"dates for train, val and test to keep {MIN_SEGMENT_DATES} dates each after the embargo is purged"

@@ -141,12 +141,54 @@ def test_synth_oracle_bad_arguments(tmp_path: Path, extra: tuple[str, ...], mess
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
+def one_ticker_csv(n_days: int) -> str:
+    """``Date,Symbol,Close`` rows of one smooth series over ``n_days`` business days."""
+    dates = pd.bdate_range("2020-01-02", periods=n_days).strftime("%Y-%m-%d")
+    close = 10 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, n_days)))
+    return "Date,Symbol,Close\n" + "".join(f"{d},A,{c:.4f}\n" for d, c in zip(dates, close, strict=True))
+
+
+def test_validate_says_which_presets_the_data_can_feed(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(one_ticker_csv(300))
+    code, out = invoke("data", "validate", str(path))
+    assert code == 0, out
+    assert "presets:   7 of 8 presets fit:" in out and "too short for: dual_tower (needs 376 dates)" in out
+    assert "rule:      a preset needs 60 dates of feature warm-up + window - 1 + its longest horizon" in out
+    code, out = invoke("data", "validate", "synthetic")  # 1000 dates: every preset
+    assert code == 0 and "8 of 8 presets fit" in out
+
+
+@pytest.mark.parametrize("n_days", [1, 2, 153])
+def test_validate_too_little_history_is_an_error(tmp_path: Path, n_days: int) -> None:
+    path = tmp_path / "short.csv"
+    path.write_text(one_ticker_csv(n_days))
+    code, out = invoke("data", "validate", str(path))
+    assert code == 2 and out.count("error:") == 1, out
+    assert f"has {n_days} date(s)" in out and "needs 154" in out and "Load a longer history" in out
+    assert "ok:" not in out and "48 features" not in out
+
+
+def test_validate_date_format_option(tmp_path: Path) -> None:
+    path = tmp_path / "dmy.csv"
+    rows = [(d.strftime("%d/%m/%Y"), 10 + i * 0.01) for i, d in enumerate(pd.bdate_range("2020-01-01", "2022-12-31"))
+            if d.day <= 12]
+    path.write_text("date,ticker,close\n" + "".join(f"{d},A,{c:.2f}\n" for d, c in rows))
+    code, out = invoke("data", "validate", str(path))
+    assert code == 2 and out.count("error:") == 1 and "ambiguous" in out and "--date-format %d/%m/%Y" in out
+    code, out = invoke("data", "validate", str(path), "--date-format", "%d/%m/%Y")
+    assert code == 0, out
+    assert "2020-01-01 to 2022-12-12" in out and "dates read with the given format '%d/%m/%Y'" in out
+    code, out = invoke("data", "validate", str(path), "--date-format", "day first")
+    assert code == 2 and "not a strftime format" in out
+
+
 @pytest.mark.skipif(not FINMT.exists(), reason="console script not installed in this environment")
 def test_real_subprocess_validate(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.bin"
     garbage.write_bytes(os.urandom(4096))
     good = tmp_path / "good.csv"
-    good.write_text("Date,Symbol,Close\n2020-01-02,A,1\n2020-01-03,A,1.1\n")
+    good.write_text(one_ticker_csv(260))
     bad = subprocess.run([str(FINMT), "data", "validate", str(garbage)], capture_output=True, text=True,
                          timeout=120)
     assert bad.returncode == 2
@@ -155,3 +197,8 @@ def test_real_subprocess_validate(tmp_path: Path) -> None:
     ok = subprocess.run([str(FINMT), "data", "validate", str(good)], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert "tickers:   1" in ok.stdout and "no volume" in ok.stdout
+    short = tmp_path / "short.csv"
+    short.write_text("Date,Symbol,Close\n2020-01-02,A,1\n2020-01-03,A,1.1\n")
+    bad = subprocess.run([str(FINMT), "data", "validate", str(short)], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.startswith("error:") and bad.stderr.count("\n") == 1 and "too little history" in bad.stderr

@@ -308,3 +308,20 @@ def test_competing_aliases_use_the_standard_one(tmp_path: Path) -> None:
     assert p["close"].tolist() == [1.0]
     notes = " ".join(p.attrs["notes"])
     assert "['Name'] ignored" in notes and "['Price'] ignored" in notes
+
+
+# --- ticker cells and wide tables with tickers spelled like price columns -------------------
+
+def test_tickers_keep_leading_zeros(tmp_path: Path) -> None:
+    p = load_text(tmp_path, "date,Symbol,close\n2020-01-02,0005,1\n2020-01-02,700,2\n2020-01-03,0005,1.1\n")
+    assert sorted(p.index.get_level_values("ticker").unique()) == ["0005", "700"]
+
+
+def test_wide_table_with_a_ticker_named_like_a_price_column(tmp_path: Path) -> None:
+    p = load_text(tmp_path, "Date,PRICE,LAST,AAPL\n2020-01-02,1,2,3\n2020-01-03,1.1,2.1,3.1\n")
+    assert p.index.get_level_values("ticker").unique().tolist() == ["AAPL", "LAST", "PRICE"]
+    assert p.loc[(pd.Timestamp("2020-01-03"), "PRICE"), "close"] == 1.1
+    message = error_of(tmp_path, "date,close,AAPL,MSFT\n2020-01-02,1,2,3\n")
+    assert "cannot tell" in message and "add a 'ticker' column" in message and "rename 'close'" in message
+    one_asset = load_text(tmp_path, "date,close,pe_ratio,macro\n2020-01-02,1,2,3\n", name="XYZ.csv")
+    assert list(one_asset.columns) == ["close", "pe_ratio", "macro"]
