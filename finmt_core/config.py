@@ -37,6 +37,9 @@ class DataConfig(_Strict):
     """Where the panel comes from and how inputs are shaped."""
 
     source: str = "demo"  # "demo" | "synthetic" | a file path
+    # how a file's dates are written when they are ambiguous: a strftime format ("%d/%m/%Y"),
+    # "dayfirst" or "monthfirst" (None: detected; an ambiguous file is refused, naming this key)
+    date_format: str | None = None
     synthetic: dict[str, Any] = Field(default_factory=dict)  # kwargs of synthetic_market
     window: int = Field(default=20, ge=2, le=512)  # T: trading days per input window
     image_size: int = Field(default=32, ge=8, le=512)  # H = W of feature images

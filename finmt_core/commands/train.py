@@ -30,6 +30,7 @@ def build_config(
     device: str | None = None,
     seed: int | None = None,
     single_task: str | None = None,
+    date_format: str | None = None,
 ) -> Any:
     """The ExperimentConfig of a ``finmt train`` command line (preset < --config file < flags)."""
     from finmt_core.config import ExperimentConfig, load_preset, load_yaml_mapping, merge
@@ -44,6 +45,8 @@ def build_config(
     flags: dict[str, Any] = {}
     if data is not None:
         flags["data"] = {"source": data}
+    if date_format is not None:
+        flags.setdefault("data", {})["date_format"] = date_format
     train = {k: v for k, v in (("epochs", epochs), ("device", device), ("seed", seed)) if v is not None}
     if train:
         flags["train"] = train
@@ -163,6 +166,7 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option(None, "--device", help="auto | cpu | cuda (auto picks CUDA when available)."),
         seed: int = typer.Option(None, "--seed", help="Random seed."),
         single_task: str = typer.Option(None, "--single-task", help="Train only this task (the single-task baseline)."),
+        date_format: str = typer.Option(None, "--date-format", help="How the file's dates are written when ambiguous: %d/%m/%Y, dayfirst or monthfirst."),
         resume: str = typer.Option(None, "--resume", help="Continue the run NAME from its last checkpoint (or start a queued run)."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
         nproc: int = typer.Option(1, "--nproc", min=1, help="Processes per node: > 1 launches torchrun (one per GPU; gloo on CPU)."),
@@ -191,7 +195,7 @@ def register(app: typer.Typer) -> None:
             run = train_run(cfg, run_dir, name=resume, resume=True, callbacks=callbacks)
         else:
             cfg = build_config(data=data, preset=preset, config_file=config, epochs=epochs, horizon=horizon,
-                               device=device, seed=seed, single_task=single_task)
+                               device=device, seed=seed, single_task=single_task, date_format=date_format)
             run = train_run(cfg, run_dir, name=name, callbacks=callbacks)
         if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
             return

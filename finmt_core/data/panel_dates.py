@@ -44,9 +44,9 @@ _COMPACT = re.compile(r"^\d{8}$")
 _MONTH = re.compile(r"(?i)(?<![a-z])(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?![a-z])")
 _FAMILY_NAMES = {"ymd": "year-month-day", "dmy": "day/month/year or month/day/year",
                  "compact": "YYYYMMDD", "named": "dates with month names", "unknown": "unrecognised"}
-_FIX = ("Write the dates as ISO (2020-01-31), or give the format: `finmt data validate --date-format "
-        "%d/%m/%Y`, the Data page's 'Date format' field, or load_panel(..., date_format='%d/%m/%Y'); "
-        "'dayfirst' and 'monthfirst' also work")
+_FIX = ("Write the dates as ISO (2020-01-31), or give the format: `--date-format %d/%m/%Y` on "
+        "`finmt data validate` / `finmt train` (config key data.date_format), the Data page's 'Date format' "
+        "field, or load_panel(..., date_format='%d/%m/%Y'); 'dayfirst' and 'monthfirst' also work")
 
 
 def parse_dates(raw: RawTable, df: pd.DataFrame, date_format: str | None = None,
@@ -208,7 +208,7 @@ def _day_month(raw: RawTable, df: pd.DataFrame, body: pd.Series, codes: np.ndarr
         raise DataError(
             f"{raw.label}: column 'date' is ambiguous: every date (e.g. {example}) reads both day-first and "
             "month-first (no field above 12). Give the convention: `--date-format %d/%m/%Y` (day first) or "
-            "`--date-format %m/%d/%Y` (month first) to finmt data validate, the Data page's 'Date format' field "
+            "`--date-format %m/%d/%Y` (month first) to finmt data validate or finmt train (config key data.date_format), the Data page's 'Date format' field "
             "(its saved upload trains as is) or load_panel(..., date_format=...); or write ISO dates (2020-01-31)."
         )
     day, month = (a, b) if first else (b, a)

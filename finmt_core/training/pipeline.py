@@ -50,7 +50,7 @@ def load_source_panel(config: ExperimentConfig) -> pd.DataFrame:
         from finmt_core.data.samples import synthetic_market
 
         return synthetic_market(**config.data.synthetic)
-    return load_panel(src)
+    return load_panel(src, date_format=config.data.date_format)
 
 
 def _run_panel(run: RunDir, config: ExperimentConfig) -> pd.DataFrame:
