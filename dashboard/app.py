@@ -1,22 +1,31 @@
 """finmt dashboard: the router.
 
-Start with ``finmt dashboard`` (or ``make run``). This file only configures the page, picks
-the navigation (pages live in the top-level ``pages/`` folder, one file per page), starts the
-background import warm-up and kicks off the first-start demo runs; every screen is a page file.
+Start with ``finmt dashboard`` (or ``make run``; ``--viewer`` for a read-only app). This file
+only configures the page, picks the navigation (pages live in the ``pages/`` folder next to
+``dashboard/``, one file per page), starts the background import warm-up and kicks off the
+first-start demo runs (not in viewer mode); every screen is a page file.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import streamlit as st
 
-from dashboard import demo, state, warmup
-from finmt_core.runtime import tune_allocator
+#: the folder holding dashboard/, pages/ and .streamlit/: the repository root in a checkout,
+#: ``finmt_app/`` in an installation (setup.py). On sys.path so that ``dashboard`` is this app
+#: however it is started (``finmt dashboard``, ``streamlit run``, AppTest).
+APP_ROOT = Path(__file__).resolve().parent.parent
+if str(APP_ROOT) not in sys.path:
+    sys.path.insert(0, str(APP_ROOT))
+
+from dashboard import demo, state, warmup  # noqa: E402  (needs APP_ROOT on sys.path)
+from finmt_core.runtime import tune_allocator  # noqa: E402
 
 tune_allocator()  # once per process: large tensors reuse freed heap (finmt_core/runtime.py)
 
-PAGES = Path(__file__).resolve().parent.parent / "pages"
+PAGES = APP_ROOT / "pages"
 
 
 def _page(file: str, title: str, icon: str, url: str, default: bool = False) -> st.Page:
@@ -56,6 +65,9 @@ if presenting:
         "<style>[data-testid='stSidebar'],[data-testid='stSidebarCollapsedControl'],"
         "[data-testid='stToolbar']{display:none !important;}</style>"
     )
+if state.viewer_mode() and not presenting:
+    st.sidebar.caption(":material/visibility: Read-only dashboard (viewer mode): nothing can be "
+                       "trained, cancelled, uploaded or tuned here.")
 warmup.start()
-demo.ensure_started(state.runs_root(), enabled=state.demo_enabled())
+demo.ensure_started(state.runs_root(), enabled=state.demo_enabled())  # never in viewer mode
 page.run()

@@ -78,8 +78,11 @@ def demo_config(item: DemoRun) -> ExperimentConfig:
 
 # ---- launching (called by the app on every rerun: must be cheap) -------------------------
 def ensure_started(root: Path, enabled: bool = True) -> bool:
-    """Launch the demo set once if the runs folder is empty; True when this call launched it."""
-    if not enabled or (root / LOCK_FILE).exists() or list_runs(root):
+    """Launch the demo set once if the runs folder is empty; True when this call launched it.
+    Never in viewer mode (a read-only dashboard shows the runs that exist)."""
+    from dashboard.state import viewer_mode
+
+    if not enabled or viewer_mode() or (root / LOCK_FILE).exists() or list_runs(root):
         return False
     try:
         fd = os.open(root / LOCK_FILE, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)

@@ -8,6 +8,9 @@ survive a page refresh or a restart of the dashboard, and several can run at onc
 Cancelling writes the run's ``cancel`` file (the trainer checks it between batches) and sends
 SIGTERM to the process; resuming relaunches ``finmt train --resume NAME`` on the same directory
 (which is also how a new run starts: the dashboard writes config.yaml first).
+
+In viewer mode (``FINMT_VIEWER=1``) launch, resume and cancel refuse with
+:class:`dashboard.state.ReadOnlyError`; reading a job's status works as always.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dashboard.state import require_editor
 from finmt_core.config import ExperimentConfig
 from finmt_core.errors import RunError
 from finmt_core.training.runs import STALE_STATE, RunDir, create_run, effective_state, now_iso
@@ -112,8 +116,10 @@ def launch(config: ExperimentConfig, root: str | Path, name: str | None = None, 
     """Create a run directory for ``config`` under ``root`` and start training it
     (``nproc`` > 1: one DDP process per GPU under torchrun; kept for resumes).
 
-    Raises RunError when ``name`` is invalid or taken (create_run's message says which).
+    Raises RunError when ``name`` is invalid or taken (create_run's message says which), and
+    ReadOnlyError in viewer mode.
     """
+    require_editor("Launching training")
     run = create_run(root, name or None, config)
     if nproc > 1:
         run.write_status(nproc=nproc)
@@ -123,6 +129,7 @@ def launch(config: ExperimentConfig, root: str | Path, name: str | None = None, 
 
 def resume(run: RunDir) -> int:
     """Relaunch training of a stopped run from its last checkpoint; returns the new pid."""
+    require_editor("Resuming a run")
     view = job_view(run)
     if view.active:
         raise RunError(f"run {run.name!r} is still {view.state}; cancel it before resuming")
@@ -161,8 +168,9 @@ def cancel(run: RunDir) -> str:
     The cancel file alone stops the trainer at the next batch; SIGTERM makes it stop even when
     it is busy elsewhere (data preparation). Runs trained inside the demo process get only the
     cancel file so the rest of the demo set keeps going. A job whose process is already gone
-    is marked cancelled directly.
+    is marked cancelled directly. Refuses (ReadOnlyError) in viewer mode.
     """
+    require_editor("Cancelling a run")
     status = run.status()
     state = effective_state(status)
     if state not in ACTIVE_STATES and state != STALE_STATE:

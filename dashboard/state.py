@@ -2,6 +2,9 @@
 
 * The runs root comes from the environment variable ``FINMT_RUNS_DIR`` (``finmt dashboard``
   sets it; default ``./runs``), so the app, the CLI and background jobs agree on one folder.
+* Viewer mode (``FINMT_VIEWER=1``; ``finmt dashboard --viewer`` sets it) serves every analysis
+  page read-only: no training launch, cancel, resume, upload or tuning. The pages leave those
+  controls out and the functions behind them (:func:`require_editor`) refuse.
 * The current view (selected run, ticker, date, ...) lives in ``st.query_params`` so that a
   refresh or a shared link shows the same screen. Streamlit clears query parameters when the
   user switches pages, so every value is mirrored in ``st.session_state`` and written back
@@ -15,10 +18,15 @@ from pathlib import Path
 
 import streamlit as st
 
+from finmt_core.errors import FinmtError
+
 #: environment variable naming the runs root (shared with ``finmt dashboard``).
 RUNS_ENV = "FINMT_RUNS_DIR"
 #: set to ``0`` to stop the first-start demo runs (tests, read-only deployments).
 DEMO_ENV = "FINMT_DEMO"
+#: set to ``1`` for a read-only dashboard (viewer mode; ``finmt dashboard --viewer`` sets it).
+VIEWER_ENV = "FINMT_VIEWER"
+_TRUE = ("1", "true", "yes", "on")
 #: query parameters the app keeps across pages.
 VIEW_PARAMS = ("run", "ticker", "date")
 _MIRROR = "_view_"
@@ -32,8 +40,27 @@ def runs_root() -> Path:
 
 
 def demo_enabled() -> bool:
-    """Whether the first-start demo runs may be launched (``FINMT_DEMO=0`` turns them off)."""
-    return os.environ.get(DEMO_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+    """Whether the first-start demo runs may be launched (``FINMT_DEMO=0`` turns them off, and
+    viewer mode never trains)."""
+    return os.environ.get(DEMO_ENV, "1").strip().lower() not in ("0", "false", "no", "off") and not viewer_mode()
+
+
+class ReadOnlyError(FinmtError, PermissionError):
+    """A mutating action (train, cancel, resume, upload, tune) asked of a viewer-mode dashboard."""
+
+
+def viewer_mode() -> bool:
+    """Whether the dashboard is read-only (``FINMT_VIEWER=1``, ``finmt dashboard --viewer``)."""
+    return os.environ.get(VIEWER_ENV, "0").strip().lower() in _TRUE
+
+
+def require_editor(action: str) -> None:
+    """Raise :class:`ReadOnlyError` naming ``action`` when the dashboard is in viewer mode."""
+    if viewer_mode():
+        raise ReadOnlyError(
+            f"{action} is not available: this dashboard is read-only (viewer mode, {VIEWER_ENV}=1). "
+            "Start it without --viewer (and without FINMT_VIEWER) to train, upload or tune."
+        )
 
 
 def get_param(name: str) -> str | None:

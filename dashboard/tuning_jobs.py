@@ -1,4 +1,5 @@
-"""Start ``finmt tune`` searches from the dashboard (detached, like training jobs)."""
+"""Start ``finmt tune`` searches from the dashboard (detached, like training jobs); refused in
+viewer mode."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dashboard.state import require_editor
 from finmt_core.training.runs import validate_run_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +26,9 @@ def launch_tuning(preset: str, data: str, trials: int, epochs: int | None, study
     """Start a search in the background; returns its log file (``<runs>/<study>.tune.log``).
 
     The study name becomes the prefix of its trial runs, so it is validated like a run name.
+    Raises ReadOnlyError in viewer mode.
     """
+    require_editor("Starting a tuning search")
     validate_run_name(study)
     root.mkdir(parents=True, exist_ok=True)
     log_path = root / f"{study}.tune.log"

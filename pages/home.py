@@ -92,7 +92,9 @@ def runs_section() -> None:
     demo_panel()
     if not runs:
         prog = demo.progress(root)
-        if prog is None or prog.finished:  # (while the demo starts, its progress box says it all)
+        if state.viewer_mode():  # read-only: nothing to launch from here
+            w.empty_state("No runs yet", "Nothing has been trained in this runs folder yet.")
+        elif prog is None or prog.finished:  # (while the demo starts, its progress box says it all)
             w.empty_state("No runs yet", "Launch one on the **Train** page.",
                           ("train.py", "Train a model", ":material/rocket_launch:"))
         return
@@ -151,7 +153,8 @@ with left:
     w.page_link("data.py", "Explore the data", ":material/table_chart:")
 with right:
     st.subheader("Shortcuts", anchor=False)
-    w.page_link("train.py", "Train a model", ":material/rocket_launch:")
+    if not state.viewer_mode():
+        w.page_link("train.py", "Train a model", ":material/rocket_launch:")
     w.page_link("curves.py", "Watch training curves", ":material/monitoring:")
     w.page_link("evaluation.py", "Compare against baselines", ":material/fact_check:")
     w.page_link("signals.py", "Today’s signal-gated calls", ":material/traffic:")

@@ -1,5 +1,6 @@
 """Tuning: Optuna studies whose trials are runs — trials table, best value over time,
-parameter importances, and evaluating the chosen trial on its test segment."""
+parameter importances, and evaluating the chosen trial on its test segment (viewer mode: the
+studies only, no new search and no evaluation)."""
 
 from __future__ import annotations
 
@@ -32,23 +33,28 @@ st.caption("Each trial is a normal run scored on its **validation** loss; the te
            "only when you evaluate the chosen trial. Several machines can share a study through a "
            "database URL (`finmt tune --storage postgresql://...`, see the README).")
 
-with st.expander("Start a search", icon=":material/rocket_launch:", expanded=False), st.form("tune_form"):
-    c1, c2, c3, c4 = st.columns(4)
-    presets = [p for p in list_presets() if p != "naive"]
-    preset = c1.selectbox("Preset", presets, index=presets.index("lstm_transformer") if "lstm_transformer" in presets else 0)
-    data = c2.selectbox("Data", ["demo", "synthetic"])
-    trials = c3.number_input("Trials", min_value=1, max_value=200, value=5)
-    epochs = c4.number_input("Epochs per trial", min_value=1, max_value=200, value=3)
-    study_name = st.text_input("Study name", value=f"tune-{preset}")
-    if st.form_submit_button("Start", type="primary"):
-        with guard("Starting the search", stop=False):
-            log_path = launch_tuning(preset, data, int(trials), int(epochs), study_name, root)
-            st.success(f"Search started in the background; its log is `{log_path}`. Trials appear below as they finish.")
+viewer = state.viewer_mode()
+if viewer:
+    st.info("**Read-only dashboard (viewer mode):** the studies below can be explored; searches are started "
+            "with `finmt tune` or from a dashboard in editor mode.", icon=":material/visibility:")
+else:
+    with st.expander("Start a search", icon=":material/rocket_launch:", expanded=False), st.form("tune_form"):
+        c1, c2, c3, c4 = st.columns(4)
+        presets = [p for p in list_presets() if p != "naive"]
+        preset = c1.selectbox("Preset", presets, index=presets.index("lstm_transformer") if "lstm_transformer" in presets else 0)
+        data = c2.selectbox("Data", ["demo", "synthetic"])
+        trials = c3.number_input("Trials", min_value=1, max_value=200, value=5)
+        epochs = c4.number_input("Epochs per trial", min_value=1, max_value=200, value=3)
+        study_name = st.text_input("Study name", value=f"tune-{preset}")
+        if st.form_submit_button("Start", type="primary", key="tune_start"):
+            with guard("Starting the search", stop=False):
+                log_path = launch_tuning(preset, data, int(trials), int(epochs), study_name, root)
+                st.success(f"Search started in the background; its log is `{log_path}`. Trials appear below as they finish.")
 
 storage = default_storage(root)
 if not (root / "optuna.db").is_file():
-    st.info("No study yet. Start one above or run `finmt tune --preset lstm_transformer --trials 10`.",
-            icon=":material/info:")
+    st.info(("No study yet." if viewer else "No study yet. Start one above or run "
+             "`finmt tune --preset lstm_transformer --trials 10`."), icon=":material/info:")
     st.stop()
 with guard("Reading the studies"):
     studies = list_studies(storage)
@@ -84,7 +90,7 @@ if summary["best_run"]:
     st.subheader("Best trial", anchor=False)
     st.write(f"Run `{summary['best_run']}` with:")
     st.json(summary["best_params"], expanded=True)
-    if st.button("Evaluate the best trial on its test segment", type="primary"):
+    if not viewer and st.button("Evaluate the best trial on its test segment", type="primary", key="tune_evaluate"):
         with guard("Evaluating the best trial", stop=False), st.spinner("Fitting baselines and scoring the test rows…"):
             result = evaluate_best(storage, study, root)
             st.dataframe(test_metric_table(result), width="stretch")
