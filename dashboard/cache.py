@@ -157,8 +157,12 @@ def data_view(source_key: str, families: tuple[str, ...], horizon: int, _panel: 
 
 # ---- evaluation -------------------------------------------------------------------------
 def evaluate(run: RunDir) -> dict[str, Any]:
-    """Run ``evaluate_run`` now (fits the baselines; writes evaluation.json)."""
+    """Run ``evaluate_run`` now (fits the baselines; writes evaluation.json). Refuses
+    (ReadOnlyError) in viewer mode: it writes into the run."""
+    from dashboard.state import require_editor
     from finmt_core.evaluation.evaluate import evaluate_run
+
+    require_editor("evaluating a run")
 
     return evaluate_run(run.path)
 

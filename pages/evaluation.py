@@ -24,8 +24,10 @@ run, config = w.pick_finished_run(root, "the evaluation")
 evaluation = cache.evaluation_file(run)
 if evaluation is None:
     w.empty_state("Not evaluated yet", "Evaluation scores the test predictions and fits the baselines "
-                  "(majority class, momentum, zero return, LightGBM) on exactly the same rows. It takes a few seconds.")
-    if st.button("Evaluate now", type="primary", icon=":material/play_arrow:", key="evaluate"):
+                  "(majority class, momentum, zero return, LightGBM) on exactly the same rows."
+                  + (" This dashboard is read-only: evaluate the run with `finmt evaluate RUN`." if state.viewer_mode()
+                     else " It takes from a few seconds to a minute."))
+    if not state.viewer_mode() and st.button("Evaluate now", type="primary", icon=":material/play_arrow:", key="evaluate"):
         with st.spinner("Evaluating…"), guard("Evaluating the run"):
             cache.evaluate(run)
         st.rerun()

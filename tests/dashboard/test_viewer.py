@@ -86,8 +86,6 @@ def test_editor_mode_shows_the_mutating_controls(open_page, viewer_root, page, m
 
 @pytest.mark.parametrize("page", sorted(p.stem for p in PAGES_DIR.glob("*.py")))
 def test_viewer_mode_leaves_out_every_mutating_control(open_page, viewer_root, page, monkeypatch, request):
-    if page == "evaluation":  # pages/evaluation.py: "Evaluate now" is not viewer-aware yet
-        request.applymarker(pytest.mark.xfail(strict=True, reason="pages/evaluation.py still offers 'Evaluate now'"))
     monkeypatch.setenv(state.VIEWER_ENV, "1")
     at = _open(open_page, viewer_root, page)
     shown = [(kind, name) for kind, name in MUTATING.get(page, []) if _present(at, kind, name)]
