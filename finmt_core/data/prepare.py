@@ -19,7 +19,7 @@ from finmt_core.config import ExperimentConfig
 from finmt_core.data.containers import FEATURE_GROUPS, FeatureFrame, Split, StockGraph, Targets
 from finmt_core.data.dense import DensePanel, to_dense
 from finmt_core.data.features import FeatureScaler, compute_features
-from finmt_core.data.features.fitted import FITTED_FEATURES, add_fitted_features
+from finmt_core.data.features.fitted import add_fitted_features, is_fitted
 from finmt_core.data.graph import build_graph
 from finmt_core.data.labels import build_targets
 from finmt_core.data.panel import check_history
@@ -326,7 +326,7 @@ def prepare(
     _check_history(panel, window, config.max_horizon)
     dense = to_dense(panel)
     wanted = config.data.features
-    registry_names = None if wanted is None else [f for f in wanted if f not in FITTED_FEATURES]
+    registry_names = None if wanted is None else [f for f in wanted if not is_fitted(f)]
     frame = compute_features(dense, registry_names)
     targets = build_targets(dense, config.tasks)
     if split is None:

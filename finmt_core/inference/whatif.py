@@ -105,10 +105,10 @@ def _split_features(names: list[str], market: list[str]) -> tuple[list[str], lis
     from finmt_core.data.features import list_features
 
     cross_names = {f.name for f in list_features() if f.cross_sectional}
-    from finmt_core.data.features.fitted import FITTED_FEATURES
+    from finmt_core.data.features.fitted import is_fitted
 
     # fitted features (peers' returns) do not move with the stock's own prices: kept as they are
-    own = [f for f in names if f not in set(market) and f not in FITTED_FEATURES]
+    own = [f for f in names if f not in set(market) and not is_fitted(f)]
     return [f for f in own if f not in cross_names], [f for f in own if f in cross_names]
 
 

@@ -67,3 +67,27 @@ def test_prepare_adds_it_and_respects_data_features() -> None:
     assert prepare(panel, only).info.feature_names == ["ret_1", "peer_ret_1"]
     without = ExperimentConfig(data={"window": 5, "features": ["ret_1"]}, tasks=[{"target": "direction"}])
     assert prepare(panel, without).info.feature_names == ["ret_1"]
+
+
+def test_context_response_feature_recovers_the_planted_context_effect() -> None:
+    from finmt_core.data.samples import synthetic_market_with_oracle
+
+    panel, oracle = synthetic_market_with_oracle(n_stocks=24, n_days=700, n_sectors=4, seed=2, signal_strength=0.0,
+                                                 context=1.5)
+    cfg = ExperimentConfig(data={"window": 10}, tasks=[{"target": "direction"}])
+    prep = prepare(panel, cfg)
+    assert {"extra_macro", "ctx_macro"} <= set(prep.info.feature_names)
+    assert "ctx_macro" in prep.frame.fitted
+    f = prep.frame.values[:, :, prep.info.feature_names.index("ctx_macro")].astype(np.float64)
+    o = oracle["h1"].to_numpy().reshape(f.shape)
+    ok = np.isfinite(f) & np.isfinite(o)
+    assert np.corrcoef(f[ok], o[ok])[0, 1] > 0.8
+    # no market-wide extra column, no context feature; a random walk's slopes stay (almost) all 0
+    rw, _ = synthetic_market_with_oracle(n_stocks=24, n_days=700, n_sectors=4, seed=2, signal_strength=0.0)
+    assert not [n for n in prepare(rw, cfg).info.feature_names if n.startswith("ctx_")]
+    rng = np.random.default_rng(0)
+    noise = rw.copy()
+    noise["macro"] = np.repeat(rng.normal(size=700), 24)
+    nf = prepare(noise, cfg)
+    g = nf.frame.values[:, :, nf.info.feature_names.index("ctx_macro")]
+    assert np.mean(np.nanmax(np.abs(g), axis=0) > 0) <= 0.1  # at most a stock or two by chance
