@@ -11,7 +11,10 @@ return:
   expected return, on the same rows;
 - **IC / oracle IC**: the mean per-date Spearman correlation of the model's score with the
   realised return, over the oracle's;
-- on a random walk (nothing to recover), ``acc - 0.5`` and the IC, which must be noise.
+- on a random walk (nothing to recover), ``acc - 0.5`` and the IC, which must be noise;
+- the gross (before costs) annualised Sharpe ratio of the run's default backtest strategy on
+  the test segment, with its standard error ``sqrt(252 / test days)`` — on a random walk it
+  must be within noise.
 
 The model's directional score is read from its predictions in this order: ``direction``
 (P(Up) - 1/2), ``return`` / ``quantiles`` (median) / ``relevance`` (the prediction),
@@ -81,12 +84,14 @@ class LearningRow:
     score_from: str
     rows: int
     accuracy: float
-    oracle_accuracy: float
+    oracle_accuracy: float | None
     share_of_edge: float | None
     ic: float
     oracle_ic: float | None
     ic_ratio: float | None
     train_s: float
+    gross_sharpe: float | None = None
+    sharpe_se: float | None = None
     single_task: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -153,9 +158,10 @@ def score_run(pred: pd.DataFrame, oracle: pd.Series, realised: pd.Series, tasks:
     ic = per_date_ic(s, r, dates)
     o_ic = per_date_ic(o, r, dates) if np.ptp(o) > 0 else None
     edge = o_acc - 0.5
+    flat = not (ok.any() and np.ptp(o) > 0)  # a random walk: the oracle predicts 0 everywhere
     return {
-        "score_from": source, "rows": int(ok.sum()), "accuracy": acc, "oracle_accuracy": o_acc,
-        "share_of_edge": (acc - 0.5) / edge if edge > 0.005 else None,
+        "score_from": source, "rows": int(ok.sum()), "accuracy": acc, "oracle_accuracy": None if flat else o_acc,
+        "share_of_edge": (acc - 0.5) / edge if not flat and edge > 0.005 else None,
         "ic": ic, "oracle_ic": o_ic, "ic_ratio": ic / o_ic if o_ic and o_ic > 0.01 else None,
     }
 
@@ -196,9 +202,30 @@ def run_one(preset: str, market: Market, seed: int, root: Path, horizon: int = 1
     state = run.status().get("state")
     if state != "done":
         raise ConfigError(f"{preset} on {market.name}: training ended {state}: {run.status().get('error')}")
-    scores = score_run(run.predictions(), oracle, realised, base.tasks, horizon)
+    pred = run.predictions()
+    scores = score_run(pred, oracle, realised, base.tasks, horizon)
+    sharpe, se = _gross_sharpe(pred, base.tasks, path)
     return LearningRow(preset=preset, market=market.name, seed=seed, horizon=horizon, train_s=round(took, 1),
-                       single_task=single_task, **scores)
+                       single_task=single_task, gross_sharpe=sharpe, sharpe_se=se, **scores)
+
+
+def _gross_sharpe(pred: pd.DataFrame, tasks: Sequence[Any], panel_path: Path) -> tuple[float | None, float | None]:
+    """Gross annualised Sharpe of the default strategy on the test rows and its standard error."""
+    from finmt_core.evaluation.run_backtest import backtest_predictions
+
+    close = pd.read_parquet(panel_path, columns=["close"])["close"].unstack("ticker")
+    test = pred[pred["split"] == "test"]
+    try:
+        res = backtest_predictions(test, list(tasks), close.to_numpy(), pd.DatetimeIndex(close.index),
+                                   [str(t) for t in close.columns])
+    except (ValueError, KeyError, ConfigError) as exc:  # a task mix the backtest cannot size
+        log.info("no backtest for the learning report: %s", exc)
+        return None, None
+    sharpe = res.metrics.get("gross", {}).get("sharpe")
+    days = int(np.isfinite(res.gross_returns).sum())
+    if sharpe is None or not math.isfinite(sharpe) or days < 2:
+        return None, None
+    return float(sharpe), float(math.sqrt(252.0 / days))
 
 
 def _primary_task(cfg: Any, horizon: int) -> str:
@@ -237,8 +264,9 @@ def learning_report(presets: Sequence[str], markets: Sequence[str], seeds: Seque
 def format_row(r: LearningRow) -> str:
     share = "-" if r.share_of_edge is None else f"{r.share_of_edge:.2f}"
     ratio = "-" if r.ic_ratio is None else f"{r.ic_ratio:.2f}"
+    oracle = "-" if r.oracle_accuracy is None else f"{r.oracle_accuracy:.4f}"
     name = r.preset + (" (single-task)" if r.single_task else "")
-    return (f"{name:30s} {r.market:12s} seed {r.seed}  acc {r.accuracy:.4f} (oracle {r.oracle_accuracy:.4f})  "
+    return (f"{name:30s} {r.market:12s} seed {r.seed}  acc {r.accuracy:.4f} (oracle {oracle})  "
             f"share {share}  IC {r.ic:+.4f} / {ratio}  {r.train_s:.0f}s")
 
 
@@ -247,7 +275,8 @@ def summary_table(rows: Sequence[LearningRow]) -> pd.DataFrame:
     df = pd.DataFrame([asdict(r) for r in rows])
     if df.empty:
         return df
-    cols = ["accuracy", "oracle_accuracy", "share_of_edge", "ic", "oracle_ic", "ic_ratio", "train_s"]
+    cols = ["accuracy", "oracle_accuracy", "share_of_edge", "ic", "oracle_ic", "ic_ratio", "gross_sharpe",
+            "sharpe_se", "train_s"]
     for c in cols:
         df[c] = pd.to_numeric(df[c], errors="coerce")
     out = df.groupby(["preset", "single_task", "market"], sort=False)[cols].mean()
@@ -259,14 +288,17 @@ def format_table(summary: pd.DataFrame) -> str:
     """The summary as a Markdown table (README, CLI): one row per preset and market."""
     if summary.empty:
         return "(no rows)"
-    head = "| preset | market | test accuracy | oracle accuracy | share of the oracle's edge | IC | IC / oracle IC | seeds | train s |"
-    lines = [head, "|" + "---|" * 9]
+    head = ("| preset | market | test accuracy | oracle accuracy | share of the oracle's edge | IC | IC / oracle IC "
+            "| gross Sharpe (± s.e.) | seeds | train s |")
+    lines = [head, "|" + "---|" * 10]
     for r in summary.itertuples(index=False):
         name = r.preset + (" (single-task)" if r.single_task else "")
         share = "-" if pd.isna(r.share_of_edge) else f"{r.share_of_edge:.2f}"
         ratio = "-" if pd.isna(r.ic_ratio) else f"{r.ic_ratio:.2f}"
-        lines.append(f"| {name} | {r.market} | {r.accuracy:.3f} | {r.oracle_accuracy:.3f} | {share} | "
-                     f"{r.ic:+.3f} | {ratio} | {r.seeds} | {r.train_s:.0f} |")
+        oracle = "-" if pd.isna(r.oracle_accuracy) else f"{r.oracle_accuracy:.3f}"
+        sharpe = "-" if pd.isna(r.gross_sharpe) else f"{r.gross_sharpe:+.2f} (± {r.sharpe_se:.2f})"
+        lines.append(f"| {name} | {r.market} | {r.accuracy:.3f} | {oracle} | {share} | "
+                     f"{r.ic:+.3f} | {ratio} | {sharpe} | {r.seeds} | {r.train_s:.0f} |")
     return "\n".join(lines)
 
 
