@@ -37,7 +37,8 @@ def _vol_ratio(x: FeatureInputs) -> np.ndarray:
 def _downside(x: FeatureInputs) -> np.ndarray:
     r = x.ret(1)
     neg = np.where(np.isfinite(r), np.minimum(r, 0.0), np.nan)
-    return np.sqrt(ops.roll_mean(neg * neg, 20))
+    # a running-sum mean of squares can dip a rounding error below 0 (-1e-20): clip before sqrt
+    return np.sqrt(np.maximum(ops.roll_mean(neg * neg, 20), 0.0))
 
 
 @feature("bb_width_20", "volatility", needs=CLOSE,
