@@ -247,3 +247,19 @@ def test_every_navigation_entry_opens(open_page, empty_root):
         at = open_page(empty_root, file.stem)
         no_exception(at)
         assert at.title or at.info, file.stem
+
+
+def test_model_zoo_page_shows_the_committed_learning_report(open_page, empty_root):
+    """The Model zoo page reads finmt_core/evaluation/learning_report.json: a table per market
+    with the share of the oracle's edge, and the random walk explained."""
+    from finmt_core.evaluation.learning import load_report
+
+    report = load_report()
+    assert report is not None and {"planted", "random_walk"} <= set(report["summary"]["market"])
+    at = open_page(empty_root, "learning")
+    no_exception(at)
+    table = at.dataframe[0].value
+    assert "share_of_edge" in table.columns and (table["share_of_edge"] > 0.7).all()
+    at.segmented_control[0].set_value("random_walk").run()
+    no_exception(at)
+    assert any("random walk" in x.value for x in at.info)
