@@ -7,7 +7,9 @@ survive a page refresh or a restart of the dashboard, and several can run at onc
 
 Cancelling writes the run's ``cancel`` file (the trainer checks it between batches) and sends
 SIGTERM to the process; resuming relaunches ``finmt train --resume NAME`` on the same directory
-(which is also how a new run starts: the dashboard writes config.yaml first).
+(which is also how a new run starts: the dashboard writes config.yaml first). Resume is one
+claim per run: two sessions pressing it at once start one process (the check and the launch
+happen under the run's ``.launch.lock``), and the trainer's own lock refuses any second one.
 
 In viewer mode (``FINMT_VIEWER=1``) launch, resume and cancel refuse with
 :class:`dashboard.state.ReadOnlyError`; reading a job's status works as always.
@@ -28,7 +30,8 @@ from typing import Any
 from dashboard.state import require_editor
 from finmt_core.config import ExperimentConfig
 from finmt_core.errors import RunError
-from finmt_core.training.runs import STALE_STATE, RunDir, create_run, effective_state, now_iso
+from finmt_core.training.atomic import file_lock
+from finmt_core.training.runs import DAMAGED_STATE, STALE_STATE, RunDir, create_run, effective_state, now_iso
 
 log = logging.getLogger("finmt.dashboard.jobs")
 
@@ -73,8 +76,15 @@ class JobView:
 
     @property
     def can_resume(self) -> bool:
-        """A stopped run with a last checkpoint can continue where it stopped."""
-        return self.state in ("failed", "cancelled", STALE_STATE) and self.run.last_checkpoint.is_file()
+        """A stopped run with a last checkpoint can continue where it stopped; one that never
+        trained (e.g. a demo run whose process was killed first) can start."""
+        return self.state in ("failed", "cancelled", STALE_STATE, DAMAGED_STATE) and startable(self.run)
+
+
+def startable(run: RunDir) -> bool:
+    """True when ``finmt train --resume`` can continue ``run`` (it has ``last.pt``) or start it
+    (it never completed an epoch)."""
+    return run.last_checkpoint.is_file() or (not run.metric_records() and not run.best_checkpoint.is_file())
 
 
 def train_command(run: RunDir) -> list[str]:
@@ -128,16 +138,21 @@ def launch(config: ExperimentConfig, root: str | Path, name: str | None = None, 
 
 
 def resume(run: RunDir) -> int:
-    """Relaunch training of a stopped run from its last checkpoint; returns the new pid."""
+    """Relaunch training of a stopped run from its last checkpoint (or start a run that never
+    trained); returns the new pid. RunError when it is training or being started already."""
     require_editor("Resuming a run")
-    view = job_view(run)
-    if view.active:
-        raise RunError(f"run {run.name!r} is still {view.state}; cancel it before resuming")
-    if not run.last_checkpoint.is_file():
-        raise RunError(f"run {run.name!r} has no checkpoint to resume from; start a new run instead")
-    run.clear_cancel()
-    run.write_status(state="queued", error=None, message="resuming from the last checkpoint")
-    return _spawn(run, train_command(run))
+    with file_lock(run.path / ".launch.lock"):  # check-and-launch as one step across sessions
+        holder = run.training_holder()
+        if holder is not None:
+            raise RunError(f"run {run.name!r} is being trained by {holder}; wait for it to finish or cancel it")
+        view = job_view(run)
+        if view.active:
+            raise RunError(f"run {run.name!r} is still {view.state}; cancel it before resuming")
+        if not startable(run):
+            raise RunError(f"run {run.name!r} has no checkpoint to resume from; start a new run instead")
+        run.clear_cancel()
+        run.write_status(state="queued", error=None, message="resuming from the last checkpoint")
+        return _spawn(run, train_command(run))
 
 
 def _process(pid: int) -> Any | None:
@@ -223,6 +238,9 @@ def job_view(run: RunDir) -> JobView:
     elif gone and state == "queued":
         state = "failed"
         error = error or f"the training process exited before starting. Log:\n{log_tail(run, 15)}"
+    message = status.get("message")
+    if state == "cancelled" and status.get("state") == "queued":  # effective_state: its demo process died
+        message = "the demo process stopped before this run started; Resume trains it"
     return JobView(
         run=run,
         state=state,
@@ -232,7 +250,7 @@ def job_view(run: RunDir) -> JobView:
         eta_s=_float(status.get("eta_s")),
         device=status.get("device"),
         error=error,
-        message=status.get("message"),
+        message=message,
         model=status.get("model"),
         best_val_loss=_float(status.get("best_val_loss")),
         pid=int(pid) if pid else None,

@@ -30,7 +30,8 @@ METRIC_TEXT = {
 
 root = state.runs_root()
 st.title("Backtest", anchor=False)
-run, config = w.pick_finished_run(root, "the backtest")
+with guard("Opening the run"):  # a damaged config.yaml: one message, the picker stays
+    run, config = w.pick_finished_run(root, "the backtest")
 
 with guard("Reading predictions"):
     preds = cache.predictions(run)

@@ -86,7 +86,8 @@ st.subheader("Compare runs", anchor=False)
 others = [r.name for r in runs if r.name != run.name]
 picked = st.multiselect("Overlay these runs", others, key="compare", placeholder="choose runs to overlay")
 if picked:
-    tasks = sorted({t.name for r in [run.name, *picked] for t in cache.config(RunDir(root / r)).tasks})
+    with guard("Reading the runs to compare"):
+        tasks = sorted({t.name for r in [run.name, *picked] for t in cache.config(RunDir(root / r)).tasks})
     k = st.columns([3, 1])
     series = k[0].segmented_control("Loss", ["total", *tasks], default="total", key="compare_series")
     side = k[1].segmented_control("Segment", ["val", "train"], default="val", key="compare_side")

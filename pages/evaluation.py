@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import cache, state
 from dashboard import widgets as w
-from dashboard.errors import guard
+from dashboard.errors import guard, show_error
 from finmt_core import plots
 from finmt_core.evaluation.breakdowns import ic_series
 from finmt_core.evaluation.evaluate import metric_table
@@ -19,9 +19,14 @@ from finmt_core.evaluation.metrics import reliability_bins
 
 root = state.runs_root()
 st.title("Evaluation", anchor=False)
-run, config = w.pick_finished_run(root, "the evaluation")
+with guard("Opening the run"):  # a damaged config.yaml: one message, the picker stays
+    run, config = w.pick_finished_run(root, "the evaluation")
 
-evaluation = cache.evaluation_file(run)
+try:
+    evaluation = cache.evaluation_file(run)
+except Exception as exc:  # a damaged evaluation.json: say so, and offer to rebuild it below
+    show_error("Reading evaluation.json", exc, hint="Evaluate the run again to rebuild the file.")
+    evaluation = None
 if evaluation is None:
     w.empty_state("Not evaluated yet", "Evaluation scores the test predictions and fits the baselines "
                   "(majority class, momentum, zero return, LightGBM) on exactly the same rows."
@@ -89,6 +94,8 @@ if gated:
 
 # ---- per task ------------------------------------------------------------------------------
 st.subheader("Per task", anchor=False)
+with guard("Reading the predictions"):  # the charts below need predictions.parquet itself
+    cache.predictions(run)
 scored = [t for t in config.tasks if t.name in evaluation.get("tasks", {})]
 normalise = st.toggle("Normalise confusion matrices (rows = true class)", value=True, key="eval_norm")
 for tab, task in zip(st.tabs([t.name for t in scored]), scored):

@@ -17,7 +17,8 @@ METHODS = {"integrated_gradients": "Integrated Gradients", "saliency": "Saliency
 
 root = state.runs_root()
 st.title("Attention & explanations", anchor=False)
-run, config = w.pick_finished_run(root, "the explanations")
+with guard("Opening the run"):  # a damaged config.yaml: one message, the picker stays
+    run, config = w.pick_finished_run(root, "the explanations")
 
 with guard("Reading predictions"):
     preds = cache.predictions(run)

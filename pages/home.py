@@ -45,7 +45,7 @@ def demo_panel() -> None:
 HIGHER_IS_BETTER = {metric: higher for metric, higher in HEADLINE.values()}
 #: text colour of each state in the runs table (the badge colours of the other pages)
 STATE_COLOURS = {"done": "#15803d", "running": "#2563eb", "queued": "#6b7280", "failed": "#b91c1c",
-                 "cancelled": "#c2410c", "stopped (no heartbeat)": "#7c3aed"}
+                 "cancelled": "#c2410c", "stopped (no heartbeat)": "#7c3aed", "damaged": "#b91c1c"}
 
 
 def headline(evaluation: dict | None) -> str:
@@ -64,6 +64,14 @@ def headline(evaluation: dict | None) -> str:
     return " · ".join(parts)
 
 
+def headline_of(run) -> str:
+    """The run's headline from evaluation.json; a damaged file says so (one line) instead."""
+    try:
+        return headline(cache.evaluation_file(run))
+    except Exception as exc:  # damaged evaluation.json: the message names the file and the fix
+        return str(exc)[:200]
+
+
 def runs_table(runs) -> tuple[pd.DataFrame, int]:
     rows, active = [], 0
     for run in runs:
@@ -78,7 +86,7 @@ def runs_table(runs) -> tuple[pd.DataFrame, int]:
             "run": run.name,
             "state": w.state_text(view.state),
             "model": cfg.model.name,
-            "headline": headline(cache.evaluation_file(run)) or (view.error or view.message or ""),
+            "headline": (view.error if view.state == "damaged" else headline_of(run)) or (view.error or view.message or ""),
             "progress": view.progress,
             "best val loss": view.best_val_loss if view.best_val_loss is not None else float("nan"),
             "tasks": ", ".join(t.name for t in cfg.tasks),

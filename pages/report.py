@@ -13,7 +13,8 @@ root = state.runs_root()
 presenting = state.presentation_mode()
 if not presenting:
     st.title("Report", anchor=False)
-run, config = w.pick_finished_run(root, "the report")
+with guard("Opening the run"):  # a damaged config.yaml: one message, the picker stays
+    run, config = w.pick_finished_run(root, "the report")
 built_key = f"report_built.{run.name}"
 
 # ---- controls (hidden in presentation mode) ---------------------------------------------------

@@ -32,7 +32,8 @@ OUTCOME = {1.0: "Up", -1.0: "Down"}
 
 root = state.runs_root()
 st.title("Signal-gated predictions", anchor=False)
-run, config = w.pick_finished_run(root, "signal gating")
+with guard("Opening the run"):  # a damaged config.yaml: one message, the picker stays
+    run, config = w.pick_finished_run(root, "signal gating")
 
 with guard("Reading predictions"):
     preds = cache.predictions(run)

@@ -156,7 +156,7 @@ def job_card(view: jobs.JobView) -> None:
             epoch = f"epoch {view.epoch or 0}/{view.epochs or '?'}"
             eta = f"ETA {w.fmt_seconds(view.eta_s)}" if view.active else (view.message or "")
             st.progress(view.progress, text=f"{epoch} · {eta} · device {view.device or '–'}")
-        if view.state.startswith("failed"):
+        if view.state.startswith("failed") or view.state == "damaged":
             st.error(view.error or "The run stopped without a message (see the log).", icon=":material/error:")
         tail = jobs.log_tail(view.run, 40)
         if tail and not view.active:

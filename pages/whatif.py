@@ -14,7 +14,8 @@ from finmt_core.inference.whatif import MC_COLUMNS
 
 root = state.runs_root()
 st.title("What-if", anchor=False)
-run, config = w.pick_finished_run(root, "the what-if explorer")
+with guard("Opening the run"):  # a damaged config.yaml: one message, the picker stays
+    run, config = w.pick_finished_run(root, "the what-if explorer")
 
 with guard("Loading the model", hint="The run needs its checkpoint (or, for a baseline, its data) to predict."):
     predictor = cache.predictor(run)

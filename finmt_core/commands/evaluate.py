@@ -47,6 +47,12 @@ def format_evaluation(ev: dict[str, Any]) -> str:
     if not head.empty:
         with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4f}".format):
             lines.append(head.set_index("task").to_string())
+    for task, sig in ev.get("significance", {}).items():
+        best = sig.get("vs_best_baseline")
+        if best and best.get("value") is not None:
+            p = best.get("p_value")
+            lines.append(f"{task}: edge over the best baseline ({best['baseline']}) {best['value']:+.4f} "
+                         f"(> 0: model better), p = {'n/a' if p is None else f'{p:.3g}'} (H0: no edge, paired by date)")
     g = ev.get("signal_gated")
     if g:
         lines.append(f"signal-gated @ {g['threshold']}: coverage {g['coverage']:.3f}, accuracy {g['accuracy']:.3f}")

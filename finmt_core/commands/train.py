@@ -105,6 +105,18 @@ def set_horizon(tasks: list[dict[str, Any]], horizon: int) -> list[dict[str, Any
     return keep
 
 
+def refuse_unhonoured(cfg: Any) -> None:
+    """ConfigError for a config key ``finmt train`` cannot honour (never silently ignored)."""
+    folds = int(cfg.split.folds)
+    if folds > 1:
+        raise ConfigError(
+            f"split.folds = {folds} asks for walk-forward training, which `finmt train` does not do yet (it would "
+            "train one split and ignore the folds). Set split.folds: 1 to train one run; for a walk-forward "
+            "evaluation (one run per fold, metrics as mean ± std over folds) use Python: "
+            f"`from finmt_core.evaluation import walk_forward_evaluate; walk_forward_evaluate(config, 'runs', folds={folds})`"
+        )
+
+
 def _fmt(x: Any, digits: int = 4) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "-"
@@ -192,10 +204,12 @@ def register(app: typer.Typer) -> None:
                 raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
             if changes:
                 cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update=changes)})
+            refuse_unhonoured(cfg)
             run = train_run(cfg, run_dir, name=resume, resume=True, callbacks=callbacks)
         else:
             cfg = build_config(data=data, preset=preset, config_file=config, epochs=epochs, horizon=horizon,
                                device=device, seed=seed, single_task=single_task, date_format=date_format)
+            refuse_unhonoured(cfg)
             run = train_run(cfg, run_dir, name=name, callbacks=callbacks)
         if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
             return

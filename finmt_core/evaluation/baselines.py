@@ -95,8 +95,15 @@ def single_task_predictions(
     task: Task, sibling: Path, dates: np.ndarray, tickers: np.ndarray
 ) -> np.ndarray | None:
     """A sibling single-task run's test predictions of ``task`` on the given rows (estimator
-    format), or None when it does not cover every one of them."""
-    df = pd.read_parquet(Path(sibling) / "predictions.parquet")
+    format), or None when it does not cover every one of them or its predictions are damaged."""
+    from finmt_core.errors import RunError
+    from finmt_core.training.runs import RunDir
+
+    try:
+        df = RunDir(sibling).predictions()
+    except RunError as exc:  # a damaged sibling is no reason to fail this run's evaluation
+        log.warning("single-task run %s not used: %s", Path(sibling).name, exc)
+        return None
     df = df[df["split"] == "test"]
     cols = output_columns(task)
     if any(c not in df.columns for c in cols):

@@ -11,7 +11,6 @@ default backtest net of costs, and plain-spoken warnings. JSON keys: ``run``, ``
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -186,7 +185,7 @@ def evaluate_run(run_dir: str | Path, *, write: bool = True, baselines: tuple[st
                 same_rows[SINGLE_TASK] = sp
         for name, bp in same_rows.items():
             result["baselines"][name][t.name] = score_task(t, r.y, bp, r.dates)
-        result["significance"][t.name] = task_significance(t, r, same_rows)
+        result["significance"][t.name] = _with_edge_tests(task_significance(t, r, same_rows))
         result["warnings"] += collapse_warnings(t, m)
         result["warnings"] += baseline_warnings(t, m, result["baselines"], result["significance"][t.name])
 
@@ -201,6 +200,21 @@ def evaluate_run(run_dir: str | Path, *, write: bool = True, baselines: tuple[st
         atomic_write_json(run.evaluation_path, result)
         log.info("wrote %s", run.evaluation_path)
     return result
+
+
+def _with_edge_tests(sig: dict[str, Any]) -> dict[str, Any]:
+    """Every edge gets its p-value (H0: no edge over that baseline, paired by date), and
+    ``vs_best_baseline`` is the edge over the strongest baseline: the test that answers "does the
+    model beat what a naive rule already gets?". The model's own metric carries no p-value (a test
+    of accuracy = 0 or pinball = 0 says nothing)."""
+    from finmt_core.evaluation.significance import best_baseline_edge, edge_p_value
+
+    sig.get("model", {}).pop("p_value", None)
+    for edge in sig.get("vs", {}).values():
+        if "se" in edge:
+            edge["p_value"] = edge_p_value(edge)
+    sig["vs_best_baseline"] = best_baseline_edge(sig.get("vs", {}))
+    return sig
 
 
 def _breakdowns(tasks: list, rows: dict[str, TaskRows], task_metrics: dict[str, Any], prepared: Any,
@@ -231,11 +245,10 @@ def _backtest_summary(test: pd.DataFrame, tasks: list, prepared: Any, cost_bps: 
 
 
 def load_evaluation(run_dir: str | Path) -> dict[str, Any]:
-    """evaluation.json of a run (RunError when it has not been evaluated)."""
-    path = Path(run_dir) / "evaluation.json"
-    if not path.is_file():
-        raise RunError(f"{path.parent.name} has no evaluation.json; run `finmt evaluate {path.parent}`")
-    return json.loads(path.read_text())
+    """evaluation.json of a run (RunError when it has not been evaluated or is damaged)."""
+    from finmt_core.training.runs import RunDir
+
+    return RunDir(run_dir).evaluation()
 
 
 def metric_table(evaluation: dict[str, Any], metrics: tuple[str, ...] | None = None) -> pd.DataFrame:

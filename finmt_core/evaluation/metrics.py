@@ -186,7 +186,8 @@ def regression_metrics(
     ``dates``, IC / rank IC / ICIR.
 
     Directional accuracy counts rows where ``sign(pred) == sign(y_true)`` among rows with a
-    non-zero target. The tolerance band defaults to half the target's standard deviation
+    non-zero target; it is NaN (not applicable) when every prediction is exactly 0, as the
+    ``naive_zero`` baseline's: a zero forecast calls no direction. The tolerance band defaults to half the target's standard deviation
     (reported as ``hit_tolerance``). ``pred_std`` / ``target_std`` feed the collapse check.
     """
     y = np.asarray(y_true, dtype=np.float64)
@@ -199,7 +200,7 @@ def regression_metrics(
         "mae": _f(skm.mean_absolute_error(y, p)),
         "rmse": _f(np.sqrt(skm.mean_squared_error(y, p))),
         "r2": _f(skm.r2_score(y, p)) if n > 1 else float("nan"),
-        "directional_accuracy": _f(np.mean(np.sign(p[nz]) == np.sign(y[nz]))) if nz.any() else float("nan"),
+        "directional_accuracy": _f(np.mean(np.sign(p[nz]) == np.sign(y[nz]))) if nz.any() and p.any() else float("nan"),
         "hit_ratio": _f(np.mean(np.abs(p - y) <= tol)),
         "hit_tolerance": tol,
         "pred_std": _f(np.std(p)),

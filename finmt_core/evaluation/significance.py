@@ -39,13 +39,14 @@ def clustered_mean(num_d: np.ndarray, den_d: np.ndarray, alpha: float = ALPHA) -
     """Ratio mean ``sum(num_d) / sum(den_d)`` with its date-clustered standard error.
 
     The SE is the linearised (sandwich) estimator with clusters = dates:
-    ``var = D / (D - 1) * sum_d (num_d - m * den_d)^2 / (sum_d den_d)^2``. The interval and
-    p-value (H0: mean = 0) use a t distribution with D - 1 degrees of freedom.
+    ``var = D / (D - 1) * sum_d (num_d - m * den_d)^2 / (sum_d den_d)^2``. The interval uses a
+    t distribution with D - 1 degrees of freedom. No p-value: "mean = 0" is a meaningful null
+    only for a difference (an edge), see :func:`edge_p_value`.
     """
     d = len(num_d)
     total = float(den_d.sum())
     if d == 0 or total <= 0:
-        return {"value": float("nan"), "se": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "p_value": float("nan"), "n_dates": float(d)}
+        return {"value": float("nan"), "se": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "n_dates": float(d)}
     m = float(num_d.sum()) / total
     if d < 2:
         se = float("nan")
@@ -53,8 +54,7 @@ def clustered_mean(num_d: np.ndarray, den_d: np.ndarray, alpha: float = ALPHA) -
         resid = num_d - m * den_d
         se = float(np.sqrt(d / (d - 1) * np.sum(resid**2)) / total)
     q = stats.t.ppf(1 - alpha / 2, df=max(d - 1, 1))
-    p = float(2 * stats.t.sf(abs(m / se), df=d - 1)) if d > 1 and se > 0 else float("nan")
-    return {"value": m, "se": se, "ci_low": m - q * se, "ci_high": m + q * se, "p_value": p, "n_dates": float(d)}
+    return {"value": m, "se": se, "ci_low": m - q * se, "ci_high": m + q * se, "n_dates": float(d)}
 
 
 def bootstrap_ratio(
@@ -88,14 +88,40 @@ def paired_edge(
 ) -> dict[str, float]:
     """Edge of a model over a baseline on the SAME rows: the mean of ``model - base`` per row
     (e.g. correct_model - correct_base, or abs_err_base - abs_err_model), date-clustered,
-    with a date bootstrap interval. ``significant`` is 1.0 when the interval excludes 0."""
+    with a date bootstrap interval. ``significant`` is 1.0 when the interval excludes 0;
+    ``p_value`` tests H0 "no edge"."""
     m = np.asarray(model_values, dtype=np.float64)
     b = np.asarray(base_values, dtype=np.float64)
     if m.shape != b.shape:
         raise DataError(f"paired_edge: model and baseline rows differ ({m.shape} vs {b.shape}); score them on the same rows")
     out = mean_by_date(m - b, dates, seed=seed)
     out["significant"] = float(out["ci_low"] > 0 or out["ci_high"] < 0) if np.isfinite(out["se"]) else 0.0
+    out["p_value"] = edge_p_value(out)  # H0: no edge
     return out
+
+
+def edge_p_value(edge: dict[str, Any]) -> float:
+    """Two-sided p-value of H0 "no edge" (``value == 0``) for a date-clustered edge (a dict of
+    :func:`paired_edge` or :func:`series_mean` of per-date differences): t test with
+    ``n_dates - 1`` degrees of freedom. NaN when the edge has no standard error."""
+    value, se, d = (float(x) if (x := edge.get(k)) is not None else float("nan") for k in ("value", "se", "n_dates"))
+    if not (np.isfinite(value) and np.isfinite(se) and se > 0 and d > 1):
+        return float("nan")
+    return float(2 * stats.t.sf(abs(value / se), df=d - 1))
+
+
+def best_baseline_edge(vs: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The model's edge over its strongest baseline: of the per-baseline edges ``vs`` (model
+    minus baseline on the same rows, > 0 = model better), the smallest finite one, with
+    ``baseline`` (its name), ``p_value`` (:func:`edge_p_value`) and ``test`` (what it tests).
+    None when no baseline has a finite edge."""
+    finite = {k: e for k, e in vs.items() if e.get("value") is not None and np.isfinite(e["value"])}
+    if not finite:
+        return None
+    name = min(finite, key=lambda k: finite[k]["value"])
+    return {"baseline": name, **finite[name], "p_value": edge_p_value(finite[name]),
+            "test": "H0: the model scores the same as this baseline on the same test rows "
+                    "(per-date differences, date-clustered t test)"}
 
 
 def series_mean(values: pd.Series | np.ndarray, *, seed: int = 0) -> dict[str, float]:

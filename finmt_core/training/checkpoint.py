@@ -70,17 +70,45 @@ def save_checkpoint(path: str | Path, ckpt: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True`` (no arbitrary code is unpickled)."""
+    """Load a checkpoint with ``weights_only=True`` (no arbitrary code is unpickled).
+
+    Raises:
+        RunError: missing, damaged or foreign file; the message says which other checkpoints
+            of the run exist and what to do (see :func:`damaged_checkpoint_hint`).
+    """
     p = Path(path)
     if not p.is_file():
         raise RunError(f"checkpoint not found: {p}")
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupted file or a pickle that is not plain data
-        raise RunError(f"cannot load checkpoint {p}: {exc}") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise RunError(f"{p} is not a finmt checkpoint (expected format {FORMAT!r})")
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0][:160]
+        raise RunError(f"cannot load checkpoint {p}: the file is damaged ({detail}). {damaged_checkpoint_hint(p)}") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "state_dict" not in ckpt:
+        raise RunError(f"{p} is not a finmt checkpoint (expected format {FORMAT!r}). {damaged_checkpoint_hint(p)}")
     return ckpt
+
+
+def damaged_checkpoint_hint(path: Path) -> str:
+    """What to do about an unreadable checkpoint of a run (``<run>/checkpoints/<file>.pt``).
+
+    ``last.pt`` alone carries the optimizer and RNG state that ``--resume`` needs; ``best.pt``
+    and ``epoch-NNNN.pt`` hold weights only, so they can stand in for one another (and a
+    ``last.pt`` for ``best.pt``), but not for ``last.pt``.
+    """
+    folder, run = path.parent, path.parent.parent
+    others = sorted(p.name for p in folder.glob("*.pt") if p.name != path.name)
+    retrain = f"retrain with `finmt train --config {run / 'config.yaml'}`"
+    if path.name == "last.pt":
+        return (f"The run cannot continue from it (only last.pt holds the optimizer state). Delete it and run "
+                f"`finmt train --resume {run.name}` to train the run again from epoch 1, or {retrain}."
+                + (f" Its weights-only checkpoint(s) {', '.join(others)} still serve evaluation and prediction."
+                   if others else ""))
+    if others:
+        pick = "last.pt" if "last.pt" in others else others[-1]
+        return (f"Use another checkpoint of the run instead: `cp {folder / pick} {path}` "
+                f"(present: {', '.join(others)}), or {retrain}.")
+    return f"The run has no other checkpoint: {retrain}."
 
 
 def checkpoint_tasks(ckpt: dict[str, Any]) -> list[Task]:

@@ -5,10 +5,17 @@ A fresh run validates everything that can fail fast (data, horizon vs history, m
 compatibility) *before* its directory is created, so a bad command leaves nothing behind.
 A run the dashboard created (state "queued", no checkpoint) or one that was cancelled/killed
 is continued with ``resume=True``.
+
+One trainer per run: the training holds the run's lock (:meth:`RunDir.training_lock`) from
+before it reads the run until it returns, so a second ``--resume`` of the same run refuses
+instead of training beside the first. A full disk ends the training with one
+:class:`RunError` line; everything on disk stays whole and ``--resume`` continues once there
+is space again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -22,6 +29,7 @@ import torch
 from finmt_core.config import ExperimentConfig
 from finmt_core.errors import FinmtError, RunError
 from finmt_core.training import distributed as dist
+from finmt_core.training.atomic import is_disk_full
 from finmt_core.training.callbacks import Callback, default_callbacks
 from finmt_core.training.checkpoint import load_checkpoint, model_from_checkpoint
 from finmt_core.training.device import resolve_device, seed_everything
@@ -136,18 +144,35 @@ def train_run(
     if probe is None:
         raise RunError("resume needs the name of the run to continue")
     owns_group = dist.setup(_device_type(probe))
+    held: list[RunDir] = []  # the run, once known (for the disk-full message)
     try:
-        return _train_run(config, Path(runs_root), name, resume, panel, list(callbacks))
+        with contextlib.ExitStack() as locks:
+            return _train_run(config, Path(runs_root), name, resume, panel, list(callbacks), locks, held)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        raise _disk_full(held[0] if held else None, exc) from None
     finally:
         if owns_group:
             dist.cleanup()
 
 
-def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, resume: bool,
-               panel: pd.DataFrame | None, callbacks: list[Callback]) -> RunDir:
-    from finmt_core.data.prepare import prepare
-    from finmt_core.models import create_model, is_estimator
+def _disk_full(run: RunDir | None, exc: OSError) -> RunError:
+    """The one-line error of a full disk; the run (if any) is marked failed when that still fits."""
+    where = exc.filename or "a run file"
+    if run is None:
+        return RunError(f"no space left on device while writing {where}; free some space and train again")
+    msg = (f"no space left on device while writing {where}; the files of run {run.name!r} are intact. Free some "
+           f"space, then continue from its last checkpoint: finmt train --resume {run.name} --run-dir {run.path.parent}")
+    if dist.is_main_process():
+        with contextlib.suppress(OSError):
+            run.write_status(state="failed", error=msg, finished=now_iso(), message="failed: disk full")
+    return RunError(msg)
 
+
+def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, resume: bool,
+               panel: pd.DataFrame | None, callbacks: list[Callback], locks: contextlib.ExitStack,
+               held: list[RunDir]) -> RunDir:
     main = dist.is_main_process()
     ckpt = None
     panel_given = panel is not None
@@ -155,6 +180,9 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
         if not name:
             raise RunError("resume needs the name of the run to continue")
         run = open_run(root, name)
+        if main:  # before anything is read: a second trainer of this run stops here, touching nothing
+            locks.enter_context(run.training_lock())
+            held.append(run)
         state = run.effective_state()
         # only rank 0 judges: under torchrun the other ranks may read rank 0's "running" status
         if main and state == "running" and run.status().get("pid") != os.getpid():
@@ -162,12 +190,19 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
         config = _resume_config(run.config(), config)
         if run.last_checkpoint.is_file():
             ckpt = load_checkpoint(run.last_checkpoint)
+        elif main:
+            _forget_earlier_training(run)
+        if main:
+            run.clean_temp_files()
         panel = panel if panel is not None and not run.panel_path.is_file() else _run_panel(run, config)
     else:
         assert config is not None
         panel = panel if panel is not None else load_source_panel(config)
         run = None  # type: ignore[assignment]
     assert config is not None
+    from finmt_core.data.prepare import prepare  # after the lock: a refused trainer stops at once
+    from finmt_core.models import create_model, is_estimator
+
     try:
         device = resolve_device(config.train.device)
         seed_everything(config.train.seed)
@@ -193,6 +228,9 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
         if kind == "error":
             raise RunError(value)
         run = RunDir(root / value)
+        if main:
+            locks.enter_context(run.training_lock())
+            held.append(run)
     elif main:
         run.write_config(config)
     # Runs are self-contained: anything not regenerable from the config is copied in.
@@ -246,6 +284,12 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
         if main:
             run.write_status(state="cancelled", finished=now_iso(), message="interrupted")
         raise
+    except OSError as exc:
+        if not is_disk_full(exc):
+            if main:
+                _mark_failed(run, exc)
+            raise
+        raise _disk_full(run, exc) from None
     except RunError:
         raise
     except Exception as exc:
@@ -256,7 +300,23 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
 
 def _mark_failed(run: RunDir, exc: BaseException) -> None:
     text = str(exc) if isinstance(exc, FinmtError) else f"{type(exc).__name__}: {exc}"
-    run.write_status(state="failed", error=text, finished=now_iso(), message="failed")
+    try:
+        run.write_status(state="failed", error=text, finished=now_iso(), message="failed")
+    except OSError as write_exc:  # e.g. the disk is full: the original error is the one to report
+        log.warning("could not record the failure of run %s: %s", run.name, write_exc)
+
+
+def _forget_earlier_training(run: RunDir) -> None:
+    """A run resumed without ``last.pt`` trains from epoch 1: the metrics log and per-epoch
+    checkpoints of an earlier training (whose last.pt was deleted) would duplicate epochs."""
+    if not run.metric_records():
+        return
+    log.warning("run %s has no checkpoints/last.pt: training starts again from epoch 1 and its metrics log "
+                "is restarted", run.name)
+    run.truncate_metrics(0)
+    for old in run.checkpoints_dir.glob("epoch-*.pt"):
+        with contextlib.suppress(FileNotFoundError):
+            old.unlink()
 
 
 def weights_fingerprint(model: torch.nn.Module) -> list[float]:

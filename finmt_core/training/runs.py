@@ -8,6 +8,11 @@ Layout (see docs/ARCHITECTURE.md)::
 Every whole-file write is atomic (temp file in the same folder + ``os.replace``), so a reader
 never sees half a file; ``metrics.jsonl`` is append-only with one ``write`` + ``fsync`` per
 line, and readers skip a torn last line.
+
+Reading is where damage (a hand edit, a bad copy, a dying disk) is caught: every reader raises
+:class:`RunError` with one line naming the file and the fix, except ``status.json``, which reads
+as the state ``"damaged"`` with the reason so that the run stays in every list. A training
+holds the run's ``.train.lock`` (:meth:`RunDir.training_lock`): one trainer per run at a time.
 """
 
 from __future__ import annotations
@@ -27,12 +32,23 @@ from typing import Any
 import pandas as pd
 
 from finmt_core.config import ExperimentConfig
-from finmt_core.errors import RunError
-from finmt_core.training.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, json_default
+from finmt_core.errors import FinmtError, RunError
+from finmt_core.training.atomic import (
+    DiskFullError,
+    append_line,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    clean_stale_temp_files,
+    file_lock,
+    json_default,
+    lock_holder,
+)
 
 __all__ = [
-    "STALE_STATE", "RunDir", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "create_run",
-    "delete_run", "effective_state", "list_runs", "now_iso", "open_run", "validate_run_name",
+    "DAMAGED_STATE", "STALE_STATE", "DiskFullError", "RunDir", "atomic_write_bytes", "atomic_write_json",
+    "atomic_write_text", "create_run", "delete_run", "effective_state", "list_runs", "now_iso", "open_run",
+    "validate_run_name",
 ]
 
 log = logging.getLogger(__name__)
@@ -42,6 +58,16 @@ STATES = ("queued", "running", "done", "failed", "cancelled")
 #: A "running" run whose heartbeat is older than this is reported as stale (seconds).
 STALE_AFTER_S = 300.0
 STALE_STATE = "failed (stale)"
+#: The state shown for a run whose status.json cannot be read (the reason is in ``error``).
+DAMAGED_STATE = "damaged"
+#: Held (flock) by the process training the run; holds its pid as text.
+TRAIN_LOCK = ".train.lock"
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message, shortened: for one-line error messages."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def now_iso() -> str:
@@ -89,6 +115,9 @@ def effective_state(status: dict[str, Any], now: datetime | None = None, stale_a
     """The state to show: ``"failed (stale)"`` for a "running" run whose process is gone
     (same host, pid dead) or whose heartbeat is older than ``stale_after_s``."""
     state = str(status.get("state") or "queued")
+    if state == "queued" and status.get("launcher") == "demo" and status.get("pid") \
+            and status.get("host") in (None, socket.gethostname()) and not _pid_alive(int(status["pid"])):
+        return "cancelled"  # the demo process was killed before it reached this run
     if state != "running":
         return state
     pid = status.get("pid")
@@ -165,22 +194,41 @@ class RunDir:
 
     # ---- config and status ----------------------------------------------------------------
     def config(self) -> ExperimentConfig:
+        """config.yaml; RunError naming the file and the fix when it is missing or damaged."""
         if not self.config_path.is_file():
             raise RunError(f"{self.path} is not a run directory (no config.yaml)")
-        return ExperimentConfig.from_yaml(self.config_path)
+        try:
+            return ExperimentConfig.from_yaml(self.config_path)
+        except (FinmtError, UnicodeDecodeError, OSError) as exc:
+            raise RunError(
+                f"the config of run {self.name!r} cannot be read ({one_line(exc)}). Repair {self.config_path} "
+                "(its checkpoints keep a copy of the config under the key 'config'), or delete the run and train again"
+            ) from None
 
     def write_config(self, config: ExperimentConfig) -> None:
         atomic_write_text(self.config_path, config.to_yaml())
 
-    def status(self) -> dict[str, Any]:
-        """status.json as a dict (``{"state": "queued"}`` when it does not exist yet)."""
+    def _read_status(self) -> dict[str, Any]:
+        """status.json as a dict ({} when absent); RunError when it is damaged."""
         try:
-            data = json.loads(self.status_path.read_text())
+            data = json.loads(self.status_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {"state": "queued"}
-        except json.JSONDecodeError as exc:  # not possible with atomic writes unless edited by hand
-            raise RunError(f"{self.status_path} is not valid JSON ({exc}); delete it to reset the status") from None
-        return data if isinstance(data, dict) else {"state": "queued"}
+            return {}
+        except (ValueError, OSError) as exc:  # not possible with atomic writes unless damaged by hand
+            raise RunError(f"{self.status_path} is damaged ({one_line(exc)}); the next training of the run "
+                           f"rewrites it (`finmt train --resume {self.name}`), or delete it to reset the status") from None
+        if not isinstance(data, dict):
+            raise RunError(f"{self.status_path} is damaged (not a JSON object); delete it to reset the status")
+        return data
+
+    def status(self) -> dict[str, Any]:
+        """status.json as a dict (``{"state": "queued"}`` when it does not exist yet; state
+        ``"damaged"`` with the reason in ``error`` when it cannot be read)."""
+        try:
+            data = self._read_status()
+        except RunError as exc:
+            return {"state": DAMAGED_STATE, "name": self.name, "error": str(exc), "message": "status.json is damaged"}
+        return data or {"state": "queued"}
 
     def write_status(self, **fields: Any) -> dict[str, Any]:
         """Merge ``fields`` into status.json atomically; returns the new status."""
@@ -188,57 +236,48 @@ class RunDir:
         if state is not None and state not in STATES:
             raise RunError(f"invalid run state {state!r}; one of {STATES}")
         with self._lock():
-            status = self.status()
+            try:
+                status = self._read_status() or {"state": "queued"}
+            except RunError as exc:  # rewritten from what is known: the damaged copy held nothing usable
+                log.warning("%s; rewriting it", exc)
+                status = {"name": self.name}
             status.update(fields)
             atomic_write_json(self.status_path, status, durable=False)
         return status
 
-    @contextlib.contextmanager
-    def _lock(self):  # type: ignore[no-untyped-def]
+    def _lock(self) -> contextlib.AbstractContextManager[None]:
         """Serialise read-modify-write of status.json between processes (POSIX advisory lock)."""
-        try:
-            import fcntl
-        except ImportError:  # Windows: atomic replace only
-            yield
-            return
-        self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / ".status.lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return file_lock(self.path / ".status.lock")
 
     def effective_state(self, stale_after_s: float = STALE_AFTER_S) -> str:
         return effective_state(self.status(), stale_after_s=stale_after_s)
 
     # ---- metrics --------------------------------------------------------------------------
     def append_metrics(self, record: dict[str, Any]) -> None:
-        """Append one JSON line (one write + flush + fsync: a line is whole or absent)."""
-        line = json.dumps(record, default=json_default) + "\n"
+        """Append one JSON line (one write + fsync: a line is whole or absent)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.metrics_path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_line(self.metrics_path, json.dumps(record, default=json_default) + "\n")
 
     def metric_records(self) -> list[dict[str, Any]]:
-        """The metrics lines as dicts; a torn (unparsable) line is skipped."""
+        """The metrics lines as dicts. A damaged line (torn by a crash, unreadable bytes, no
+        integer ``epoch``) is skipped with a warning naming the file and the line."""
         try:
-            text = self.metrics_path.read_text(encoding="utf-8")
+            text = self.metrics_path.read_bytes().decode("utf-8", errors="replace")
         except FileNotFoundError:
             return []
         out = []
-        for line in text.splitlines():
+        for i, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 rec = json.loads(line)
-            except json.JSONDecodeError:
-                log.warning("skipping an incomplete line in %s", self.metrics_path)
+                if not isinstance(rec, dict) or isinstance(rec.get("epoch"), bool):
+                    raise ValueError("not an epoch record")
+                rec["epoch"] = int(rec["epoch"])
+            except (ValueError, TypeError, KeyError):
+                log.warning("skipping damaged line %d of %s", i, self.metrics_path)
                 continue
-            if isinstance(rec, dict):
-                out.append(rec)
+            out.append(rec)
         return out
 
     def metrics(self) -> pd.DataFrame:
@@ -250,16 +289,35 @@ class RunDir:
         return pd.json_normalize(recs, sep=".")
 
     def truncate_metrics(self, last_epoch: int) -> None:
-        """Keep only lines with ``epoch <= last_epoch`` (used when resuming from a checkpoint)."""
-        recs = [r for r in self.metric_records() if int(r.get("epoch", 0)) <= last_epoch]
-        text = "".join(json.dumps(r, default=json_default) + "\n" for r in recs)
+        """Keep one line per epoch ``<= last_epoch``, in epoch order (used when resuming from a
+        checkpoint): damaged lines are dropped, and of an epoch logged twice the later line stays."""
+        by_epoch = {r["epoch"]: r for r in self.metric_records() if r["epoch"] <= last_epoch}
+        text = "".join(json.dumps(by_epoch[e], default=json_default) + "\n" for e in sorted(by_epoch))
         atomic_write_text(self.metrics_path, text)
 
     # ---- outputs --------------------------------------------------------------------------
     def predictions(self) -> pd.DataFrame:
+        """predictions.parquet; RunError (one line: the file and the fix) when it is missing,
+        damaged, or lacks the columns of the run's tasks."""
         if not self.predictions_path.is_file():
             raise RunError(f"run {self.name!r} has no predictions.parquet yet (state: {self.effective_state()})")
-        return pd.read_parquet(self.predictions_path)
+        fix = (f"rewrite it from the run's checkpoint with `finmt train --resume {self.name}` (a finished run "
+               "only predicts again), or retrain the run")
+        try:
+            frame = pd.read_parquet(self.predictions_path)
+        except Exception as exc:  # pyarrow raises several types for truncated / foreign files
+            raise RunError(f"{self.predictions_path} is damaged ({one_line(exc)}); {fix}") from None
+        missing = [c for c in ("date", "ticker", "split") if c not in frame.columns]
+        if not missing and self.config_path.is_file():
+            from finmt_core.evaluation.frames import output_columns
+
+            with contextlib.suppress(RunError):  # a damaged config is reported by whoever reads it
+                for task in self.config().tasks:
+                    missing += [c for c in (f"{task.name}_target", *output_columns(task)) if c not in frame.columns]
+        if missing:
+            raise RunError(f"{self.predictions_path} lacks the column(s) {', '.join(missing[:6])}"
+                           f"{' …' if len(missing) > 6 else ''}; it does not belong to this run or is damaged: {fix}")
+        return frame
 
     def write_predictions(self, frame: pd.DataFrame) -> None:
         buf = io.BytesIO()
@@ -272,9 +330,37 @@ class RunDir:
         atomic_write_bytes(self.panel_path, buf.getvalue())
 
     def evaluation(self) -> dict[str, Any]:
+        """evaluation.json; RunError naming the fix when it is missing or damaged."""
         if not self.evaluation_path.is_file():
             raise RunError(f"run {self.name!r} has no evaluation.json; run `finmt evaluate {self.name}`")
-        return json.loads(self.evaluation_path.read_text())
+        try:
+            data = json.loads(self.evaluation_path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or not isinstance(data.get("run"), dict):
+                raise ValueError("not an evaluation of a run")
+        except (ValueError, OSError) as exc:
+            raise RunError(f"{self.evaluation_path} is damaged ({one_line(exc)}); rebuild it with "
+                           f"`finmt evaluate {self.name}` (or Evaluate now on the Evaluation page)") from None
+        return data
+
+    # ---- one trainer at a time ------------------------------------------------------------
+    def training_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the run's exclusive training lock (``.train.lock``) for a ``with`` block; the OS
+        releases it when the process dies, so a killed trainer never blocks a resume.
+
+        Raises:
+            RunError: another process trains this run now (the message names its pid).
+        """
+        return file_lock(self.path / TRAIN_LOCK, wait=False, record_pid=True, busy=lambda who: RunError(
+            f"run {self.name!r} is being trained by {who}; wait for it to finish or cancel it "
+            "(Cancel on the Train page, or stop that process)"))
+
+    def training_holder(self) -> str | None:
+        """Who trains the run now (``"process 1234"``), or None when nobody holds its lock."""
+        return lock_holder(self.path / TRAIN_LOCK)
+
+    def clean_temp_files(self) -> list[Path]:
+        """Remove temp files that a killed writer left in the run and its checkpoints folder."""
+        return [p for d in (self.path, self.checkpoints_dir) for p in clean_stale_temp_files(d, _pid_alive)]
 
     # ---- cancellation -----------------------------------------------------------------
     def request_cancel(self) -> None:
@@ -333,12 +419,16 @@ def create_run(root: str | Path, name: str | None, config: ExperimentConfig) -> 
                 ) from None
             continue
         run = RunDir(path)
-        run.checkpoints_dir.mkdir()
-        run.write_config(config)
-        run.write_status(
-            state="queued", name=cand, preset=config.preset, model=config.model.name,
-            created=now_iso(), epoch=0, epochs=config.train.epochs, progress=0.0, error=None,
-        )
+        try:
+            run.checkpoints_dir.mkdir()
+            run.write_config(config)
+            run.write_status(
+                state="queued", name=cand, preset=config.preset, model=config.model.name,
+                created=now_iso(), epoch=0, epochs=config.train.epochs, progress=0.0, error=None,
+            )
+        except BaseException:  # a full disk: no half-made run directory stays behind
+            shutil.rmtree(path, ignore_errors=True)
+            raise
         return run
     raise RunError(f"could not find a free run name in {root} for {candidates[0]!r}")
 

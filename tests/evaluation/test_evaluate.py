@@ -115,3 +115,24 @@ def test_random_walk_scores_at_chance(tmp_path) -> None:
     ic = ev["significance"]["return"]["model"]
     assert ic["ci_low"] <= 0.0 <= ic["ci_high"]
     assert any("does NOT beat" in w or "within noise" in w for w in ev["warnings"] if w.startswith("direction"))
+
+
+def test_p_value_tests_the_edge_over_the_best_baseline(evaluated: tuple) -> None:
+    _, ev = evaluated
+    for task, s in ev["significance"].items():
+        assert "p_value" not in s["model"], task  # no test of "accuracy = 0"
+        best = s["vs_best_baseline"]
+        finite = {k: e["value"] for k, e in s["vs"].items() if e.get("value") is not None}
+        assert best["baseline"] == min(finite, key=finite.get), task
+        assert best["value"] == s["vs"][best["baseline"]]["value"] and 0.0 <= best["p_value"] <= 1.0
+        assert s["vs"][best["baseline"]]["p_value"] == best["p_value"]
+    # a zero forecast calls no direction: not applicable, not 0.0
+    assert ev["baselines"]["naive_zero"]["return"]["directional_accuracy"] is None
+
+
+def test_cli_text_names_the_edge_over_the_best_baseline(evaluated: tuple) -> None:
+    from finmt_core.commands.evaluate import format_evaluation
+
+    _, ev = evaluated
+    best = ev["significance"]["direction"]["vs_best_baseline"]
+    assert f"direction: edge over the best baseline ({best['baseline']}) {best['value']:+.4f}" in format_evaluation(ev)

@@ -151,3 +151,10 @@ def test_ic_of_a_constant_with_rounding_noise_is_undefined() -> None:
     assert M.per_date_ic(dates, np.arange(10.0), p).empty
     m = M.regression_metrics(np.arange(10.0), p, dates)
     assert np.isnan(m["ic"]) and m["ic_dates"] == 0
+
+
+def test_a_zero_forecast_has_no_directional_accuracy() -> None:
+    y = np.array([0.01, -0.02, 0.03, 0.0])
+    m = M.regression_metrics(y, np.zeros(4))  # the naive_zero baseline
+    assert np.isnan(m["directional_accuracy"])  # not applicable (None in evaluation.json), not 0.0
+    assert M.regression_metrics(y, np.array([0.0, -1.0, 1.0, 1.0]))["directional_accuracy"] == pytest.approx(2 / 3)

@@ -48,3 +48,28 @@ def test_series_mean_and_describe() -> None:
 def test_bootstrap_needs_two_dates() -> None:
     lo, hi = S.bootstrap_ratio(np.array([1.0]), np.array([1.0]))
     assert np.isnan(lo) and np.isnan(hi)
+
+
+def test_edge_p_value_tests_no_edge_and_the_mean_has_none() -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    dates = np.repeat(np.arange(60), 5)
+    model = (rng.uniform(size=300) < 0.55).astype(float)
+    base = (rng.uniform(size=300) < 0.5).astype(float)
+    edge = S.paired_edge(model, base, dates)
+    t = edge["value"] / edge["se"]
+    assert edge["p_value"] == pytest.approx(2 * stats.t.sf(abs(t), df=59))
+    assert "p_value" not in S.mean_by_date(model, dates)  # "accuracy = 0" is no hypothesis worth a p-value
+    assert np.isnan(S.edge_p_value({"value": 0.1, "se": float("nan"), "n_dates": 10}))
+
+
+def test_best_baseline_edge_is_the_smallest_edge() -> None:
+    vs = {"naive_majority": {"value": 0.08, "se": 0.01, "n_dates": 50.0},
+          "lightgbm": {"value": 0.01, "se": 0.02, "n_dates": 50.0},
+          "naive_zero": {"value": float("nan"), "note": "undefined"}}
+    best = S.best_baseline_edge(vs)
+    assert best["baseline"] == "lightgbm" and best["value"] == 0.01
+    assert best["p_value"] == pytest.approx(S.edge_p_value(vs["lightgbm"])) and best["p_value"] > 0.5
+    assert "same test rows" in best["test"]
+    assert S.best_baseline_edge({"naive_zero": {"value": None}}) is None

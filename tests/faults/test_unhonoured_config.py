@@ -1,0 +1,25 @@
+"""A config key a command cannot honour is an error, never silently ignored."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from fault_helpers import tiny_config
+from typer.testing import CliRunner
+
+from finmt_core.cli import app
+
+pytestmark = pytest.mark.faults
+
+
+def test_train_refuses_walk_forward_folds_and_says_where_to_get_them(tmp_path) -> None:
+    cfg = tiny_config().model_dump(mode="json")
+    cfg["split"]["folds"] = 3
+    path = tmp_path / "wf.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    res = CliRunner().invoke(app, ["train", "--config", str(path), "--run-dir", str(tmp_path / "runs")])
+    assert res.exit_code == 2
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "split.folds = 3" in errors[0] and "Set split.folds: 1" in errors[0]
+    assert "walk_forward_evaluate(config, 'runs', folds=3)" in errors[0]
+    assert not (tmp_path / "runs").exists()  # nothing written
