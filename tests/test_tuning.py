@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 
@@ -57,20 +58,21 @@ def test_three_trial_study_completes_with_sqlite(tmp_path: Path) -> None:
     result = run_tuning(_base(), trials=3, runs_root=tmp_path, seed=0,
                         pruner=optuna.pruners.NopPruner())
     assert result.n_trials == 3
-    assert result.best_value is not None and result.best_value > 0
+    assert result.best_value is not None and np.isfinite(result.best_value)
     assert (tmp_path / "optuna.db").is_file()
     summary = study_summary(default_storage(tmp_path), result.study_name)
     assert list(summary["trials"]["state"]) == ["COMPLETE"] * 3
     runs = set(summary["trials"]["user_attrs_run"])
     assert len(runs) == 3 and all((tmp_path / r / "status.json").is_file() for r in runs)
     assert summary["best_so_far"]["best"].is_monotonic_decreasing
-    # the objective is the run's own best validation loss: nothing read from the test segment
+    # the objective is the run's own best monitored value (the negated validation score, which no
+    # searched task weight can rescale): nothing read from the test segment
     best = RunDir(tmp_path / result.best_run)
-    assert best.status()["best_val_loss"] == pytest.approx(result.best_value)
+    assert best.status()["best_val_score"] == pytest.approx(-result.best_value)
 
 
 def test_pruned_trials_are_marked_and_keep_their_run(tmp_path: Path) -> None:
-    always = optuna.pruners.ThresholdPruner(upper=0.0)  # any positive val loss is pruned
+    always = optuna.pruners.ThresholdPruner(upper=-1e9)  # every reported value is above it: pruned
     result = run_tuning(_base(), trials=2, runs_root=tmp_path, seed=0, pruner=always)
     summary = study_summary(default_storage(tmp_path), result.study_name)
     assert list(summary["trials"]["state"]) == ["PRUNED", "PRUNED"]
