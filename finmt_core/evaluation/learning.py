@@ -281,7 +281,13 @@ def summary_table(rows: Sequence[LearningRow]) -> pd.DataFrame:
         df[c] = pd.to_numeric(df[c], errors="coerce")
     out = df.groupby(["preset", "single_task", "market"], sort=False)[cols].mean()
     out["seeds"] = df.groupby(["preset", "single_task", "market"], sort=False)["seed"].count()
-    return out.reset_index()
+    out = out.reset_index()
+    # markets in catalogue order, then presets in zoo order (single-task right after its preset)
+    m_rank = {m: i for i, m in enumerate(MARKETS)}
+    p_rank = {p: i for i, p in enumerate(PRESETS)}
+    key = out["market"].map(m_rank).fillna(len(m_rank)) * 1000 + out["preset"].map(p_rank).fillna(len(p_rank)) * 2 \
+        + out["single_task"].astype(int)
+    return out.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
 def format_table(summary: pd.DataFrame) -> str:
