@@ -19,7 +19,7 @@ import torch
 from finmt_core.config import ExperimentConfig
 from finmt_core.losses import TaskLoss
 from finmt_core.tasks import Task
-from finmt_core.training.metrics import task_metrics
+from finmt_core.training.metrics import task_metrics, validation_score
 from finmt_core.training.predict import segment_predictions
 from finmt_core.training.runs import RunDir, now_iso
 
@@ -86,6 +86,7 @@ def fit_estimator_run(config: ExperimentConfig, prepared: Any, run: RunDir) -> d
     record = {
         "epoch": 1, "time": now_iso(),
         "train_loss": _weighted(config, train_losses), "val_loss": _weighted(config, val_losses),
+        "val_score": validation_score(config.tasks, metrics),
         "train": train_losses, "val": val_losses, "val_metrics": metrics,
         "weights": {t.name: t.weight for t in config.tasks}, "lr": {},
         "samples_per_s": len(dt) / fit_s if fit_s > 0 else None, "epoch_time_s": fit_s, "train_time_s": fit_s,

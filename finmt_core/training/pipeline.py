@@ -250,7 +250,7 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
                 record = fit_estimator_run(config, prepared, run)
                 run.write_status(state="done", finished=now_iso(), progress=1.0, epoch=1, epochs=1,
                                  message="fitted", heartbeat=now_iso(), best_epoch=1,
-                                 best_val_loss=record["val_loss"])
+                                 best_val_loss=record["val_loss"], best_val_score=record.get("val_score"))
             dist.barrier()
             return run
         assert model is not None
