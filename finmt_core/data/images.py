@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from finmt_core.errors import ConfigError
 
@@ -43,10 +44,12 @@ def resize_matrix(n_in: int, n_out: int, mode: str = "bilinear") -> torch.Tensor
     return F.interpolate(eye, size=(n_out, n_in), mode=how)[0, 0]
 
 
-class ImageBuilder:
+class ImageBuilder(nn.Module):
     """Turns windows ``[B, T, F]`` into images ``[B, C, S, S]``.
 
     Prefer :meth:`from_info`, which reads the channel rows and resize mode a run was trained with.
+    A module without parameters: its index and resize matrices are non-persistent buffers, so a
+    model can hold one (it follows ``.to(device)``) without changing its ``state_dict``.
 
     Args:
         groups: group -> feature column indices (``InputInfo.groups``).
@@ -60,6 +63,7 @@ class ImageBuilder:
 
     def __init__(self, groups: dict[str, list[int]], image_groups: list[str], image_size: int,
                  window: int, rows: dict[str, list[int]] | None = None, resize: str = "bilinear") -> None:
+        super().__init__()
         if not image_groups:
             raise ConfigError(
                 "feature images need at least one feature of the trend, volume or volatility group; "
@@ -72,14 +76,18 @@ class ImageBuilder:
         for c, cols in enumerate(channel_rows):  # a few channels, not data rows
             index[c, : len(cols)] = torch.as_tensor(cols, dtype=torch.long)
             keep[c, : len(cols)] = 1.0
-        self.index = index  # [C, Hmax] feature column of each image row (0 where padded)
-        self.keep = keep  # [C, Hmax] 1 for a real row, 0 for padding
         self.image_size = image_size
         self.window = window
         self.resize = resize
-        # Row resizing with the zero padding folded in: padded rows get zero weight.
-        self.resize_h = resize_matrix(h_max, image_size, resize)[None] * keep[:, None, :]  # [C, S, Hmax]
-        self.resize_w = resize_matrix(window, image_size, resize).T.contiguous()  # [T, S]
+        self.index: torch.Tensor  # [C, Hmax] feature column of each image row (0 where padded)
+        self.keep: torch.Tensor  # [C, Hmax] 1 for a real row, 0 for padding
+        self.resize_h: torch.Tensor  # [C, S, Hmax] row resizing, zero padding folded in (zero weight)
+        self.resize_w: torch.Tensor  # [T, S] time resizing
+        self.register_buffer("index", index, persistent=False)
+        self.register_buffer("keep", keep, persistent=False)
+        self.register_buffer("resize_h", resize_matrix(h_max, image_size, resize)[None] * keep[:, None, :],
+                             persistent=False)
+        self.register_buffer("resize_w", resize_matrix(window, image_size, resize).T.contiguous(), persistent=False)
 
     @classmethod
     def from_info(cls, info: Any) -> ImageBuilder:
@@ -96,16 +104,16 @@ class ImageBuilder:
         b, t, _ = windows.shape
         c, h = self.index.shape
         rows = windows.index_select(2, self.index.reshape(-1)).view(b, t, c, h)  # [B, T, C, Hmax]
-        return (rows.permute(0, 2, 3, 1) * self.keep[None, :, :, None]).contiguous()
+        return (rows.permute(0, 2, 3, 1) * self.keep[None, :, :, None].to(windows.dtype)).contiguous()
 
-    def __call__(self, windows: torch.Tensor) -> torch.Tensor:
-        """Images ``[B, C, S, S]`` float32 from windows ``[B, T, F]``."""
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        """Images ``[B, C, S, S]`` (the windows' dtype) from windows ``[B, T, F]``."""
         if windows.shape[1] != self.window:
             raise ConfigError(f"ImageBuilder was built for {self.window}-day windows, got {windows.shape[1]}")
         b = windows.shape[0]
         c, h = self.index.shape
         # Resize along time first on all features ([B, F, S]), then gather the group rows: the
         # gathered tensor is already contiguous and the larger product runs on fewer rows.
-        cols = windows.transpose(1, 2) @ self.resize_w  # [B, F, S]
+        cols = windows.transpose(1, 2) @ self.resize_w.to(windows.dtype)  # [B, F, S]
         rows = cols.index_select(1, self.index.reshape(-1)).view(b, c, h, self.image_size)
-        return self.resize_h @ rows  # [C, S, Hmax] @ [B, C, Hmax, S] -> [B, C, S, S]
+        return self.resize_h.to(windows.dtype) @ rows  # [C, S, Hmax] @ [B, C, Hmax, S] -> [B, C, S, S]

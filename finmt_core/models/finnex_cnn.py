@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from finmt_core.data.images import ImageBuilder
 from finmt_core.errors import ConfigError
 from finmt_core.models.base import MultiTaskModel
 from finmt_core.models.heads import build_heads
@@ -150,8 +151,9 @@ class FinNeXCNN(MultiTaskModel):
         info: InputInfo; ``image_groups`` gives the channels, ``image_size`` H = W.
 
     Batch keys:
-        ``image`` ``[B, C, H, W]`` with C = ``len(info.image_groups)``; with ``cfg.wide`` also
-        ``x`` ``[B, T, F]`` (the window; the wide path reads its last day).
+        ``x`` ``[B, T, F]`` (the window): the image is rendered from it with the model's own
+        layout (:func:`model_image`) and the wide path reads its last day; without ``x``
+        (``wide`` off only), ``image`` ``[B, C, H, W]`` with C = ``len(info.image_groups)``.
 
     Returns:
         ``{task: output}`` (see heads.py); with ``explain=True`` also ``"embedding"`` ``[B, D]``,
@@ -165,6 +167,7 @@ class FinNeXCNN(MultiTaskModel):
     def __init__(self, cfg: FinNeXCNNConfig, tasks: list[Task], info: Any) -> None:
         super().__init__(cfg, tasks, info)
         self.groups = list(info.image_groups)
+        self.images = ImageBuilder.from_info(info)  # no parameters; not in the state_dict
         self.backbone = FinNeXCNNBackbone(cfg, self.groups, int(info.n_features))
         self.heads = build_heads(tasks, cfg.embed_dim, cfg.head_hidden, cfg.dropout)
 
@@ -179,13 +182,24 @@ class FinNeXCNN(MultiTaskModel):
             )
 
     def encode(self, batch: dict[str, Any], explain: bool) -> tuple[Tensor, dict[str, Tensor]]:
-        image = batch["image"]
+        image = model_image(self.images, batch)
         if image.ndim != 4 or image.shape[1] != len(self.groups):
             raise ValueError(
                 f"finnex_cnn expects image [B, {len(self.groups)}, H, W] (channels {self.groups}), "
                 f"got {tuple(image.shape)}"
             )
         return self.backbone(image, last_day(batch, int(self.info.n_features)) if self.cfg.wide else None, explain)
+
+
+def model_image(images: ImageBuilder, batch: dict[str, Any]) -> Tensor:
+    """The image a FinNeX model reads: rendered from the window ``x`` ``[B, T, F]`` by the model's
+    own :class:`ImageBuilder` (the layout of the InputInfo it was built from, i.e. the checkpoint's),
+    else the batch's ``image`` ``[B, C, S, S]``.
+
+    Rendering in the model keeps a checkpoint on the images it was trained on whatever layout
+    the current code's datasets (or an explainer rebuilding batches) would draw."""
+    x = batch.get("x")
+    return images(x) if x is not None else batch["image"]
 
 
 def last_day(batch: dict[str, Any], n_features: int) -> Tensor:

@@ -21,9 +21,10 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from finmt_core.data.images import ImageBuilder
 from finmt_core.errors import ConfigError
 from finmt_core.models.base import MultiTaskModel
-from finmt_core.models.finnex_cnn import last_day
+from finmt_core.models.finnex_cnn import last_day, model_image
 from finmt_core.models.heads import build_heads
 from finmt_core.models.layers import AttentionBlock
 from finmt_core.models.registry import register_model
@@ -103,8 +104,9 @@ class FinNeXViT(MultiTaskModel):
         info: InputInfo (``image_groups`` -> channels C, ``image_size`` -> H = W).
 
     Batch keys:
-        ``image`` ``[B, C, H, W]``; with ``cfg.wide`` also ``x`` ``[B, T, F]`` (the wide path
-        reads its last day).
+        ``x`` ``[B, T, F]`` (the window): the image is rendered from it with the model's own
+        layout (:func:`~finmt_core.models.finnex_cnn.model_image`) and the wide path reads its
+        last day; without ``x`` (``wide`` off only), ``image`` ``[B, C, H, W]``.
 
     Returns:
         ``{task: output}``; with ``explain=True`` also ``"embedding"`` ``[B, D]`` (the CLS
@@ -120,6 +122,7 @@ class FinNeXViT(MultiTaskModel):
         self.channels = len(info.image_groups)
         self.image_size = int(info.image_size)
         self.grid = self.image_size // cfg.patch_size
+        self.images = ImageBuilder.from_info(info)  # no parameters; not in the state_dict
         self.backbone = FinNeXViTBackbone(cfg, self.channels, self.image_size, int(info.n_features))
         self.heads = build_heads(tasks, cfg.embed_dim, cfg.head_hidden, cfg.dropout)
 
@@ -137,7 +140,7 @@ class FinNeXViT(MultiTaskModel):
             raise ConfigError(f"finnex_vit: embed_dim={cfg.embed_dim} must be divisible by heads={cfg.heads}")
 
     def encode(self, batch: dict[str, Any], explain: bool) -> tuple[Tensor, dict[str, Tensor]]:
-        image = batch["image"]
+        image = model_image(self.images, batch)
         expected = (self.channels, self.image_size, self.image_size)
         if image.ndim != 4 or tuple(image.shape[1:]) != expected:
             raise ValueError(f"finnex_vit expects image [B, {', '.join(map(str, expected))}], got {tuple(image.shape)}")
