@@ -86,7 +86,10 @@ def fit_estimator_run(config: ExperimentConfig, prepared: Any, run: RunDir) -> d
     record = {
         "epoch": 1, "time": now_iso(),
         "train_loss": _weighted(config, train_losses), "val_loss": _weighted(config, val_losses),
-        "val_score": validation_score(config.tasks, metrics),
+        "val_score": (score := validation_score(config.tasks, metrics)),
+        # what tuning minimises (as the trainer's record): the negated score or the loss
+        "monitor": (None if score is None else -score) if config.train.monitor == "score"
+        else _weighted(config, val_losses),
         "train": train_losses, "val": val_losses, "val_metrics": metrics,
         "weights": {t.name: t.weight for t in config.tasks}, "lr": {},
         "samples_per_s": len(dt) / fit_s if fit_s > 0 else None, "epoch_time_s": fit_s, "train_time_s": fit_s,
