@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pandas as pd
 import pytest
+
+#: the dashboard's router (pages are opened through it, as a user's browser does)
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +26,23 @@ def random_walk_panel() -> pd.DataFrame:
     from finmt_core.data.samples import synthetic_market
 
     return synthetic_market(n_stocks=8, n_days=300, n_sectors=2, seed=1, signal_strength=0.0)
+
+
+@pytest.fixture
+def open_page(monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
+    """``open_page(root, "signals", run="rf-tgcn")`` -> an AppTest of that page through the real
+    router, on the runs folder ``root`` (no first-start demo)."""
+    from streamlit.testing.v1 import AppTest
+
+    def _open(root: Path, page: str, timeout: float = 180, **params: str) -> AppTest:
+        monkeypatch.setenv("FINMT_RUNS_DIR", str(root))
+        monkeypatch.setenv("FINMT_DEMO", "0")
+        at = AppTest.from_file(str(APP), default_timeout=timeout)
+        at.query_params.update(params)
+        at.run()
+        if page != "home":
+            at.switch_page(f"../pages/{page}.py")
+            at.run()
+        return at
+
+    return _open

@@ -4,7 +4,6 @@ an empty one, and an AppTest opener that goes through the real router (dashboard
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import handmade_runs  # tests/dashboard/handmade_runs.py
 
 REPO = Path(__file__).resolve().parents[2]
-APP = REPO / "dashboard" / "app.py"
 #: baselines fitted by the fixture's evaluation (LightGBM is left out to keep the suite fast).
 CHEAP_BASELINES = ("naive_majority", "naive_momentum", "naive_zero")
 
@@ -41,21 +39,3 @@ def empty_root(tmp_path: Path) -> Path:
     root.mkdir()
     return root
 
-
-@pytest.fixture
-def open_page(monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
-    """``open_page(root, "signals", run="rf-tgcn")`` -> an AppTest showing that page."""
-    from streamlit.testing.v1 import AppTest
-
-    def _open(root: Path, page: str, timeout: float = 180, **params: str) -> AppTest:
-        monkeypatch.setenv("FINMT_RUNS_DIR", str(root))
-        monkeypatch.setenv("FINMT_DEMO", "0")
-        at = AppTest.from_file(str(APP), default_timeout=timeout)
-        at.query_params.update(params)
-        at.run()
-        if page != "home":
-            at.switch_page(f"../pages/{page}.py")
-            at.run()
-        return at
-
-    return _open

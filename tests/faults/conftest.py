@@ -81,24 +81,3 @@ def damaged_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     synthetic_market(**run_factory.SYNTHETIC).to_parquet(root.parent / f"{root.name}-panel.parquet")
     return root
 
-
-@pytest.fixture
-def open_page(monkeypatch: pytest.MonkeyPatch):
-    """``open_page(root, "signals", run="x")`` -> an AppTest of that page through the real router
-    (as tests/dashboard/conftest.py opens them)."""
-    from streamlit.testing.v1 import AppTest
-
-    app = HERE.parents[1] / "dashboard" / "app.py"
-
-    def _open(root: Path, page: str, timeout: float = 180, **params: str) -> AppTest:
-        monkeypatch.setenv("FINMT_RUNS_DIR", str(root))
-        monkeypatch.setenv("FINMT_DEMO", "0")
-        at = AppTest.from_file(str(app), default_timeout=timeout)
-        at.query_params.update(params)
-        at.run()
-        if page != "home":
-            at.switch_page(f"../pages/{page}.py")
-            at.run()
-        return at
-
-    return _open
