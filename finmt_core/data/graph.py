@@ -130,22 +130,30 @@ def leadlag_corr(close: np.ndarray, train_idx: np.ndarray, min_overlap: int = MI
     return cross_corr(rel[pair], rel[pair + 1], min_overlap)
 
 
-def leadlag_adjacency(corr: np.ndarray, top_k: int, threshold: float | None) -> np.ndarray:
-    """Directed ``[N, N]`` adjacency ``adj[leader, follower] = |corr|`` (0 = no edge, zero
-    diagonal): per follower (column) its ``top_k`` leaders by ``|corr|``, or every leader with
-    ``|corr| >= threshold``."""
+def _strongest(corr: np.ndarray, top_k: int, threshold: float | None, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(|corr| with NaN and the diagonal set to 0, keep mask)``: per row (``axis=1``) or per
+    column (``axis=0``) the ``top_k`` largest ``|corr|``, or every entry ``>= threshold``."""
     a = np.abs(corr)
     a = np.where(np.isfinite(a), a, 0.0)
     np.fill_diagonal(a, 0.0)
     n = a.shape[0]
     if threshold is not None:
-        keep = a >= threshold
-    else:
-        k = min(top_k, n - 1)
-        keep = np.zeros_like(a, dtype=bool)
-        if k > 0:
-            lead = np.argpartition(-a, k - 1, axis=0)[:k]  # [k, N]: k largest per column
-            keep[lead, np.arange(n)[None, :]] = True
+        return a, a >= threshold
+    k = min(top_k, n - 1)
+    keep = np.zeros_like(a, dtype=bool)
+    if k > 0:  # zeros (NaN / no overlap) are dropped by the callers' a > 0
+        if axis == 1:
+            keep[np.arange(n)[:, None], np.argpartition(-a, k - 1, axis=1)[:, :k]] = True
+        else:
+            keep[np.argpartition(-a, k - 1, axis=0)[:k], np.arange(n)[None, :]] = True
+    return a, keep
+
+
+def leadlag_adjacency(corr: np.ndarray, top_k: int, threshold: float | None) -> np.ndarray:
+    """Directed ``[N, N]`` adjacency ``adj[leader, follower] = |corr|`` (0 = no edge, zero
+    diagonal): per follower (column) its ``top_k`` leaders by ``|corr|``, or every leader with
+    ``|corr| >= threshold``."""
+    a, keep = _strongest(corr, top_k, threshold, axis=0)
     adj = np.where(keep & (a > 0), a, 0.0)
     np.fill_diagonal(adj, 0.0)
     return adj
@@ -153,19 +161,8 @@ def leadlag_adjacency(corr: np.ndarray, top_k: int, threshold: float | None) -> 
 
 def correlation_adjacency(corr: np.ndarray, top_k: int, threshold: float | None) -> np.ndarray:
     """Symmetric ``[N, N]`` adjacency with ``|corr|`` weights (0 = no edge, zero diagonal)."""
-    a = np.abs(corr)
-    a = np.where(np.isfinite(a), a, 0.0)
-    np.fill_diagonal(a, 0.0)
-    n = a.shape[0]
-    if threshold is not None:
-        keep = a >= threshold
-    else:
-        k = min(top_k, n - 1)
-        keep = np.zeros_like(a, dtype=bool)
-        if k > 0:
-            # k largest |corr| per row; zeros (NaN / no overlap) are dropped below.
-            nbr = np.argpartition(-a, k - 1, axis=1)[:, :k]
-            keep[np.arange(n)[:, None], nbr] = True
+    a, keep = _strongest(corr, top_k, threshold, axis=1)
+    if threshold is None:
         keep |= keep.T  # an edge chosen by either end
     adj = np.where(keep & (a > 0), a, 0.0)
     np.fill_diagonal(adj, 0.0)
