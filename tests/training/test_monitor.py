@@ -120,7 +120,7 @@ def test_cosine_restarts_restart_inside_the_epochs() -> None:
 
 def test_balanced_class_weights_from_the_train_segment(tiny_panel) -> None:
     from finmt_core.data.prepare import prepare
-    from finmt_core.training.trainer import CLASS_WEIGHT_RANGE, balanced_class_weights
+    from finmt_core.training.target_stats import CLASS_WEIGHT_RANGE, balanced_class_weights
 
     cfg = ExperimentConfig(data={"window": 10}, tasks=[make_task("signal"), make_task("regime", 5), make_task("return")])
     prep = prepare(tiny_panel, cfg)
