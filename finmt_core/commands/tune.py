@@ -27,6 +27,9 @@ def register(app: typer.Typer) -> None:
         search_space: Path | None = typer.Option(None, help="YAML search space overriding configs/search/<preset>.yaml."),
         seed: int | None = typer.Option(None, help="Sampler seed (leave unset when several processes share a study)."),
         evaluate_best: bool = typer.Option(False, "--evaluate-best", help="After the trials, evaluate the best trial on its test segment."),
+        enqueue_defaults: bool = typer.Option(
+            False, "--enqueue-defaults",
+            help="First trial = the preset's own values of the searched parameters (scored on the same validation rows)."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Search hyper-parameters on the validation segment; the test segment stays untouched
@@ -40,9 +43,11 @@ def register(app: typer.Typer) -> None:
         if epochs is not None:
             overrides["train"] = {"epochs": epochs}
         base = load_preset(preset, overrides)
-        result = tuning.run_tuning(base, trials, run_dir, storage, study, search_space, seed)
+        result = tuning.run_tuning(base, trials, run_dir, storage, study, search_space, seed,
+                                   enqueue_defaults=enqueue_defaults)
         out = {"study": result.study_name, "storage": result.storage, "trials": result.n_trials,
-               "best_value": result.best_value, "best_params": result.best_params, "best_run": result.best_run}
+               "best_value": result.best_value, "best_params": result.best_params, "best_run": result.best_run,
+               "defaults_value": result.defaults_value}
         if evaluate_best and result.best_run:
             ev = tuning.evaluate_best(result.storage, result.study_name, run_dir)
             out["best_test"] = ev.get("tasks", {})
@@ -53,9 +58,12 @@ def register(app: typer.Typer) -> None:
         if result.best_run is None:
             typer.echo("no trial completed yet")
             return
-        typer.echo(f"best validation loss {result.best_value:.6f} in run {result.best_run}")
+        typer.echo(f"best monitored value {result.best_value:.6f} (minimised: negated validation score, "
+                   f"or validation loss with train.monitor: loss) in run {result.best_run}")
         for k, v in result.best_params.items():
             typer.echo(f"  {k} = {v}")
+        if result.defaults_value is not None:
+            typer.echo(f"the preset's defaults (trial enqueued first): {result.defaults_value:.6f}")
         if "best_test" in out:
             typer.echo("test metrics of the best trial:")
             for task, metrics in out["best_test"].items():

@@ -47,6 +47,23 @@ class Param:
             return trial.suggest_int(self.path, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
         return trial.suggest_categorical(self.path, list(self.choices))
 
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` can be drawn from this distribution (inside the range, on the step
+        grid, or one of the choices), so a trial can be enqueued with it."""
+        if self.type == "categorical":
+            return value in self.choices
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.type == "int" and float(value) != int(value):
+            return False
+        if not (self.low <= float(value) <= self.high):  # type: ignore[operator]
+            return False
+        step = self.step or (1.0 if self.type == "int" else None)
+        if step is None:
+            return True
+        k = (float(value) - float(self.low)) / step  # type: ignore[arg-type]
+        return abs(k - round(k)) < 1e-9
+
 
 @dataclass(frozen=True)
 class SearchSpace:
@@ -119,6 +136,52 @@ def _model_fields(name: str) -> set[str] | None:
             return None
     cfg_cls = getattr(cls, "config_class", None)
     return {f.name for f in fields(cfg_cls)} if cfg_cls is not None else None
+
+
+def current_values(space: SearchSpace, config: ExperimentConfig) -> tuple[dict[str, Any], list[str]]:
+    """The value ``config`` has now at each searched path (model parameters the preset leaves
+    unset: the model's own default), and the paths whose value the distribution cannot draw.
+
+    Used to enqueue the preset's defaults as a trial, so a study scores them on the same rows
+    as the searched values. Returns ``(values inside their distribution, paths outside)``.
+    """
+    data = config.model_dump(mode="json")
+    defaults = _model_defaults(config.model.name)
+    inside: dict[str, Any] = {}
+    outside: list[str] = []
+    for p in space.params:
+        parts = p.path.split(".")
+        if parts[0] == "tasks":
+            task = next(t for t in data["tasks"] if t["name"] == parts[1])
+            value = task.get(parts[2])
+        elif parts[:2] == ["model", "params"]:
+            value = data["model"]["params"].get(parts[2], defaults.get(parts[2]))
+        else:
+            node: Any = data
+            for part in parts:
+                node = node.get(part) if isinstance(node, dict) else None
+            value = node
+        if p.contains(value):
+            inside[p.path] = value
+        else:
+            outside.append(f"{p.path}={value!r}")
+    return inside, outside
+
+
+def _model_defaults(name: str) -> dict[str, Any]:
+    from dataclasses import MISSING
+
+    from finmt_core.models import registry
+
+    for getter in ("get_model_class", "get_estimator_class"):
+        try:
+            cls = getattr(registry, getter)(name)
+        except (ConfigError, AttributeError):
+            continue
+        cfg_cls = getattr(cls, "config_class", None)
+        if cfg_cls is not None:
+            return {f.name: f.default for f in fields(cfg_cls) if f.default is not MISSING}
+    return {}
 
 
 def apply_overrides(config: ExperimentConfig, values: dict[str, Any]) -> ExperimentConfig:

@@ -25,7 +25,7 @@ import pandas as pd
 from finmt_core.config import ExperimentConfig
 from finmt_core.errors import ConfigError, RunError
 from finmt_core.training.callbacks import Callback
-from finmt_core.tuning.space import SearchSpace, apply_overrides, load_search_space
+from finmt_core.tuning.space import SearchSpace, apply_overrides, current_values, load_search_space
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,7 @@ class TuneResult:
     best_value: float | None
     best_params: dict[str, Any]
     best_run: str | None
+    defaults_value: float | None = None  # the defaults trial's value (when enqueued and complete)
 
 
 def _best_monitor(run: Any) -> float:
@@ -146,6 +147,7 @@ def run_tuning(
     search_space: str | Path | None = None,
     seed: int | None = None,
     pruner: Any = None,
+    enqueue_defaults: bool = False,
 ) -> TuneResult:
     """Run ``trials`` trials of the study (created, or joined if it exists) and return its best.
 
@@ -159,6 +161,11 @@ def run_tuning(
         search_space: a YAML file overriding ``configs/search/<preset>.yaml``.
         seed: sampler seed (None = random, recommended when several processes share a study).
         pruner: an Optuna pruner (default: median pruner after 2 trials and 1 epoch).
+        enqueue_defaults: run the preset's own values of the searched parameters as the
+            study's first trial (user attribute ``defaults``), so the defaults are scored on
+            the same validation rows as every searched trial. Not enqueued again when the
+            study already has such a trial. Values the space cannot draw are sampled instead
+            and listed in the trial's ``defaults_outside`` attribute (then it is not the defaults).
     """
     import optuna
 
@@ -178,6 +185,8 @@ def run_tuning(
     study.set_user_attr("preset", preset)
     study.set_user_attr("data", base.data.source)
     study.set_user_attr("space", space.source)
+    if enqueue_defaults:
+        _enqueue_defaults(study, space, base)
     panel = None
     if base.data.source.strip().lower() not in ("demo", "synthetic"):
         from finmt_core.training.pipeline import load_source_panel
@@ -188,11 +197,27 @@ def run_tuning(
     return _result(study, url)
 
 
+def _enqueue_defaults(study: Any, space: SearchSpace, base: ExperimentConfig) -> None:
+    if any(t.user_attrs.get("defaults") for t in study.trials):
+        log.info("study %s already has the defaults trial; not enqueued again", study.study_name)
+        return
+    values, outside = current_values(space, base)
+    if outside:
+        log.warning("defaults outside the search space are sampled instead: %s", ", ".join(outside))
+    study.enqueue_trial(values, user_attrs={"defaults": True, "defaults_outside": outside})
+
+
+def defaults_trial(study: Any) -> Any | None:
+    """The study's trial of the preset's defaults (enqueued with ``enqueue_defaults``), or None."""
+    return next((t for t in study.trials if t.user_attrs.get("defaults")), None)
+
+
 def _result(study: Any, url: str) -> TuneResult:
     import optuna
 
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     best = min(complete, key=lambda t: t.value) if complete else None
+    dflt = defaults_trial(study)
     return TuneResult(
         study_name=study.study_name,
         storage=url,
@@ -200,6 +225,7 @@ def _result(study: Any, url: str) -> TuneResult:
         best_value=float(best.value) if best else None,
         best_params=dict(best.params) if best else {},
         best_run=best.user_attrs.get("run") if best else None,
+        defaults_value=float(dflt.value) if dflt is not None and dflt.value is not None else None,
     )
 
 
@@ -243,7 +269,8 @@ def study_summary(storage: str, study_name: str) -> dict[str, Any]:
     result = _result(study, storage)
     return {"study": study_name, "trials": trials, "best_so_far": best_so_far,
             "importances": importances, "importance_note": importance_note, "best_run": result.best_run, "best_value": result.best_value,
-            "best_params": result.best_params, "attrs": dict(study.user_attrs)}
+            "best_params": result.best_params, "attrs": dict(study.user_attrs),
+            "defaults_value": result.defaults_value}
 
 
 def evaluate_best(storage: str, study_name: str, runs_root: str | Path) -> dict[str, Any]:
