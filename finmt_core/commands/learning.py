@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
         json_path: Path = typer.Option(None, "--json", help="Write every row (and the summary) as JSON to this file."),
         n_stocks: int = typer.Option(None, "--n-stocks", min=3, help="Stocks per market (default 60)."),
         n_days: int = typer.Option(None, "--n-days", min=200, help="Days per market (default 1,600)."),
+        merge: bool = typer.Option(False, "--merge", help="With --json: keep the file's rows that were not re-measured (same preset, market, seed, single-task: replaced)."),
         runs_dir: Path = typer.Option(None, "--runs-dir", help="Keep the runs here (default: a temporary folder, deleted after)."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Training logs."),
     ) -> None:
@@ -41,7 +42,13 @@ def register(app: typer.Typer) -> None:
         if not verbose:
             logging.getLogger("finmt_core").setLevel(logging.WARNING)
         from finmt_core.errors import ConfigError
-        from finmt_core.evaluation.learning import PRESETS, format_table, learning_report, summary_table
+        from finmt_core.evaluation.learning import (
+            PRESETS,
+            format_table,
+            learning_report,
+            merge_rows,
+            summary_table,
+        )
 
         try:
             seed_list = [int(s) for s in seeds.split(",") if s.strip()]
@@ -56,6 +63,13 @@ def register(app: typer.Typer) -> None:
                 size["n_sectors"] = max(1, min(5, n_stocks // 4))
             rows = learning_report(chosen, where, seed_list, root, epochs=epochs, single_task=single_task,
                                    echo=lambda s: typer.echo(s, err=True), size=size)
+        if merge and json_path is not None and json_path.is_file():
+            try:
+                old = json.loads(json_path.read_text()).get("rows", [])
+                rows = merge_rows(old, rows)
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                raise ConfigError(f"--merge: {json_path} is not a learning report ({exc}); "
+                                  f"write to a new file or drop --merge") from None
         table = summary_table(rows)
         typer.echo(format_table(table))
         if json_path is not None:
@@ -70,5 +84,7 @@ def register(app: typer.Typer) -> None:
                            f"load average at the end {load[0]:.2f}",
                 "rows": [asdict(r) for r in rows], "summary": json.loads(table.to_json(orient="records")),
             }
-            json_path.write_text(json.dumps(payload, indent=1))
+            from finmt_core.training.atomic import atomic_write_text
+
+            atomic_write_text(json_path, json.dumps(payload, indent=1))
             typer.echo(f"wrote {json_path}")

@@ -308,6 +308,17 @@ def format_table(summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def merge_rows(old: Sequence[dict[str, Any]], new: Sequence[LearningRow]) -> list[LearningRow]:
+    """``old`` report rows (JSON dicts) with ``new`` ones replacing those of the same
+    (preset, market, seed, single_task); order: the old rows, then rows for new keys."""
+    names = {f for f in LearningRow.__dataclass_fields__}
+    rows = {(r["preset"], r["market"], int(r["seed"]), bool(r.get("single_task", False))):
+            LearningRow(**{k: v for k, v in r.items() if k in names}) for r in old}
+    for r in new:
+        rows[(r.preset, r.market, int(r.seed), bool(r.single_task))] = r
+    return list(rows.values())
+
+
 def load_report(path: Path = REPORT_FILE) -> dict[str, Any] | None:
     """The committed report: ``{"summary": DataFrame, "rows": [...], "measured": str, "machine": str}``,
     or None when there is none (or it cannot be read)."""
