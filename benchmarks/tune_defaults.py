@@ -146,6 +146,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--a", type=Path, required=True, help="market A panel (tuned on)")
     ap.add_argument("--b", type=Path, required=True, help="market B panel (checked on)")
+    ap.add_argument("--timeout", type=float, default=None, help="seconds for the study on A (then the B check)")
     ap.add_argument("--a-label", default="")
     ap.add_argument("--b-label", default="")
     ap.add_argument("--runs", type=Path, default=Path("runs/tune_defaults"))
@@ -169,9 +170,12 @@ def main() -> None:
     if args.trials > existing:
         tuning.run_tuning(base, args.trials - existing, args.runs, url, name, seed=0,
                           pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
-                          enqueue_defaults=True)
+                          enqueue_defaults=True, timeout_s=args.timeout)
     summary = tuning.study_summary(url, name)
-    b = _study_b(args.preset, args.b, args.runs, summary["best_params"])
+    if summary["best_value"] is None or summary["best_value"] >= (summary["defaults_value"] or float("inf")):
+        b: dict[str, float | None] = {"defaults": None, "tuned": None}  # defaults best on A: nothing to check
+    else:
+        b = _study_b(args.preset, args.b, args.runs, summary["best_params"])
     load = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     space = load_search_space(args.preset, base).source
     path = write_doc(args.preset, summary, b, space, (args.a_label or str(args.a), args.b_label or str(args.b)),

@@ -30,6 +30,8 @@ def register(app: typer.Typer) -> None:
         enqueue_defaults: bool = typer.Option(
             False, "--enqueue-defaults",
             help="First trial = the preset's own values of the searched parameters (scored on the same validation rows)."),
+        timeout: float | None = typer.Option(
+            None, "--timeout", help="Seconds: start no new trial after this budget (the running one finishes)."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Search hyper-parameters on the validation segment; the test segment stays untouched
@@ -44,7 +46,7 @@ def register(app: typer.Typer) -> None:
             overrides["train"] = {"epochs": epochs}
         base = load_preset(preset, overrides)
         result = tuning.run_tuning(base, trials, run_dir, storage, study, search_space, seed,
-                                   enqueue_defaults=enqueue_defaults)
+                                   enqueue_defaults=enqueue_defaults, timeout_s=timeout)
         out = {"study": result.study_name, "storage": result.storage, "trials": result.n_trials,
                "best_value": result.best_value, "best_params": result.best_params, "best_run": result.best_run,
                "defaults_value": result.defaults_value}

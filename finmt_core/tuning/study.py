@@ -135,7 +135,11 @@ def _objective(trial: Any, base: ExperimentConfig, space: SearchSpace, runs_root
     if pruning.pruned_at is not None:
         run.write_status(message=f"pruned by Optuna after epoch {pruning.pruned_at} (study {study_name})")
         raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
-    return _best_monitor(run)
+    try:
+        return _best_monitor(run)
+    except RunError as exc:  # e.g. stopped (signal) before its first validation: a failed trial
+        log.warning("trial %d has no score: %s", trial.number, exc)
+        raise optuna.TrialPruned(f"no validation score: {exc}") from None
 
 
 def run_tuning(
@@ -148,6 +152,7 @@ def run_tuning(
     seed: int | None = None,
     pruner: Any = None,
     enqueue_defaults: bool = False,
+    timeout_s: float | None = None,
 ) -> TuneResult:
     """Run ``trials`` trials of the study (created, or joined if it exists) and return its best.
 
@@ -166,6 +171,8 @@ def run_tuning(
             the same validation rows as every searched trial. Not enqueued again when the
             study already has such a trial. Values the space cannot draw are sampled instead
             and listed in the trial's ``defaults_outside`` attribute (then it is not the defaults).
+        timeout_s: CPU/wall budget in seconds: no new trial starts after it (the running one
+            finishes); None = run all ``trials``.
     """
     import optuna
 
@@ -192,8 +199,10 @@ def run_tuning(
         from finmt_core.training.pipeline import load_source_panel
 
         panel = load_source_panel(base)  # validated once per process, copied into each trial run
+    if timeout_s is not None and timeout_s <= 0:
+        raise ConfigError(f"--timeout must be > 0 seconds, got {timeout_s}")
     study.optimize(lambda t: _objective(t, base, space, root, name, panel), n_trials=trials,
-                   catch=(), gc_after_trial=True)
+                   timeout=timeout_s, catch=(), gc_after_trial=True)
     return _result(study, url)
 
 
