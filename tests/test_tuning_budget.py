@@ -1,4 +1,5 @@
-"""Tuning budgets: a time-boxed study stops starting trials; a trial without a score is pruned."""
+"""Tuning budgets: a time-boxed study stops starting trials; a trial without a score is pruned;
+a cancelled trial ends the study."""
 
 from __future__ import annotations
 
@@ -42,3 +43,19 @@ def test_a_run_that_recorded_no_score_is_a_pruned_trial_not_a_crash(tmp_path: Pa
                         pruner=optuna.pruners.NopPruner())
     summary = study_summary(default_storage(tmp_path), result.study_name)
     assert list(summary["trials"]["state"]) == ["PRUNED", "PRUNED"] and result.best_run is None
+
+
+def test_a_cancelled_trial_run_stops_the_whole_study(tmp_path: Path, monkeypatch) -> None:
+    import finmt_core.training.pipeline as pipeline
+    from finmt_core.training.runs import RunDir
+
+    def cancelled(config, runs_root, name, panel=None, callbacks=()):  # type: ignore[no-untyped-def]
+        run = RunDir(Path(runs_root) / name)
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.write_status(state="cancelled", message="SIGTERM")
+        return run
+
+    monkeypatch.setattr(pipeline, "train_run", cancelled)
+    result = run_tuning(load_preset("lightgbm", TINY), trials=5, runs_root=tmp_path, seed=0,
+                        pruner=optuna.pruners.NopPruner())
+    assert result.n_trials == 1  # Ctrl-C / SIGTERM during `finmt tune` does not start the next trial

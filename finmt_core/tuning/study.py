@@ -132,6 +132,9 @@ def _objective(trial: Any, base: ExperimentConfig, space: SearchSpace, runs_root
     except RunError as exc:  # e.g. NaN loss with an aggressive learning rate: a failed trial
         log.warning("trial %d failed: %s", trial.number, exc)
         raise optuna.TrialPruned(f"run failed: {exc}") from None
+    if run.status().get("state") == "cancelled":  # SIGTERM or a cancel file: end the study, not only this trial
+        trial.study.stop()
+        raise optuna.TrialPruned(f"run {name} was cancelled; study stopped")
     if pruning.pruned_at is not None:
         run.write_status(message=f"pruned by Optuna after epoch {pruning.pruned_at} (study {study_name})")
         raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
