@@ -15,6 +15,7 @@ from finmt_core.config import load_preset
 from finmt_core.errors import ConfigError
 from finmt_core.training.runs import RunDir
 from finmt_core.tuning import apply_overrides, load_search_space, run_tuning, study_summary
+from finmt_core.tuning.space import SEARCH_DIR
 from finmt_core.tuning.study import default_storage
 
 TINY = {
@@ -31,7 +32,7 @@ def _base():  # type: ignore[no-untyped-def]
 
 def test_search_space_expands_tasks_and_skips_foreign_model_params() -> None:
     base = _base()
-    space = load_search_space(PRESET, base)
+    space = load_search_space(PRESET, base, SEARCH_DIR / "default.yaml")  # the shared space, not the preset's own
     paths = {p.path for p in space.params}
     assert "train.lr" in paths
     assert {f"tasks.{t.name}.weight" for t in base.tasks} <= paths

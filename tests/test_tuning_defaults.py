@@ -78,3 +78,15 @@ def test_defaults_trial_runs_first_once_and_is_reported(tmp_path: Path) -> None:
     assert len(summary["trials"]) == 2
     assert sum(bool(t.user_attrs.get("defaults")) for t in load_study(default_storage(tmp_path), result.study_name).trials) == 1
     assert summary["defaults_value"] == pytest.approx(first.value)
+
+
+@pytest.mark.parametrize("preset", ["lightgbm", "lstm_transformer", "cnn_lstm", "dual_tower", "tgcn",
+                                    "finnex_cnn", "finnex_vit"])
+def test_each_committed_search_space_contains_its_presets_defaults(preset: str) -> None:
+    from finmt_core.tuning.space import SEARCH_DIR
+
+    base = load_preset(preset)
+    space = load_search_space(preset, base)
+    assert space.source == str(SEARCH_DIR / f"{preset}.yaml")
+    values, outside = current_values(space, base)
+    assert outside == [] and len(values) == len(space.params) >= 4
