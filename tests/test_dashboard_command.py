@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 def launched(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[list[str], dict[str, str]]]:
     """Calls of ``streamlit run`` (recorded, not started), from a folder outside the checkout."""
     calls: list[tuple[list[str], dict[str, str]]] = []
-    monkeypatch.setattr(cmd.subprocess, "call", lambda argv, env: calls.append((argv, env)) or 0)
+    monkeypatch.setattr(cmd, "run_forwarding_signals", lambda argv, env: calls.append((argv, env)) or 0)
     monkeypatch.delenv(cmd.VIEWER_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
     return calls
@@ -41,7 +41,7 @@ def test_addresses_reachable_from_elsewhere(address):
 def test_a_network_address_without_viewer_mode_refuses_and_names_the_options(launched):
     result = run("--address", "0.0.0.0")
     assert result.exit_code == 2
-    for option in ("--viewer", "--insecure", "--address 127.0.0.1"):
+    for option in ("--viewer", "--sign-in", "--insecure", "--address 127.0.0.1"):
         assert option in result.output
     assert not launched  # streamlit never started
 
