@@ -83,3 +83,45 @@ def test_app_root_in_a_checkout_is_the_repository():
     assert root == REPO  # pip install -e .: the checkout itself (an installation: finmt_app/)
     assert (root / "dashboard" / "app.py").is_file() and (root / "pages" / "home.py").is_file()
     assert (root / ".streamlit" / "config.toml").is_file()
+
+
+SIGN_IN_SECRETS = """[auth]
+redirect_uri = "https://finmt.example.org/oauth2callback"
+cookie_secret = "0123456789abcdef0123456789abcdef"
+client_id = "finmt"
+client_secret = "secret"
+server_metadata_url = "https://idp.example.org/.well-known/openid-configuration"
+
+[finmt.users]
+"ana@example.org" = "editor"
+"@example.org" = "viewer"
+"""
+
+
+@pytest.mark.parametrize("where", ["cwd", "--secrets"])
+def test_sign_in_serves_a_network_address_and_tells_the_app(launched, tmp_path, where):
+    if where == "cwd":  # ./.streamlit/secrets.toml, where streamlit itself looks
+        (tmp_path / ".streamlit").mkdir()
+        (tmp_path / ".streamlit" / "secrets.toml").write_text(SIGN_IN_SECRETS)
+        args: tuple[str, ...] = ()
+    else:
+        (tmp_path / "team.toml").write_text(SIGN_IN_SECRETS)
+        args = ("--secrets", "team.toml")
+    result = run("--address", "0.0.0.0", "--sign-in", *args)
+    assert result.exit_code == 0, result.output
+    assert "sign-in required, 2 entries" in result.output
+    (argv, env), = launched
+    assert env["FINMT_SIGN_IN"] == "1" and cmd.VIEWER_ENV not in env  # editors get the whole app
+    assert (f"--secrets.files={tmp_path / 'team.toml'}" in argv) == (where == "--secrets")
+
+
+def test_sign_in_without_settings_refuses_naming_what_is_missing(launched, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.streamlit/secrets.toml either
+    result = run("--address", "0.0.0.0", "--sign-in")
+    assert result.exit_code == 2
+    assert "no [auth] section" in result.output and "[finmt.users]" in result.output
+    assert not launched
+    result = run("--secrets", "team.toml")
+    assert result.exit_code == 2 and "use it with --sign-in" in result.output
+    result = run("--sign-in", "--secrets", "nowhere.toml")
+    assert result.exit_code == 2 and "no such file" in result.output
