@@ -3,7 +3,8 @@ HTTP stack.
 
 A finished run of the preset (trained for one epoch through ``finmt train`` on the synthetic
 market) is loaded once by :class:`finmt_core.serve.ModelService` (as ``finmt serve`` does) and
-served by uvicorn on a free 127.0.0.1 port in a background thread. Each timed call is one
+served by uvicorn on a free 127.0.0.1 port in a background thread, with ``finmt serve``'s
+default of one torch intra-op thread (``--torch-threads``). Each timed call is one
 ``POST /predict`` for one ticker on the latest date over a kept-alive HTTP connection: request
 parsing and validation, row selection, the model's forward pass, signal gating and the JSON
 answer — what a client of the service waits for, minus the network. The ticker cycles through
@@ -53,12 +54,15 @@ def _timed_post(conn: http.client.HTTPConnection, path: str, body: dict[str, Any
 
 
 def run(workdir: str, n_stocks: int, n_days: int, rounds: int, calls: int, presets: list[str]) -> list[Result]:
+    import torch
     import uvicorn
 
+    from finmt_core.commands.serve import DEFAULT_TORCH_THREADS
     from finmt_core.serve import ModelService, create_app
 
     (preset,) = presets
     run_dir = finished_run(workdir, preset, n_stocks, n_days, evaluate=False)
+    torch.set_num_threads(DEFAULT_TORCH_THREADS)  # as finmt serve does
     service = ModelService.load([run_dir])
     tickers = sorted(next(iter(service.runs.values())).tickers)
     port = _free_port()
@@ -93,7 +97,8 @@ def run(workdir: str, n_stocks: int, n_days: int, rounds: int, calls: int, prese
         server.should_exit = True
         thread.join(timeout=30)
     note = (f"{preset} run, {n_stocks} stocks x {n_days} days; POST /predict for one ticker (latest date) through "
-            f"uvicorn on 127.0.0.1, kept-alive connection; {rounds} rounds x {calls} calls")
+            f"uvicorn on 127.0.0.1, kept-alive connection, {DEFAULT_TORCH_THREADS} torch thread; {rounds} rounds x "
+            f"{calls} calls")
     return [
         Result(f"serve_predict_p50_{preset}_{n_stocks}", "ms", p50s, None, "lower", note=note),
         Result(f"serve_predict_p95_{preset}_{n_stocks}", "ms", p95s, TARGET_P95_MS, "lower", note="p95 per round"),

@@ -15,6 +15,9 @@ import typer
 from finmt_core.commands._common import friendly_errors, setup_logging
 from finmt_core.errors import ConfigError
 
+#: torch intra-op threads of the service: requests are one or a few rows, so a pool of threads
+#: only adds hand-offs and, on a busy machine, OpenMP spin-waits (measured: benchmarks/bench_serve.py)
+DEFAULT_TORCH_THREADS = 1
 INSTALL_HINT = "pip install 'fastapi>=0.100' 'uvicorn>=0.20' (both are dependencies of finmt: reinstall it)"
 
 
@@ -44,6 +47,8 @@ def register(app: typer.Typer) -> None:
                                  "'synthetic'); default: each run's own data."),
         insecure: bool = typer.Option(False, "--insecure", help="Allow a non-loopback --address (no sign-in: "
                                       "anyone who reaches it can query the models)."),
+        torch_threads: int = typer.Option(DEFAULT_TORCH_THREADS, "--torch-threads", min=1, help="torch's intra-op "
+                                          "threads (requests are small: more rarely helps)."),
         run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
     ) -> None:
@@ -53,6 +58,7 @@ def register(app: typer.Typer) -> None:
         missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
         if missing:
             raise ConfigError(f"finmt serve needs {' and '.join(missing)}: {INSTALL_HINT}")
+        import torch
         import uvicorn
 
         from finmt_core.commands.evaluate import resolve_run
@@ -63,6 +69,7 @@ def register(app: typer.Typer) -> None:
             from finmt_core.data.panel import load_panel
 
             panel = load_panel(data)
+        torch.set_num_threads(torch_threads)
         typer.echo(f"loading {len(runs)} run(s) ...")
         service = ModelService.load([resolve_run(r, run_dir) for r in runs], panel, data_label=data)
         typer.echo(f"finmt serve on http://{address}:{port}  (runs: {', '.join(service.runs)}; API docs: "
