@@ -52,15 +52,22 @@ class ServedRun:
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Prediction rows as JSON-ready dicts: no split / target columns, NaN -> None, dates as dates."""
+    """Prediction rows as JSON-ready dicts: no split / target columns, NaN -> None, dates as
+    dates, numbers as Python floats (float32 outputs widened exactly). Column-wise on plain
+    lists: pandas' per-frame overhead would cost more than the model on a one-row answer."""
     keep = [c for c in df.columns if c != "split" and not c.endswith("_target")]
-    out = df[keep].copy()
-    out["date"] = pd.to_datetime(out["date"]).dt.date
-    out["ticker"] = out["ticker"].astype(str)
-    floats = out.select_dtypes("number").columns
-    out[floats] = out[floats].astype(np.float64)  # float32 outputs -> Python floats, exactly
-    obj = out.astype(object)
-    return obj.where(out.notna(), None).to_dict(orient="records")
+    columns: list[list[Any]] = []
+    for c in keep:
+        col = df[c]
+        if c == "date":
+            values: list[Any] = [d.date() for d in pd.DatetimeIndex(col)]
+        elif pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+            arr = col.to_numpy(np.float64, na_value=np.nan)
+            values = [v if np.isfinite(v) else None for v in arr.tolist()]
+        else:
+            values = [None if pd.isna(v) else (v if isinstance(v, bool) else str(v)) for v in col.tolist()]
+        columns.append(values)
+    return [dict(zip(keep, row)) for row in zip(*columns)]
 
 
 def _change_table(table: pd.DataFrame) -> dict[str, dict[str, float | None]]:
