@@ -73,7 +73,8 @@ def test_the_real_server_answers_and_stops_on_sigterm(tmp_path):
         expected = Predictor.from_run(run.path).predict(synthetic_market(**run_factory.SYNTHETIC), "latest", ["S003"])
         (row,) = body["predictions"]
         assert row["ticker"] == "S003" and body["date"] == str(expected["date"].iloc[0].date())
-        np.testing.assert_allclose(row["return_pred"], expected["return_pred"].iloc[0], rtol=1e-6)
+        # the server runs torch on one thread, this process on its default: float32 sums may differ in the last bit
+        np.testing.assert_allclose(row["return_pred"], expected["return_pred"].iloc[0], rtol=1e-5, atol=1e-8)
         status, body = _post(f"{url}/whatif", {"ticker": "S003", "shocks": {"volume": 3.0}})
         assert status == 200 and body["features"], body
         status, body = _post(f"{url}/predict", {"run": "other"})
