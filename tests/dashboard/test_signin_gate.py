@@ -95,3 +95,29 @@ def test_sign_in_asked_for_but_not_set_up_lets_nobody_in(app, monkeypatch):
     bad = {**SECRETS, "finmt": {"users": {"ana@example.org": "admin"}}}  # a bad list also shuts the door
     at = app(user={"is_logged_in": True, "email": "ana@example.org"}, secrets=bad)
     assert "Sign-in is not set up" in texts(at) and "'admin'" in texts(at)
+
+
+def _viewer_calls_a_mutating_function() -> None:
+    """AppTest script: a session signed in as a viewer asks for a training launch."""
+    import streamlit as st
+
+    from dashboard import jobs, state
+    from finmt_core.config import load_preset
+
+    st.session_state[state.ROLE_KEY] = "viewer"
+    try:
+        jobs.launch(load_preset("naive"), state.runs_root(), "should-not-exist")
+    except state.ReadOnlyError as exc:
+        st.write(f"refused: {exc}")
+
+
+def test_the_functions_behind_the_controls_refuse_a_signed_in_viewer(empty_root, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv(state.RUNS_ENV, str(empty_root))
+    monkeypatch.delenv(state.VIEWER_ENV, raising=False)
+    at = AppTest.from_function(_viewer_calls_a_mutating_function, default_timeout=60).run()
+    no_exception(at)
+    assert "refused:" in texts(at) and "signed in as a viewer" in texts(at)
+    assert not list(empty_root.iterdir())  # no run was created
+    assert not state.viewer_mode()  # outside that session nothing is read-only
