@@ -63,6 +63,7 @@ def build_config(
             raise ConfigError(f"--single-task {single_task!r} is not a task of this config; tasks: {', '.join(names)}")
         d["tasks"] = [dict(t, mask_by=None) for t in d["tasks"] if t["name"] == single_task]
         d["loss"]["class_weights"] = {k: v for k, v in d["loss"]["class_weights"].items() if k == single_task}
+        d["gates"]["tasks"] = {k: v for k, v in d.get("gates", {}).get("tasks", {}).items() if k == single_task}
         d["name"] = f"{d['name']}-{single_task}"
         if d.get("preset"):
             d["preset"] = f"{d['preset']}-{single_task}"
@@ -106,15 +107,26 @@ def set_horizon(tasks: list[dict[str, Any]], horizon: int) -> list[dict[str, Any
 
 
 def refuse_unhonoured(cfg: Any) -> None:
-    """ConfigError for a config key ``finmt train`` cannot honour (never silently ignored)."""
+    """ConfigError for a config key ``finmt train`` cannot honour (never silently ignored):
+    walk-forward folds train one after another in one process, so not under torchrun."""
     folds = int(cfg.split.folds)
-    if folds > 1:
+    if folds > 1 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ConfigError(
-            f"split.folds = {folds} asks for walk-forward training, which `finmt train` does not do yet (it would "
-            "train one split and ignore the folds). Set split.folds: 1 to train one run; for a walk-forward "
-            "evaluation (one run per fold, metrics as mean ± std over folds) use Python: "
-            f"`from finmt_core.evaluation import walk_forward_evaluate; walk_forward_evaluate(config, 'runs', folds={folds})`"
+            f"split.folds = {folds} (walk-forward) trains its folds one after another in one process and cannot run "
+            "under --nproc/--nnodes > 1; drop those options, or set split.folds: 1 for one distributed run"
         )
+
+
+def _echo_folds(run: Any) -> None:
+    """One line per fold of a walk-forward run: state, best epoch, val score, test period."""
+    from finmt_core.training.walk_forward import fold_runs
+
+    for k, fold in enumerate(fold_runs(run)):
+        st, cfg = fold.status(), fold.config()
+        typer.echo(f"  fold {k}: {st.get('state')}  val from {cfg.split.val_start}, test from {cfg.split.test_start}  "
+                   f"best epoch {st.get('best_epoch', '-')}: val score {_fmt(st.get('best_val_score'), 3)}")
+    typer.echo(f"per-fold test metrics beside the baselines, their mean ± std and the gates: "
+               f"finmt evaluate {run.name} --run-dir {run.path.parent}")
 
 
 def _fmt(x: Any, digits: int = 4) -> str:
@@ -194,6 +206,7 @@ def register(app: typer.Typer) -> None:
         from finmt_core.training.callbacks import ProgressBar
         from finmt_core.training.pipeline import train_run
         from finmt_core.training.runs import open_run
+        from finmt_core.training.walk_forward import train_walk_forward
 
         callbacks = [ProgressBar(), _epoch_printer()]
         if resume:
@@ -205,17 +218,21 @@ def register(app: typer.Typer) -> None:
             if changes:
                 cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update=changes)})
             refuse_unhonoured(cfg)
-            run = train_run(cfg, run_dir, name=resume, resume=True, callbacks=callbacks)
+            trainer = train_walk_forward if cfg.split.folds > 1 else train_run
+            run = trainer(cfg, run_dir, name=resume, resume=True, callbacks=callbacks)
         else:
             cfg = build_config(data=data, preset=preset, config_file=config, epochs=epochs, horizon=horizon,
                                device=device, seed=seed, single_task=single_task, date_format=date_format)
             refuse_unhonoured(cfg)
-            run = train_run(cfg, run_dir, name=name, callbacks=callbacks)
+            trainer = train_walk_forward if cfg.split.folds > 1 else train_run
+            run = trainer(cfg, run_dir, name=name, callbacks=callbacks)
         if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
             return
         st = run.status()
         typer.echo(f"run {run.name}: {st.get('state')}  best epoch {st.get('best_epoch', '-')}: val loss "
                    f"{_fmt(st.get('best_val_loss'))}, val score {_fmt(st.get('best_val_score'), 3)}  -> {run.path}")
+        if run.config().split.folds > 1:
+            _echo_folds(run)
         if st.get("state") == "cancelled":
             typer.echo(f"continue with: finmt train --resume {run.name} --run-dir {run_dir}", err=True)
             raise typer.Exit(code=1)

@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from finmt_core.config import ExperimentConfig
-from finmt_core.errors import FinmtError, RunError
+from finmt_core.errors import ConfigError, FinmtError, RunError
 from finmt_core.training import distributed as dist
 from finmt_core.training.atomic import is_disk_full
 from finmt_core.training.callbacks import Callback, default_callbacks
@@ -143,6 +143,11 @@ def train_run(
     probe = config if config is not None else (open_run(runs_root, name).config() if name else None)
     if probe is None:
         raise RunError("resume needs the name of the run to continue")
+    if probe.split.folds > 1:  # never train one split and silently ignore the folds
+        raise ConfigError(
+            f"split.folds = {probe.split.folds} asks for walk-forward training, and train_run trains one split. "
+            "Train it with `finmt train` (or finmt_core.training.walk_forward.train_walk_forward), or set split.folds: 1"
+        )
     owns_group = dist.setup(_device_type(probe))
     held: list[RunDir] = []  # the run, once known (for the disk-full message)
     try:
