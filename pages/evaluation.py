@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard import cache, state
 from dashboard import widgets as w
 from dashboard.errors import guard, show_error
+from dashboard.walk_forward_view import walk_forward_section
 from finmt_core import plots
 from finmt_core.evaluation.breakdowns import ic_series
 from finmt_core.evaluation.evaluate import metric_table
@@ -22,6 +23,7 @@ st.title("Evaluation", anchor=False)
 with guard("Opening the run"):  # a damaged config.yaml: one message, the picker stays
     run, config = w.pick_finished_run(root, "the evaluation")
 
+walk_forward_section(run)  # a walk-forward run: every fold and their mean ± std (nothing otherwise)
 try:
     evaluation = cache.evaluation_file(run)
 except Exception as exc:  # a damaged evaluation.json: say so, and offer to rebuild it below

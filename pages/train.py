@@ -88,8 +88,16 @@ else:
             schedule = c[2].selectbox("Schedule", list(SCHEDULES), format_func=SCHEDULES.get,
                                       index=list(SCHEDULES).index(base.train.schedule))
             warmup = c[3].number_input("Warm-up epochs", min_value=0, max_value=1000, value=base.train.warmup_epochs)
+            c = st.columns(4)
+            folds = c[0].number_input("Walk-forward folds", min_value=1, max_value=20, value=int(base.split.folds),
+                                      key="train_folds", help="1 = one train/val/test split. More: one model per fold on "
+                                      "consecutive test blocks, in one run; Evaluation shows each fold and their mean ± std.")
+            scheme = c[1].selectbox("Fold scheme", ["expanding", "rolling"], key="train_scheme",
+                                    index=["expanding", "rolling"].index(base.split.walk_forward),
+                                    help="expanding: each fold trains on all dates before its test block; rolling: on a "
+                                    "window of the first fold's length. Used when folds > 1.")
             gpus = 1
-            if dev["count"] > 1 and not estimator:  # several GPUs: one DDP process each (torchrun)
+            if dev["count"] > 1 and not estimator and folds == 1:  # folds train one after another in one process  # several GPUs: one DDP process each (torchrun)
                 gpus = int(st.number_input("GPUs", min_value=1, max_value=dev["count"], value=dev["count"],
                                            help="Processes launched with torchrun, one per GPU (DistributedDataParallel)."))
             with st.expander("Model size and hyper-parameters"):
@@ -106,6 +114,7 @@ else:
             "data": {"source": w.data_source(root, data_key)},
             "tasks": tf.tasks_from_table(base, table),
             "loss": {"weighting": weighting},
+            "split": {"folds": int(folds), "walk_forward": scheme},
             "model": {"params": params},
             "train": {"epochs": int(epochs), "batch_size": int(batch), "device": device, "lr": float(lr),
                       "lr_groups": lr_groups, "schedule": schedule, "warmup_epochs": int(warmup)},
@@ -154,6 +163,8 @@ def job_card(view: jobs.JobView) -> None:
                           on_click=do_resume, args=(view.run,))
         if view.state != "done" or view.progress < 1:
             epoch = f"epoch {view.epoch or 0}/{view.epochs or '?'}"
+            if view.message and view.message.startswith("fold "):  # a walk-forward run: its fold and epoch
+                epoch = view.message
             eta = f"ETA {w.fmt_seconds(view.eta_s)}" if view.active else (view.message or "")
             st.progress(view.progress, text=f"{epoch} · {eta} · device {view.device or '–'}")
         if view.state.startswith("failed") or view.state == "damaged":
