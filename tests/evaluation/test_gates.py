@@ -109,7 +109,7 @@ def evaluated(tmp_path_factory):
 
 
 def test_evaluation_json_records_gates_from_validation_rows_only(evaluated) -> None:
-    root, run, ev = evaluated
+    _, run, ev = evaluated
     assert ev["gates"]["segment"] == "val" and set(ev["gates"]["tasks"]) == {"direction", "return"}
     preds = run.predictions()
     n_val = int(preds.loc[preds["split"] == "val", "return_target"].notna().sum())
