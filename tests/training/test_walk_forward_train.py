@@ -35,40 +35,50 @@ def wf_config(folds: int = 3, scheme: str = "expanding") -> ExperimentConfig:
     })
 
 
-class CancelInFold(Callback):
-    """Asks the walk-forward run to stop after epoch 1 of fold ``fold`` (a crash mid-fold)."""
+class StopInFold(Callback):
+    """After epoch 1 of fold ``fold``: crash (an exception, as a dying process leaves it) or ask
+    the walk-forward run to cancel."""
 
-    def __init__(self, parent: RunDir, fold: int) -> None:
-        self.parent, self.fold = parent, fold
+    def __init__(self, parent: RunDir, fold: int, crash: bool) -> None:
+        self.parent, self.fold, self.crash = parent, fold, crash
 
     def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
         if trainer.run is not None and trainer.run.name == f"fold{self.fold}" and record["epoch"] == 1:
+            if self.crash:
+                raise RuntimeError("simulated crash")
             self.parent.request_cancel()
 
 
 @pytest.fixture(scope="module")
 def wf(tmp_path_factory) -> tuple[RunDir, dict[str, Any], dict[str, Any]]:
-    """A 3-fold run stopped inside fold 1, then resumed to the end and evaluated."""
+    """A 3-fold run that crashes inside fold 1, is resumed, is cancelled inside fold 2, is
+    resumed to the end, and is evaluated."""
     root = tmp_path_factory.mktemp("wf")
     parent = RunDir(root / "wf")
-    stopped = train_walk_forward(wf_config(), root, name="wf", callbacks=[CancelInFold(parent, 1)])
-    before = {"parent": stopped.status(), "fold0": fold_run(stopped, 0).status(),
-              "fold1": fold_run(stopped, 1).status(), "fold2_exists": fold_run(stopped, 2).exists(),
-              "fold0_metrics": fold_run(stopped, 0).metrics_path.read_bytes()}
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_walk_forward(wf_config(), root, name="wf", callbacks=[StopInFold(parent, 1, crash=True)])
+    crashed = {"parent": parent.status(), "fold0": fold_run(parent, 0).status(), "fold1": fold_run(parent, 1).status(),
+               "fold2_exists": fold_run(parent, 2).exists(), "fold0_metrics": fold_run(parent, 0).metrics_path.read_bytes()}
+    stopped = train_walk_forward(None, root, name="wf", resume=True, callbacks=[StopInFold(parent, 2, crash=False)])
+    cancelled = {"parent": stopped.status(), "fold1": fold_run(parent, 1).status(), "fold2": fold_run(parent, 2).status()}
     run = train_walk_forward(None, root, name="wf", resume=True)
     ev = evaluate_walk_forward(run.path, baselines=("naive_majority", "naive_momentum"), backtest=False)
-    return run, before, ev
+    return run, {"crashed": crashed, "cancelled": cancelled}, ev
 
 
 def test_resume_continues_with_the_unfinished_fold(wf) -> None:
     run, before, _ = wf
-    assert before["parent"]["state"] == "cancelled" and "fold 2/3" in before["parent"]["message"]
-    assert before["fold0"]["state"] == "done" and before["fold1"]["state"] == "cancelled" and not before["fold2_exists"]
+    crashed, cancelled = before["crashed"], before["cancelled"]
+    assert crashed["parent"]["state"] == "failed" and "simulated crash" in crashed["parent"]["error"]
+    assert crashed["fold0"]["state"] == "done" and crashed["fold1"]["state"] == "failed" and not crashed["fold2_exists"]
+    assert cancelled["fold1"]["state"] == "done" and cancelled["fold2"]["state"] == "cancelled"
+    assert cancelled["parent"]["state"] == "cancelled" and "fold 3/3" in cancelled["parent"]["message"]
     assert run.status()["state"] == "done" and run.status()["progress"] == 1.0
-    f0, f1 = fold_run(run, 0), fold_run(run, 1)
-    assert f0.status()["finished"] == before["fold0"]["finished"]  # a finished fold is not trained again
-    assert f0.metrics_path.read_bytes() == before["fold0_metrics"]
-    assert list(f1.metrics()["epoch"]) == [1, 2]  # continued from epoch 1, no epoch twice
+    f0 = fold_run(run, 0)
+    assert f0.status()["finished"] == crashed["fold0"]["finished"]  # a finished fold is not trained again
+    assert f0.metrics_path.read_bytes() == crashed["fold0_metrics"]
+    for k in (1, 2):  # continued from epoch 1 of the stopped fold, no epoch twice
+        assert list(fold_run(run, k).metrics()["epoch"]) == [1, 2]
     assert all(fold_run(run, k).status()["state"] == "done" for k in range(3))
 
 
