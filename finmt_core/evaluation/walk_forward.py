@@ -156,7 +156,7 @@ def evaluate_walk_forward(run_dir: str | Path, *, write: bool = True, baselines:
     last_gates = dict(results[-1].get("gates") or {})
     last_gates["folds"] = [{"fold": k, "passed": (ev.get("gates") or {}).get("passed"),
                             "failed": (ev.get("gates") or {}).get("failed", [])} for k, ev in enumerate(results)]
-    last_gates["note"] = (f"gates of the last fold (fold {len(folds) - 1}: the model predict and the analysis pages use), "
+    last_gates["note"] = (f"Gates of the last fold (fold {len(folds) - 1}: the model predict and the analysis pages use), "
                           "judged on its validation rows; every fold's verdict under folds")
     out = {
         "run": {"name": run.name, "model": config.model.name, "preset": config.preset, "tasks": [t.name for t in config.tasks],
