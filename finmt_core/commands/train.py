@@ -210,6 +210,12 @@ def register(app: typer.Typer) -> None:
 
         callbacks = [ProgressBar(), _epoch_printer()]
         if resume:
+            given = [flag for flag, v in (("--data", data), ("--preset", preset), ("--config", config), ("--horizon", horizon),
+                                          ("--seed", seed), ("--single-task", single_task), ("--date-format", date_format),
+                                          ("--name", name)) if v is not None]
+            if given:  # never silently ignored
+                raise ConfigError(f"--resume continues run {resume!r} with its stored config.yaml; {', '.join(given)} cannot "
+                                  "change it (only --epochs and --device may). Start a new run to train another configuration")
             run = open_run(run_dir, resume)
             cfg = run.config()
             changes = {k: v for k, v in (("epochs", epochs), ("device", device)) if v is not None}

@@ -36,3 +36,10 @@ def test_train_refuses_walk_forward_folds_under_torchrun(tmp_path, monkeypatch) 
     errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "split.folds = 3" in errors[0] and "--nproc" in errors[0]
     assert not (tmp_path / "runs").exists()
+
+
+def test_resume_refuses_flags_it_cannot_honour(tmp_path) -> None:
+    res = CliRunner().invoke(app, ["train", "--resume", "r", "--seed", "3", "--horizon", "5", "--run-dir", str(tmp_path)])
+    assert res.exit_code == 2
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "--horizon, --seed cannot change it" in errors[0]
