@@ -11,6 +11,7 @@ from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
 from finmt_core.training.runs import RunDir, list_runs
+from finmt_core.training.walk_forward import FOLDS_DIR, fold_runs, is_walk_forward
 
 LIVE_EVERY_S = 2
 
@@ -21,6 +22,14 @@ if not runs:
     w.no_runs("the training curves")
 run = w.run_picker(runs)
 assert run is not None
+if (run.path / FOLDS_DIR).is_dir() and is_walk_forward(run):  # a walk-forward run: one fold's curves at a time
+    folds = fold_runs(run)
+    if folds:
+        k = st.sidebar.selectbox("Fold", list(range(len(folds))), index=len(folds) - 1, key="curves_fold",
+                                 format_func=lambda i: f"fold {i} of {run.config().split.folds}")
+        st.info(f"**{w.plain_text(run.name)}** is a walk-forward run: these are the curves of fold {k} "
+                "(pick another fold in the sidebar).", icon=":material/view_timeline:")
+        run = folds[k]
 with guard("Reading the run"):
     config = cache.config(run)
 view = jobs.job_view(run)

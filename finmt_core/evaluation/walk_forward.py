@@ -8,6 +8,10 @@ on the panel cut at the fold's last test date (rolling folds also cut the start,
 ``split.test_start`` at the fold's boundaries — so every fold can be inspected, evaluated and
 reported like any run. Metrics are then aggregated as mean ± std over folds, for the model and
 for each baseline.
+
+``finmt train`` with ``split.folds > 1`` keeps the folds inside ONE run directory instead
+(:func:`finmt_core.training.walk_forward.train_walk_forward`, same :func:`fold_configs`);
+:func:`evaluate_walk_forward` scores such a run.
 """
 
 from __future__ import annotations

@@ -59,3 +59,9 @@ def test_train_page_offers_folds_and_scheme(open_page, wf_root) -> None:
     no_exception(at)
     assert at.number_input(key="train_folds").value == 1
     assert at.selectbox(key="train_scheme").options == ["expanding", "rolling"]
+
+
+def test_curves_show_one_fold_at_a_time(open_page, wf_root) -> None:
+    at = open_page(wf_root, "curves", run="wf-mom")
+    no_exception(at)
+    assert at.selectbox(key="curves_fold").value == 2 and "curves of fold 2" in texts(at)
