@@ -133,3 +133,37 @@ def test_cli_prints_gates_and_strict_fails_on_a_failed_gate(evaluated) -> None:
     assert "gates (FAILED)" in plain.output and "FAIL  " in plain.output
     strict = CliRunner().invoke(app, [*args, "--strict"])
     assert strict.exit_code == 1 and "validation gates failed" in strict.output
+
+
+def test_each_task_kind_gets_the_gates_that_apply(market) -> None:
+    from finmt_core.evaluation.frames import output_columns
+
+    _, y_ret = market
+    cfg = ExperimentConfig.from_dict({"tasks": [{"target": "volatility"}, {"target": "quantiles"}, {"target": "signal"}]})
+    rng = np.random.default_rng(3)
+    n = len(y_ret)
+    cols: dict[str, object] = {"date": np.repeat(pd.bdate_range("2020-01-01", periods=N_DATES), N_TICKERS),
+                               "ticker": np.tile([f"T{i}" for i in range(N_TICKERS)], N_DATES), "split": "val"}
+    for task in cfg.tasks:
+        if task.kind == "classification":
+            y = rng.integers(0, 2, n).astype(float)
+            p = rng.uniform(0.2, 0.8, n)
+            out = np.c_[1 - p, p]
+        elif task.kind == "quantile":
+            y = y_ret
+            out = np.sort(np.c_[y_ret - 0.02, y_ret * 0.5, y_ret + 0.02] + rng.normal(0, 0.005, (n, 3)), axis=1)
+        else:
+            y = np.abs(y_ret) + 0.01
+            out = (y + rng.normal(0, 0.002, n))[:, None]
+        cols[f"{task.name}_target"] = y
+        cols.update(dict(zip(output_columns(task), out.T)))
+    res = judge_gates(cfg, pd.DataFrame(cols), {})
+    names = {t: [g["gate"] for g in tg["gates"]] for t, tg in res["tasks"].items()}
+    assert names["volatility"] == ["r2", "prediction_variance", "beats_best_baseline"]  # no direction to call
+    assert names["quantiles"] == ["r2", "prediction_variance", "directional_accuracy", "positive_bias", "beats_best_baseline"]
+    assert names["signal"] == ["class_share", "beats_best_baseline"]
+    # no baseline on these rows: the model cannot show that it beats one, and says so
+    assert all(not g["passed"] and "no baseline" in g["reason"]
+               for tg in res["tasks"].values() for g in tg["gates"] if g["gate"] == "beats_best_baseline")
+    vol = {g["gate"]: g for g in res["tasks"]["volatility"]["gates"]}
+    assert vol["r2"]["passed"] and vol["prediction_variance"]["passed"]
