@@ -140,6 +140,7 @@ def caveats(ev: dict[str, Any]) -> str:
     warns = ev.get("warnings", [])
     body = [f'<div class="warn">{esc(w)}</div>' for w in warns] or ['<div class="ok">No collapse and every headline '
                                                                    "metric beats every baseline.</div>"]
+    body += gate_rows(ev.get("gates"))
     rows = []
     for task, s in ev.get("significance", {}).items():
         mod = s.get("model", {})
@@ -158,6 +159,22 @@ def caveats(ev: dict[str, Any]) -> str:
         "One test segment is one historical path; walk-forward folds give a fairer spread.",
     )) + "</ul>")
     return section("caveats", "Caveats: warnings and significance", body)
+
+
+def gate_rows(gates: dict[str, Any] | None) -> list[str]:
+    """The validation gates (judged on validation rows, beside the best baseline there)."""
+    from finmt_core.evaluation.gates import gate_summary
+
+    state, line = gate_summary(gates)
+    out = [f'<div class="{"ok" if state == "passed" else "warn"}">Validation gates: {esc(line)}</div>']
+    rows = [[task, g["gate"], "pass" if g["passed"] else "FAIL", g.get("value"),
+             f"within {fmt(g['threshold'][0])}–{fmt(g['threshold'][1])}" if isinstance(g.get("threshold"), list)
+             else f"{g['op']} {fmt(g.get('threshold'))}", g.get("baseline") or "—", g.get("baseline_value")]
+            for task, t in (gates or {}).get("tasks", {}).items() for g in t.get("gates", [])]
+    if rows:
+        out += ["<h3>Validation gates (validation segment, never test; beside the best baseline on the same rows)</h3>",
+                table(rows, ["task", "gate", "verdict", "value", "rule", "best baseline", "baseline value"], left=3)]
+    return out
 
 
 def _edge(e: dict[str, Any] | None) -> str:

@@ -167,3 +167,12 @@ def test_each_task_kind_gets_the_gates_that_apply(market) -> None:
                for tg in res["tasks"].values() for g in tg["gates"] if g["gate"] == "beats_best_baseline")
     vol = {g["gate"]: g for g in res["tasks"]["volatility"]["gates"]}
     assert vol["r2"]["passed"] and vol["prediction_variance"]["passed"]
+
+
+def test_report_lists_the_gates(evaluated, tmp_path) -> None:
+    from finmt_core.report import build_report
+
+    _, run, ev = evaluated  # evaluation.json written by the fixture (gates never depend on test rows)
+    html = build_report(run.path, tmp_path / "r.html", explain=False).read_text()
+    assert "Validation gates: " in html and "validation segment, never test" in html
+    assert html.count(">FAIL<") == sum(not g["passed"] for t in ev["gates"]["tasks"].values() for g in t["gates"])
