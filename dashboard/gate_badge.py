@@ -52,8 +52,12 @@ def _read(run: RunDir) -> dict[str, Any] | None:
 def gate_badge(run: RunDir, container: Any = None) -> str:
     """Show ``run``'s gate verdict as a badge, with the gates behind a popover; returns the
     state (``passed``, ``failed``, ``off`` or ``unknown``)."""
+    from finmt_core.training.walk_forward import FOLDS_DIR, analysis_run
+
     box = container if container is not None else st
     evaluation = _read(run)
+    if (evaluation is None or "gates" not in evaluation) and (run.path / FOLDS_DIR).is_dir():
+        evaluation = _read(analysis_run(run))  # a walk-forward run whose last fold alone was evaluated
     gates = (evaluation or {}).get("gates")
     state, line = gate_summary(gates)
     if evaluation is None:
