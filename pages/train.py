@@ -122,7 +122,7 @@ else:
         with guard("Checking the configuration"):
             config = load_preset(preset, overrides)
         with guard("Starting the run"):
-            launched = jobs.launch(config, root, name.strip() or None, nproc=gpus)
+            launched = jobs.launch(config, root, name.strip() or None, nproc=gpus if folds == 1 else 1)  # folds: one process
         st.toast(f"Started {launched.name}", icon=":material/rocket_launch:")
 
 
