@@ -65,3 +65,31 @@ def test_curves_show_one_fold_at_a_time(open_page, wf_root) -> None:
     at = open_page(wf_root, "curves", run="wf-mom")
     no_exception(at)
     assert at.selectbox(key="curves_fold").value == 2 and "curves of fold 2" in texts(at)
+
+
+@pytest.mark.slow
+def test_train_page_launches_a_walk_forward_run_to_the_end(open_page, tmp_path) -> None:
+    """The form's folds and scheme reach config.yaml; the background `finmt train` trains every fold."""
+    import time
+
+    from dashboard import jobs
+    from finmt_core.training.runs import RunDir
+    from finmt_core.training.walk_forward import fold_runs
+
+    root = tmp_path / "runs"
+    root.mkdir()
+    at = open_page(root, "train")
+    at.selectbox(key="train_preset").select("naive").run()
+    at.selectbox(key="data").select("synthetic").run()
+    at.number_input(key="train_folds").set_value(2)
+    at.selectbox(key="train_scheme").select("rolling")
+    at.button(key="launch").click().run()
+    no_exception(at)
+    (path,) = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    run = RunDir(path)
+    assert run.config().split.folds == 2 and run.config().split.walk_forward == "rolling"
+    deadline = time.monotonic() + 300
+    while jobs.job_view(run).active and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert run.status()["state"] == "done", jobs.log_tail(run, 30)
+    assert [f.status()["state"] for f in fold_runs(run)] == ["done", "done"]
