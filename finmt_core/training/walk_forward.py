@@ -182,10 +182,12 @@ def _train_folds(run: RunDir, config: ExperimentConfig, panel: pd.DataFrame, cal
     from finmt_core.training.pipeline import train_run
 
     folds = _check(config)
+    run.write_config(config)  # a resume may change the resumable train fields (epochs, device ...)
     run.clear_cancel()
     run.write_status(state="running", pid=os.getpid(), host=socket.gethostname(), started=now_iso(), finished=None,
                      error=None, heartbeat=now_iso(), folds=folds, walk_forward=config.split.walk_forward,
                      message="preparing the folds")
+    k = 0
     try:
         plans = fold_configs(config, panel, folds, run.name)
         (run.path / FOLDS_DIR).mkdir(exist_ok=True)
@@ -218,7 +220,7 @@ def _train_folds(run: RunDir, config: ExperimentConfig, panel: pd.DataFrame, cal
         with contextlib.suppress(OSError):
             run.write_status(state="failed" if not isinstance(exc, KeyboardInterrupt) else "cancelled",
                              finished=now_iso(), error=str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
-                             message=f"stopped in fold {int(run.status().get('fold') or 0) + 1}/{folds}")
+                             fold=k, message=f"stopped in fold {k + 1}/{folds}")
         raise
 
 
