@@ -16,6 +16,7 @@ from finmt_core.errors import ConfigError
 #: Task families whose horizon ``--horizon`` sets.
 HORIZON_FAMILIES = ("direction", "return", "signal", "action", "quantiles", "volatility", "regime", "relevance")
 DEVICES = ("auto", "cpu", "cuda")
+FOLD_SCHEMES = ("expanding", "rolling")
 #: A task named with its horizon (``direction_7d``) keeps that horizon under ``--horizon``.
 FIXED_NAME = re.compile(r"_\d+d$")
 
@@ -31,6 +32,8 @@ def build_config(
     seed: int | None = None,
     single_task: str | None = None,
     date_format: str | None = None,
+    folds: int | None = None,
+    fold_scheme: str | None = None,
 ) -> Any:
     """The ExperimentConfig of a ``finmt train`` command line (preset < --config file < flags)."""
     from finmt_core.config import ExperimentConfig, load_preset, load_yaml_mapping, merge
@@ -50,6 +53,11 @@ def build_config(
     train = {k: v for k, v in (("epochs", epochs), ("device", device), ("seed", seed)) if v is not None}
     if train:
         flags["train"] = train
+    if fold_scheme is not None and fold_scheme not in FOLD_SCHEMES:
+        raise ConfigError(f"--fold-scheme must be one of {', '.join(FOLD_SCHEMES)}, got {fold_scheme!r}")
+    split = {k: v for k, v in (("folds", folds), ("walk_forward", fold_scheme)) if v is not None}
+    if split:
+        flags["split"] = split
     overrides = merge(overrides, flags)
     cfg = load_preset(preset, overrides) if preset else ExperimentConfig.from_dict(overrides, where=str(config_file))
     if horizon is None and single_task is None:
@@ -191,6 +199,8 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(None, "--seed", help="Random seed."),
         single_task: str = typer.Option(None, "--single-task", help="Train only this task (the single-task baseline)."),
         date_format: str = typer.Option(None, "--date-format", help="How the file's dates are written when ambiguous: %d/%m/%Y, dayfirst or monthfirst."),
+        folds: int = typer.Option(None, "--folds", min=1, max=20, help="Walk-forward folds (split.folds): > 1 trains one model per fold into one run."),
+        fold_scheme: str = typer.Option(None, "--fold-scheme", help="Walk-forward train windows: expanding (all earlier dates) | rolling (fixed length)."),
         resume: str = typer.Option(None, "--resume", help="Continue the run NAME from its last checkpoint (or start a queued run)."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
         nproc: int = typer.Option(1, "--nproc", min=1, help="Processes per node: > 1 launches torchrun (one per GPU; gloo on CPU)."),
@@ -212,7 +222,7 @@ def register(app: typer.Typer) -> None:
         if resume:
             given = [flag for flag, v in (("--data", data), ("--preset", preset), ("--config", config), ("--horizon", horizon),
                                           ("--seed", seed), ("--single-task", single_task), ("--date-format", date_format),
-                                          ("--name", name)) if v is not None]
+                                          ("--name", name), ("--folds", folds), ("--fold-scheme", fold_scheme)) if v is not None]
             if given:  # never silently ignored
                 raise ConfigError(f"--resume continues run {resume!r} with its stored config.yaml; {', '.join(given)} cannot "
                                   "change it (only --epochs and --device may). Start a new run to train another configuration")
@@ -228,7 +238,8 @@ def register(app: typer.Typer) -> None:
             run = trainer(cfg, run_dir, name=resume, resume=True, callbacks=callbacks)
         else:
             cfg = build_config(data=data, preset=preset, config_file=config, epochs=epochs, horizon=horizon,
-                               device=device, seed=seed, single_task=single_task, date_format=date_format)
+                               device=device, seed=seed, single_task=single_task, date_format=date_format,
+                               folds=folds, fold_scheme=fold_scheme)
             refuse_unhonoured(cfg)
             trainer = train_walk_forward if cfg.split.folds > 1 else train_run
             run = trainer(cfg, run_dir, name=name, callbacks=callbacks)

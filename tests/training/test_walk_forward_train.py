@@ -129,13 +129,18 @@ def test_train_run_refuses_folds_instead_of_ignoring_them(tmp_path) -> None:
 
 
 def test_cli_trains_folds_and_refuses_too_short_data(tmp_path) -> None:
-    cfg = wf_config(folds=2).model_dump(mode="json")
+    cfg = wf_config(folds=1).model_dump(mode="json")
     cfg["model"] = {"name": "naive_momentum", "params": {}}
     path = tmp_path / "wf.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    res = CliRunner().invoke(app, ["train", "--config", str(path), "--run-dir", str(tmp_path / "runs"), "--name", "m"])
+    res = CliRunner().invoke(app, ["train", "--config", str(path), "--run-dir", str(tmp_path / "runs"), "--name", "m",
+                                   "--folds", "2", "--fold-scheme", "rolling"])
     assert res.exit_code == 0, res.output
     assert "fold 0: done" in res.output and "fold 1: done" in res.output and "finmt evaluate m" in res.output
+    split = RunDir(tmp_path / "runs" / "m").config().split
+    assert split.folds == 2 and split.walk_forward == "rolling"
+    bad = CliRunner().invoke(app, ["train", "--config", str(path), "--run-dir", str(tmp_path / "runs"), "--fold-scheme", "weekly"])
+    assert bad.exit_code == 2 and "--fold-scheme must be one of expanding, rolling" in bad.output
     cfg["split"]["folds"] = 20
     cfg["data"]["synthetic"]["n_days"] = 60
     path.write_text(yaml.safe_dump(cfg))
