@@ -265,7 +265,8 @@ def register(app: typer.Typer) -> None:
         rows = []
         for r in list_runs(run_dir):
             st = r.status()
-            rows.append([r.name, str(st.get("preset") or st.get("model") or "-"), r.effective_state(),
+            kind = str(st.get("preset") or st.get("model") or "-") + (f" ({st['folds']} folds)" if st.get("folds") else "")
+            rows.append([r.name, kind, r.effective_state(),
                          f"{st.get('epoch', 0)}/{st.get('epochs', '-')}", _fmt(st.get("best_val_loss")),
                          str(st.get("created", "-")).replace("+00:00", "Z")])
         if not rows:

@@ -139,6 +139,8 @@ def test_cli_trains_folds_and_refuses_too_short_data(tmp_path) -> None:
     assert "fold 0: done" in res.output and "fold 1: done" in res.output and "finmt evaluate m" in res.output
     split = RunDir(tmp_path / "runs" / "m").config().split
     assert split.folds == 2 and split.walk_forward == "rolling"
+    listed = CliRunner().invoke(app, ["runs", "--run-dir", str(tmp_path / "runs")])
+    assert "naive_momentum (2 folds)" in listed.output
     bad = CliRunner().invoke(app, ["train", "--config", str(path), "--run-dir", str(tmp_path / "runs"), "--fold-scheme", "weekly"])
     assert bad.exit_code == 2 and "--fold-scheme must be one of expanding, rolling" in bad.output
     cfg["split"]["folds"] = 20
