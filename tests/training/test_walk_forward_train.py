@@ -149,3 +149,12 @@ def test_cli_trains_folds_and_refuses_too_short_data(tmp_path) -> None:
     res = CliRunner().invoke(app, ["train", "--config", str(path), "--run-dir", str(tmp_path / "runs"), "--name", "short"])
     assert res.exit_code == 2 and "error:" in res.output
     assert not (tmp_path / "runs" / "short").exists()  # nothing written
+
+
+def test_serve_names_a_walk_forward_run_by_its_own_name(wf) -> None:
+    pytest.importorskip("fastapi", reason="finmt_core.serve imports FastAPI (the serve extra)")
+    from finmt_core.serve import ModelService
+
+    run, _, _ = wf
+    service = ModelService.load([analysis_run(run).path])
+    assert list(service.runs) == ["wf"]
