@@ -46,6 +46,7 @@ NAVIGATION = {
     ],
     "Analysis": [
         _page("evaluation.py", "Evaluation", ":material/fact_check:", "evaluation"),
+        _page("compare.py", "Compare runs", ":material/compare_arrows:", "compare"),
         _page("explain.py", "Attention & explanations", ":material/visibility:", "explain"),
         _page("backtest.py", "Backtest", ":material/show_chart:", "backtest"),
         _page("signals.py", "Signal-gated predictions", ":material/traffic:", "signals"),

@@ -158,8 +158,12 @@ def group_key(flat: dict[str, Any], ignore: Sequence[str] = GROUPING_IGNORES) ->
 
 
 def seed_groups(runs: Sequence[RunDir], metrics: pd.DataFrame | None = None,
-                ignore: Sequence[str] = GROUPING_IGNORES) -> pd.DataFrame:
+                ignore: Sequence[str] = GROUPING_IGNORES, by: Sequence[str] | None = None) -> pd.DataFrame:
     """Runs grouped by everything but the seed, with mean ± std of each model metric.
+
+    Args:
+        ignore: flattened config keys left out of the grouping (default: name and seed).
+        by: group by only these keys instead (e.g. ``["model.name"]``; ``[]``: one group per run).
 
     Returns:
         one row per group: ``group`` (the keys that tell the groups apart, or ``all runs``),
@@ -168,17 +172,23 @@ def seed_groups(runs: Sequence[RunDir], metrics: pd.DataFrame | None = None,
         ``std`` / ``n`` columns (std over the runs with the metric, ddof 1; NaN for one run).
     """
     flats = {r.name: run_config_flat(r) for r in runs}
-    keys = {name: group_key(flat, ignore) for name, flat in flats.items()}
+    if by is not None:
+        keys = {name: json.dumps([flat.get(k) for k in by], default=str) if by else name for name, flat in flats.items()}
+    else:
+        keys = {name: group_key(flat, ignore) for name, flat in flats.items()}
     members: dict[str, list[str]] = {}
     for name, key in keys.items():
         members.setdefault(key, []).append(name)
     diff = config_diff(runs, ignore=tuple(ignore))
+    if by:
+        diff = diff.loc[[k for k in by if k in diff.index]]
     if metrics is None:
         metrics = metrics_table(runs)
     model = metrics.xs("model", level="source") if len(metrics) else pd.DataFrame()
     rows = []
     for names in members.values():
-        label = ", ".join(f"{k}={flats[names[0]].get(k)}" for k in diff.index) or "all runs"
+        label = (names[0] if by is not None and not by
+                 else ", ".join(f"{k}={flats[names[0]].get(k)}" for k in diff.index) or "all runs")
         row: dict[str, Any] = {"group": label, "runs": ", ".join(names), "n": len(names)}
         for (task, metric), values in model[names].iterrows() if len(model) else []:
             if metric == "n":  # a row count, not a result

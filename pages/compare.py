@@ -1,0 +1,96 @@
+"""Compare runs: pick several runs -> the config keys that differ, test metrics beside the
+baselines of each run, runs grouped by everything but the seed (mean ± std, n), and overlaid
+curves of any logged metric. The picked runs, the curve metric, its scale and the grouping
+live in the URL (``?runs=a,b,c&metric=val_loss&scale=log&group=seed``), so the view is a link."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import cache, state
+from dashboard import widgets as w
+from dashboard.errors import guard
+from finmt_core import plots
+from finmt_core.evaluation.compare_runs import compare_runs, curve_columns, seed_groups
+from finmt_core.training.runs import RunDir, list_runs
+
+#: grouping choice (URL value) -> (label, keys to group by; None = everything but the seed)
+GROUPINGS: dict[str, tuple[str, list[str] | None]] = {
+    "seed": ("Everything but the seed", None),
+    "model": ("Model only", ["model.name"]),
+    "none": ("No grouping (one row per run)", []),
+}
+
+root = state.runs_root()
+st.title("Compare runs", anchor=False)
+runs = list_runs(root)
+if len(runs) < 2:
+    w.no_runs("the run comparison (it needs two runs or more)")
+names = [r.name for r in runs]
+
+wanted = [n for n in (state.get_param("runs") or "").split(",") if n in names]
+if "cmp_runs" not in st.session_state:
+    st.session_state["cmp_runs"] = wanted
+picked = st.multiselect("Runs to compare", names, key="cmp_runs", placeholder="choose two or more runs",
+                        help="Runs in the runs folder, newest first. The selection is part of the page's link.")
+state.set_param("runs", ",".join(picked) or None)
+if len(picked) < 2:
+    st.info("Pick two or more runs to see what differs in their configs, their test metrics beside "
+            "their baselines, and their curves overlaid.", icon=":material/compare_arrows:")
+    st.stop()
+
+chosen = [RunDir(root / n) for n in picked]
+with guard("Comparing the runs"):
+    result = compare_runs(chosen)
+for warning in result.warnings:
+    st.warning(warning, icon=":material/warning:")
+
+# ---- config diff -----------------------------------------------------------------------------
+st.subheader("Config: only the keys that differ", anchor=False)
+if len(result.config_diff):
+    st.dataframe(result.config_diff.astype(str), width="stretch")
+else:
+    st.caption("The configs are the same except for the run names.")
+
+# ---- test metrics beside baselines -----------------------------------------------------------
+st.subheader("Test metrics beside baselines", anchor=False)
+st.caption("Each column is one run's test segment; its baselines were scored on exactly that run's "
+           "rows (`model` = the run, `benchmark` = buy-and-hold for the backtest rows, net of costs for the model).")
+with st.expander("Test rows of each run", icon=":material/table_rows:"):
+    st.dataframe(result.test_rows, width="stretch")
+if len(result.metrics):
+    table = result.metrics.reset_index()
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={n: st.column_config.NumberColumn(n, format="%.4f") for n in picked})
+else:
+    st.info("None of these runs is evaluated yet: run `finmt evaluate RUN` or open it on the Evaluation page.",
+            icon=":material/info:")
+
+# ---- groups ----------------------------------------------------------------------------------
+st.subheader("Groups: mean ± std over runs", anchor=False)
+group = w.url_select(st, "Group runs by", list(GROUPINGS), name="group", default="seed",
+                     format_func=lambda k: GROUPINGS[k][0])
+by = GROUPINGS[str(group)][1]
+with guard("Grouping the runs"):
+    groups = result.groups if by is None else seed_groups(chosen, result.metrics, by=by)
+shown = ["group", "runs", "n", *[c for c in groups.columns if "/" in c and not c.endswith((" mean", " std", " n"))]]
+st.table(groups[[c for c in shown if c in groups.columns]].set_index("group"))
+st.caption("Model metrics on each run's test segment; std over the runs of a group (n − 1 in the "
+           "denominator); a group of one run has no spread.")
+
+# ---- curves ----------------------------------------------------------------------------------
+st.subheader("Curves", anchor=False)
+with guard("Reading the metrics logs"):
+    logs = {n: cache.metrics(RunDir(root / n)) for n in picked}
+columns = curve_columns(logs)
+if not columns:
+    st.caption("None of these runs logged epochs (fitted baselines have no curves).")
+    st.stop()
+c1, c2 = st.columns([3, 1])
+metric = w.url_select(c1, "Logged metric", columns, name="metric", default="val_loss")
+scale = w.url_select(c2, "Scale", ["linear", "log"], name="scale", default="linear")
+st.plotly_chart(plots.compare_runs(logs, str(metric), log_y=scale == "log", title=f"{metric} by run"), key="cmp_curves")
+last = pd.Series({n: pd.to_numeric(m[metric], errors="coerce").dropna().iloc[-1]
+                  for n, m in logs.items() if metric in m and m[metric].notna().any()}, name=f"last {metric}")
+st.dataframe(last.to_frame(), width="content", column_config={last.name: st.column_config.NumberColumn(format="%.4f")})
