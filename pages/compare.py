@@ -61,8 +61,15 @@ with st.expander("Test rows of each run", icon=":material/table_rows:"):
     st.dataframe(result.test_rows, width="stretch")
 if len(result.metrics):
     table = result.metrics.reset_index()
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={n: st.column_config.NumberColumn(n, format="%.4f") for n in picked})
+    counts = table["metric"].eq("n")
+    values = table[picked]
+    # text for people: 4 decimals, whole row counts, "—" where a metric is undefined (e.g. the IC
+    # of a constant baseline); the CSV download of the dataframe keeps these strings
+    text = values.map("{:.4f}".format)
+    text[counts] = values[counts].map("{:,.0f}".format)
+    table[picked] = text.where(values.notna(), "—")
+    st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3,
+                 column_config={n: st.column_config.TextColumn(n, alignment="right") for n in picked})
 else:
     st.info("None of these runs is evaluated yet: run `finmt evaluate RUN` or open it on the Evaluation page.",
             icon=":material/info:")
@@ -74,8 +81,9 @@ group = w.url_select(st, "Group runs by", list(GROUPINGS), name="group", default
 by = GROUPINGS[str(group)][1]
 with guard("Grouping the runs"):
     groups = result.groups if by is None else seed_groups(chosen, result.metrics, by=by)
-shown = ["group", "runs", "n", *[c for c in groups.columns if "/" in c and not c.endswith((" mean", " std", " n"))]]
-st.table(groups[[c for c in shown if c in groups.columns]].set_index("group"))
+shown = ["runs", "n", *[c for c in groups.columns if "/" in c and not c.endswith((" mean", " std", " n"))]]
+# one column per group, one row per metric: readable however many metrics there are
+st.table(groups.set_index("group")[[c for c in shown if c in groups.columns]].astype(str).T)
 st.caption("Model metrics on each run's test segment; std over the runs of a group (n − 1 in the "
            "denominator); a group of one run has no spread.")
 

@@ -28,15 +28,20 @@ def test_link_reopens_the_view(world: Path, open_page) -> None:
     assert at.selectbox(key="scale").value == "log"
     assert at.selectbox(key="group").value == "seed"
     groups = at.table[0].value
-    assert groups.loc["all runs", "direction/accuracy"] == "0.5400 ± 0.0200 (n=3)"
+    assert groups.loc["direction/accuracy", "all runs"] == "0.5400 ± 0.0200 (n=3)"
     assert at.query_params["runs"] == "cmp-s0,cmp-s1,cmp-s2"
+    metrics = next(d.value for d in at.dataframe if "source" in d.value.columns)
+    rows = metrics.set_index(["task", "metric", "source"])
+    assert rows.loc[("direction", "accuracy", "model"), "cmp-s1"] == "0.5400"
+    assert rows.loc[("direction", "n", "model"), "cmp-s0"] == "180"
+    assert rows.loc[("return", "ic", "naive_majority"), "cmp-s2"] == "—"  # undefined, not None/nan
 
 
 def test_grouping_and_diff_follow_the_picks(world: Path, open_page) -> None:
     at = open_page(world, "compare", runs="cmp-s0,cmp-lr", group="none")
     assert not at.exception
     groups = at.table[0].value
-    assert list(groups.index) == ["cmp-s0", "cmp-lr"]
+    assert list(groups.columns) == ["cmp-s0", "cmp-lr"]
     diff = at.dataframe[0].value
     assert sorted(diff.index) == ["train.lr"]  # both have seed 0: only the learning rate differs
     at.selectbox(key="group").set_value("seed").run()
