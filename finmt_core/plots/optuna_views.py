@@ -62,7 +62,7 @@ def _draw(key: str, fn: Any, *args: Any, **kwargs: Any) -> tuple[go.Figure | Non
     except (ValueError, RuntimeError, ZeroDivisionError) as exc:  # Optuna refuses degenerate studies
         log.info("optuna %s view unavailable: %s", key, exc)
         return None, f"Optuna could not draw this view: {exc}"
-    fig.update_layout(title={"text": VIEWS[key]}, margin={"t": 60})
+    fig.update_layout(title={"text": VIEWS[key]}, margin={"t": 60, "l": 70})
     return fig, None
 
 
@@ -78,37 +78,37 @@ def optuna_views(study: Any) -> list[OptunaView]:
     done = _complete(study)
     n = len(done)
     varied = _varied_params(done)
-    out: list[OptunaView] = []
     if n == 0:
         return [OptunaView(k, t, None, "No complete trial yet: the views appear when the first trial finishes.")
                 for k, t in VIEWS.items()]
-    out.append(OptunaView("parallel", VIEWS["parallel"], *_draw("parallel", vis.plot_parallel_coordinate, study)))
-    out.append(OptunaView("slice", VIEWS["slice"], *_draw("slice", vis.plot_slice, study)))
-    importances: dict[str, float] = {}
-    if n >= 2 and varied:
-        import optuna
-
-        try:
-            importances = optuna.importance.get_param_importances(study, params=varied)
-        except (ValueError, RuntimeError) as exc:
-            log.info("parameter importances unavailable: %s", exc)
-    if len(varied) < 2:
-        out.append(OptunaView("contour", VIEWS["contour"], None,
-                              f"A contour needs two parameters that took different values; {len(varied)} did so far."))
-    else:
-        params = (list(importances)[:MAX_CONTOUR_PARAMS] if importances else varied[:MAX_CONTOUR_PARAMS])
-        fig, note = _draw("contour", vis.plot_contour, study, params=params)
-        if note is None and len(varied) > len(params):
-            note = f"The {len(params)} most important of {len(varied)} varied parameters are drawn."
-        out.append(OptunaView("contour", VIEWS["contour"], fig, note))
+    parallel = OptunaView("parallel", VIEWS["parallel"], *_draw("parallel", vis.plot_parallel_coordinate, study))
+    slice_ = OptunaView("slice", VIEWS["slice"], *_draw("slice", vis.plot_slice, study))
     if n < 2 or not varied:
-        out.append(OptunaView("importances", VIEWS["importances"], None,
-                              f"Importances need at least two complete trials with varied parameters; this study has "
-                              f"{n} complete trial{'s' if n != 1 else ''}."))
+        importance = OptunaView("importances", VIEWS["importances"], None,
+                                f"Importances need at least two complete trials with varied parameters; this study has "
+                                f"{n} complete trial{'s' if n != 1 else ''}.")
     else:
         fig, note = _draw("importances", vis.plot_param_importances, study, params=varied)
         if note is None and n < MIN_TRIALS_FOR_IMPORTANCE:
             note = (f"Only {n} complete trials (fewer than {MIN_TRIALS_FOR_IMPORTANCE}): these importances mostly "
                     "reflect noise. Run more trials before trusting them.")
-        out.append(OptunaView("importances", VIEWS["importances"], fig, note))
-    return out
+        importance = OptunaView("importances", VIEWS["importances"], fig, note)
+    if len(varied) < 2:
+        contour = OptunaView("contour", VIEWS["contour"], None,
+                             f"A contour needs two parameters that took different values; {len(varied)} did so far.")
+    else:
+        params = (_ranked(importance.figure) or varied)[:MAX_CONTOUR_PARAMS]
+        fig, note = _draw("contour", vis.plot_contour, study, params=params)
+        if note is None and len(varied) > len(params):
+            note = f"The {len(params)} most important of {len(varied)} varied parameters are drawn."
+        contour = OptunaView("contour", VIEWS["contour"], fig, note)
+    return [parallel, slice_, contour, importance]
+
+
+def _ranked(importance: go.Figure | None) -> list[str]:
+    """Parameter names of Optuna's importance bars, most important first (the bars are drawn
+    least important at the bottom), so the importances are computed once."""
+    if importance is None or not importance.data:
+        return []
+    bars = importance.data[0]
+    return [str(name) for _, name in sorted(zip(bars.x, bars.y), key=lambda p: -float(p[0]))]
