@@ -32,7 +32,7 @@ def export(
     to: str = typer.Option(..., "--to", help="mlflow | tensorboard | alphalens | returns"),
     out: Path = typer.Option(None, "--out", help="tensorboard: log folder (default tensorboard/RUN); alphalens / "
                                                  "returns: file, .parquet or .csv (default RUN-factor_data.parquet / RUN-returns.csv)."),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help="mlflow: tracking URI (default: MLFLOW_TRACKING_URI or ./mlruns)."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help="mlflow: tracking URI (default: MLflow's own: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here in MLflow 3)."),
     experiment: str = typer.Option("finmt", "--experiment", help="mlflow: experiment name."),
     factor: str = typer.Option(None, "--factor", help="alphalens: prediction column used as the factor "
                                                       "(default: a return prediction, else P(Up))."),

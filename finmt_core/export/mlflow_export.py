@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from finmt_core.errors import ConfigError
 from finmt_core.evaluation.compare_runs import run_config_flat
@@ -41,31 +40,27 @@ class MlflowExport:
     artifacts: list[str]
 
 
-def _client(tracking_uri: str | None) -> Any:
-    try:
-        from mlflow.tracking import MlflowClient
-    except ImportError:
-        raise ConfigError("MLflow is not installed: pip install 'finmt[mlflow]' (or mlflow-skinny), "
-                          "then run the export again") from None
-    return MlflowClient(tracking_uri=tracking_uri)
-
-
 def export_mlflow(run: RunDir, tracking_uri: str | None = None, experiment: str = "finmt") -> MlflowExport:
     """Log ``run`` as a new MLflow run in ``experiment`` (created when missing).
 
     Args:
         tracking_uri: MLflow tracking URI (``file:///abs/mlruns``, ``sqlite:///mlflow.db``,
-            ``http://host:5000``); None = MLflow's default (``MLFLOW_TRACKING_URI`` or ./mlruns).
+            ``http://host:5000``); None = MLflow's default (``MLFLOW_TRACKING_URI``, else MLflow 3's
+            ``sqlite:///mlflow.db`` in the working directory).
 
     Raises:
         ConfigError: MLflow is not installed or the tracking server refuses the run.
         RunError: the run has no readable config (RunDir.config).
     """
-    from mlflow.entities import Metric, Param, RunTag
-    from mlflow.exceptions import MlflowException
-
     try:
-        client = _client(tracking_uri)
+        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.exceptions import MlflowException
+        from mlflow.tracking import MlflowClient
+    except ImportError:
+        raise ConfigError("MLflow is not installed: pip install 'finmt[mlflow]' (or mlflow-skinny), "
+                          "then run the export again") from None
+    try:
+        client = MlflowClient(tracking_uri=tracking_uri)
         client.search_experiments(max_results=1)  # opens the store: a bad URI fails here, before any write
     except MlflowException as exc:
         raise ConfigError(f"MLflow cannot open the tracking store {tracking_uri or '(default)'}: "

@@ -129,3 +129,14 @@ def test_export_rejects_bad_options(run: RunDir) -> None:
     assert res.exit_code == 2 and "--periods" in res.output
     res = runner.invoke(app, ["export", str(run.path), "--to", "alphalens", "--factor", "nope"])
     assert res.exit_code == 2 and "factor column 'nope'" in res.output
+
+
+def test_missing_optional_packages_name_the_extra(run: RunDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # import mlflow -> ImportError
+    monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    runner = CliRunner()
+    res = runner.invoke(app, ["export", str(run.path), "--to", "mlflow"])
+    assert res.exit_code == 2 and "pip install 'finmt[mlflow]'" in res.output
+    res = runner.invoke(app, ["export", str(run.path), "--to", "tensorboard", "--out", str(tmp_path / "tb")])
+    assert res.exit_code == 2 and "pip install 'finmt[tensorboard]'" in res.output
