@@ -12,7 +12,7 @@ from dashboard import cache, state
 from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
-from finmt_core.evaluation.compare_runs import compare_runs, curve_columns, seed_groups
+from finmt_core.evaluation.compare_runs import RunComparison, compare_runs, curve_columns, seed_groups
 from finmt_core.training.runs import RunDir, list_runs
 
 #: grouping choice (URL value) -> (label, keys to group by; None = everything but the seed)
@@ -40,9 +40,18 @@ if len(picked) < 2:
             "their baselines, and their curves overlaid.", icon=":material/compare_arrows:")
     st.stop()
 
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def comparison(paths: tuple[str, ...], stamps: tuple[object, ...]) -> RunComparison:
+    """compare_runs, read again whenever a config or evaluation file changes (``stamps``)."""
+    return compare_runs([RunDir(p) for p in paths])
+
+
 chosen = [RunDir(root / n) for n in picked]
 with guard("Comparing the runs"):
-    result = compare_runs(chosen)
+    result = comparison(tuple(str(r.path) for r in chosen),
+                        tuple((cache.stamp(r.config_path), cache.stamp(r.evaluation_path)) for r in chosen))
 for warning in result.warnings:
     st.warning(warning, icon=":material/warning:")
 

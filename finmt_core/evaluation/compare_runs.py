@@ -39,6 +39,8 @@ DEFAULT_METRICS = ("n", "accuracy", "balanced_accuracy", "ic", "rank_ic", "mae",
 #: backtest metrics shown (net of costs for the model, and the benchmark).
 BACKTEST_METRICS = ("sharpe", "annual_return", "max_drawdown", "avg_turnover")
 MISSING = "–"
+#: config keys named in a group's label (the rest are counted).
+MAX_LABEL_KEYS = 3
 
 
 def flatten_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -187,8 +189,10 @@ def seed_groups(runs: Sequence[RunDir], metrics: pd.DataFrame | None = None,
     model = metrics.xs("model", level="source") if len(metrics) else pd.DataFrame()
     rows = []
     for names in members.values():
-        label = (names[0] if by is not None and not by
-                 else ", ".join(f"{k}={flats[names[0]].get(k)}" for k in diff.index) or "all runs")
+        parts = [f"{k}={flats[names[0]].get(k)}" for k in diff.index]
+        if len(parts) > MAX_LABEL_KEYS:  # e.g. two models: every model.params key differs
+            parts = [*parts[:MAX_LABEL_KEYS], f"+{len(parts) - MAX_LABEL_KEYS} more"]
+        label = names[0] if by is not None and not by else ", ".join(parts) or "all runs"
         row: dict[str, Any] = {"group": label, "runs": ", ".join(names), "n": len(names)}
         for (task, metric), values in model[names].iterrows() if len(model) else []:
             if metric == "n":  # a row count, not a result
