@@ -67,13 +67,14 @@ def export(
         typer.echo(f"wrote {tb.n_scalars} scalars ({len(tb.tags)} tags) to {tb.logdir}; view with "
                    f"`tensorboard --logdir {tb.logdir.parent}`")
     elif to == "alphalens":
-        from finmt_core.export.alphalens_export import factor_data, write_frame
+        from finmt_core.export import write_frame
+        from finmt_core.export.alphalens_export import factor_data
 
         frame = factor_data(rd, factor=factor, periods=parse_periods(periods), quantiles=quantiles, split=split)
         path = write_frame(frame, out or Path(f"{rd.name}-factor_data.parquet"))
         typer.echo(f"wrote {path}: {len(frame)} rows x {', '.join(frame.columns)} (index date, asset)")
     else:
-        from finmt_core.export.alphalens_export import write_frame
+        from finmt_core.export import write_frame
         from finmt_core.export.returns_export import daily_returns
 
         returns = daily_returns(rd, split=split, strategy=strategy, cost_bps=cost_bps)

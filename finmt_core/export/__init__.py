@@ -6,17 +6,21 @@
 * :mod:`.alphalens_export` — predictions as alphalens' ``factor_data`` (no alphalens needed).
 * :mod:`.returns_export` — the backtest's daily returns for quantstats / pyfolio.
 
-Shared here: the scalars every tracker receives (:func:`epoch_scalars`, :func:`test_scalars`).
+Shared here: the scalars every tracker receives (:func:`epoch_scalars`, :func:`evaluation_scalars`) and
+:func:`write_frame`.
 """
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from finmt_core.training.runs import RunDir
+from finmt_core.io_safety import safe_csv_frame
+from finmt_core.training.runs import RunDir, atomic_write_bytes
 
 #: metrics-log columns that are not scalars of an epoch (``epoch`` is the step itself).
 NOT_SCALARS = ("epoch", "time", "host", "device")
@@ -41,7 +45,7 @@ def epoch_scalars(run: RunDir) -> pd.DataFrame:
     return out
 
 
-def test_scalars(evaluation: dict[str, Any]) -> dict[str, float]:
+def evaluation_scalars(evaluation: dict[str, Any]) -> dict[str, float]:
     """Flat ``{name: value}`` of an evaluation.json: ``test.<task>.<metric>``,
     ``test.baseline.<name>.<task>.<metric>`` (same rows), ``test.backtest.<net|gross|benchmark>.<metric>``;
     missing values (null) are left out."""
@@ -63,3 +67,17 @@ def test_scalars(evaluation: dict[str, Any]) -> dict[str, float]:
 def evaluation_or_none(run: RunDir) -> dict[str, Any] | None:
     """evaluation.json when the run was evaluated, else None."""
     return run.evaluation() if run.evaluation_path.is_file() else None
+
+
+def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write atomically as parquet (``.parquet``) or CSV (anything else; text cells neutralised
+    against spreadsheet formula injection)."""
+    path = Path(path)
+    buf = io.BytesIO()
+    if path.suffix.lower() == ".parquet":
+        frame.to_parquet(buf)
+    else:
+        safe_csv_frame(frame.reset_index()).to_csv(buf, index=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buf.getvalue())
+    return path

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from finmt_core.errors import DataError
 from finmt_core.evaluation.frames import grid_positions
-from finmt_core.io_safety import safe_csv_frame
 from finmt_core.tasks import Task
-from finmt_core.training.runs import RunDir, atomic_write_bytes
+from finmt_core.training.runs import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -108,19 +106,3 @@ def factor_data(run: RunDir, *, factor: str | None = None, periods: Sequence[int
              run.name, len(out), dropped, column)
     cols = [c for c in out.columns if c.endswith("D")] + ["factor", "factor_quantile"] + (["group"] if "group" in out else [])
     return out.sort_index()[cols]
-
-
-def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write atomically as parquet (``.parquet``) or CSV (anything else; text cells neutralised
-    against spreadsheet formula injection)."""
-    import io
-
-    path = Path(path)
-    buf = io.BytesIO()
-    if path.suffix.lower() == ".parquet":
-        frame.to_parquet(buf)
-    else:
-        safe_csv_frame(frame.reset_index()).to_csv(buf, index=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, buf.getvalue())
-    return path

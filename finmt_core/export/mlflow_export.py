@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from finmt_core.errors import ConfigError
 from finmt_core.evaluation.compare_runs import run_config_flat
-from finmt_core.export import epoch_scalars, evaluation_or_none, test_scalars
+from finmt_core.export import epoch_scalars, evaluation_or_none, evaluation_scalars
 from finmt_core.training.runs import RunDir
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def export_mlflow(run: RunDir, tracking_uri: str | None = None, experiment: str 
             metrics.append(Metric(col, float(value), ts, int(epoch)))
     ev = evaluation_or_none(run)
     if ev is not None:
-        metrics += [Metric(k, v, now_ms, 0) for k, v in test_scalars(ev).items()]
+        metrics += [Metric(k, v, now_ms, 0) for k, v in evaluation_scalars(ev).items()]
     try:
         exp = client.get_experiment_by_name(experiment)
         exp_id = exp.experiment_id if exp is not None else client.create_experiment(experiment)

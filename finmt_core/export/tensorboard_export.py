@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from finmt_core.errors import ConfigError
-from finmt_core.export import epoch_scalars, evaluation_or_none, test_scalars
+from finmt_core.export import epoch_scalars, evaluation_or_none, evaluation_scalars
 from finmt_core.training.runs import RunDir
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def export_tensorboard(run: RunDir, logdir: str | Path) -> TensorBoardExport:
                 writer.add_scalar(tag(col), float(value), global_step=int(epoch), walltime=wall)
                 n += 1
         ev = evaluation_or_none(run)
-        for key, value in (test_scalars(ev) if ev is not None else {}).items():
+        for key, value in (evaluation_scalars(ev) if ev is not None else {}).items():
             writer.add_scalar(tag(key), value, global_step=0, walltime=now)
             tags.append(tag(key))
             n += 1
