@@ -39,6 +39,8 @@ DEFAULT_METRICS = ("n", "accuracy", "balanced_accuracy", "ic", "rank_ic", "mae",
 #: backtest metrics shown (net of costs for the model, and the benchmark).
 BACKTEST_METRICS = ("sharpe", "annual_return", "max_drawdown", "avg_turnover")
 MISSING = "–"
+#: config keys shown first in a diff and a group's label (what a reader looks for first).
+LEADING_KEYS = ("model.name", "preset", "data.source", "train.seed")
 #: config keys named in a group's label (the rest are counted).
 MAX_LABEL_KEYS = 3
 
@@ -91,9 +93,32 @@ def config_diff(runs: Sequence[RunDir], *, ignore: Sequence[str] = ("name",)) ->
     table = table.drop(index=[k for k in ignore if k in table.index])
     if table.empty:
         return table
+    table = _collapse_partial_tasks(table)
     text = table.map(lambda v: json.dumps(v, sort_keys=True, default=str))
     differs = text.nunique(axis=1) > 1
-    return table.loc[differs]
+    order = sorted(table.index[differs], key=lambda k: (LEADING_KEYS.index(k) if k in LEADING_KEYS else len(LEADING_KEYS), k))
+    return table.loc[order]
+
+
+def _collapse_partial_tasks(table: pd.DataFrame) -> pd.DataFrame:
+    """A task that some runs lack becomes one row ``tasks.<name>`` (``target, h=<horizon>, <kind>``
+    where the run has it, None where not) instead of one row per task setting."""
+    task = pd.Series(table.index, index=table.index).str.extract(r"^tasks\.([^.]+)\.", expand=False)
+    rows = []
+    for name in task.dropna().unique():
+        block = table.loc[task == name]
+        has = block.notna().any(axis=0)
+        if has.all():
+            continue
+        field = {f: block.loc[f"tasks.{name}.{f}"].astype(str) if f"tasks.{name}.{f}" in block.index else "?"
+                 for f in ("target", "horizon", "kind")}
+        summary = field["target"] + ", h=" + field["horizon"] + ", " + field["kind"]
+        rows.append(summary.where(has, None).rename(f"tasks.{name}"))
+        table = table.drop(index=block.index)
+    if not rows:
+        return table
+    out = pd.concat([table, pd.DataFrame(rows)]).astype(object)
+    return out.where(out.notna(), None)
 
 
 def _evaluation(run: RunDir) -> dict[str, Any] | None:

@@ -130,3 +130,22 @@ def test_cli_compare_text_and_json(world: Path) -> None:
     assert acc["cmp-s0"] == pytest.approx(0.52)
     res = runner.invoke(app, ["compare", "cmp-s0", "nope", "--run-dir", str(world)])
     assert res.exit_code == 2 and "error:" in res.output
+
+
+def test_config_diff_collapses_tasks_a_run_lacks_and_leads_with_the_model(world: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from finmt_core.config import ExperimentConfig
+
+    shutil.copytree(world / "cmp-s0", tmp_path / "cmp-s0")
+    other = tmp_path / "other"
+    shutil.copytree(world / "cmp-s1", other)
+    data = ExperimentConfig.from_yaml(other / "config.yaml").model_dump(mode="json")
+    data["model"]["name"] = "cnn_lstm"
+    data["tasks"] = [t for t in data["tasks"] if t["name"] == "direction"]
+    (other / "config.yaml").write_text(ExperimentConfig.model_validate(data).to_yaml())
+    diff = config_diff(_runs(tmp_path, "cmp-s0", "other"))
+    assert list(diff.index[:2]) == ["model.name", "train.seed"]  # what a reader looks for first
+    assert diff.loc["tasks.return"].tolist() == ["return, h=1, regression", None]  # one row, not one per setting
+    assert not any(k.startswith("tasks.return.") for k in diff.index)
+    assert not any(k.startswith("tasks.direction") for k in diff.index)  # both have it, the same way
