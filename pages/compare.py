@@ -1,7 +1,8 @@
 """Compare runs: pick several runs -> the config keys that differ, test metrics beside the
 baselines of each run, runs grouped by everything but the seed (mean ± std, n), and overlaid
-curves of any logged metric. The picked runs, the curve metric, its scale and the grouping
-live in the URL (``?runs=a,b,c&metric=val_loss&scale=log&group=seed``), so the view is a link."""
+curves of any logged metric. The picked runs, the table's metrics, the curve metric, its scale
+and the grouping live in the URL (``?runs=a,b,c&metrics=accuracy,ic&metric=val_loss&scale=log&group=seed``),
+so the view is a link."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from dashboard import cache, state
 from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
-from finmt_core.evaluation.compare_runs import RunComparison, compare_runs, curve_columns, seed_groups
+from finmt_core.evaluation.compare_runs import (
+    RunComparison,
+    available_metrics,
+    compare_runs,
+    curve_columns,
+    seed_groups,
+)
 from finmt_core.training.runs import RunDir, list_runs
 
 #: grouping choice (URL value) -> (label, keys to group by; None = everything but the seed)
@@ -21,6 +28,9 @@ GROUPINGS: dict[str, tuple[str, list[str] | None]] = {
     "model": ("Model only", ["model.name"]),
     "none": ("No grouping (one row per run)", []),
 }
+
+#: metrics in the table until the viewer picks others: each task kind's headline and the row count
+HEADLINE = ("n", "accuracy", "ic", "pinball")
 
 root = state.runs_root()
 st.title("Compare runs", anchor=False)
@@ -41,17 +51,18 @@ if len(picked) < 2:
     st.stop()
 
 
-
 @st.cache_data(show_spinner=False, max_entries=32)
-def comparison(paths: tuple[str, ...], stamps: tuple[object, ...]) -> RunComparison:
+def comparison(paths: tuple[str, ...], stamps: tuple[object, ...], metrics: tuple[str, ...]) -> RunComparison:
     """compare_runs, read again whenever a config or evaluation file changes (``stamps``)."""
-    return compare_runs([RunDir(p) for p in paths])
+    return compare_runs([RunDir(p) for p in paths], metrics=list(metrics) or None)
 
 
 chosen = [RunDir(root / n) for n in picked]
 with guard("Comparing the runs"):
+    options = available_metrics(chosen)
     result = comparison(tuple(str(r.path) for r in chosen),
-                        tuple((cache.stamp(r.config_path), cache.stamp(r.evaluation_path)) for r in chosen))
+                        tuple((cache.stamp(r.config_path), cache.stamp(r.evaluation_path)) for r in chosen),
+                        tuple(options))
 for warning in result.warnings:
     st.warning(warning, icon=":material/warning:")
 
@@ -68,8 +79,16 @@ st.caption("Each column is one run's test segment; its baselines were scored on 
            "rows (`model` = the run, `benchmark` = buy-and-hold for the backtest rows, net of costs for the model).")
 with st.expander("Test rows of each run", icon=":material/table_rows:"):
     st.dataframe(result.test_rows, width="stretch")
-if len(result.metrics):
-    table = result.metrics.reset_index()
+url_metrics = [m for m in (state.get_param("metrics") or "").split(",") if m in options]
+if "cmp_metrics" not in st.session_state:
+    st.session_state["cmp_metrics"] = url_metrics or [m for m in HEADLINE if m in options]
+shown_metrics = st.multiselect("Metrics", options, key="cmp_metrics",
+                               help="Test metrics of the model and its baselines; the backtest rows are always shown.")
+state.set_param("metrics", ",".join(shown_metrics) or None)
+level = result.metrics.index.get_level_values
+metrics_shown = result.metrics[level("metric").isin(shown_metrics) | (level("task") == "backtest")]
+if len(metrics_shown):
+    table = metrics_shown.reset_index()
     counts = table["metric"].eq("n")
     values = table[picked]
     # text for people: 4 decimals, whole row counts, "—" where a metric is undefined (e.g. the IC
@@ -89,7 +108,7 @@ group = w.url_select(st, "Group runs by", list(GROUPINGS), name="group", default
                      format_func=lambda k: GROUPINGS[k][0])
 by = GROUPINGS[str(group)][1]
 with guard("Grouping the runs"):
-    groups = result.groups if by is None else seed_groups(chosen, result.metrics, by=by)
+    groups = seed_groups(chosen, metrics_shown, by=by)
 shown = ["runs", "n", *[c for c in groups.columns if "/" in c and not c.endswith((" mean", " std", " n"))]]
 # one column per group, one row per metric: readable however many metrics there are
 st.table(groups.set_index("group")[[c for c in shown if c in groups.columns]].astype(str).T)

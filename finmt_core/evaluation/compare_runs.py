@@ -144,6 +144,8 @@ def _metric_rows(ev: dict[str, Any], metrics: Sequence[str] | None) -> dict[tupl
     add("model", ev.get("tasks", {}))
     for name, tasks in (ev.get("baselines") or {}).items():
         add(name, tasks)
+    # baselines are scored on the model's rows: their row count repeats the model's, keep one
+    rows = {k: v for k, v in rows.items() if not (k[1] == "n" and k[2] != "model")}
     bt = ((ev.get("backtest") or {}).get("metrics")) or {}
     for source, key in (("model", "net"), ("benchmark", "benchmark")):
         for m in BACKTEST_METRICS:
@@ -151,6 +153,16 @@ def _metric_rows(ev: dict[str, Any], metrics: Sequence[str] | None) -> dict[tupl
             if v is not None or key in bt:
                 rows[("backtest", m, source)] = np.nan if v is None else float(v)
     return rows
+
+
+def available_metrics(runs: Sequence[RunDir]) -> list[str]:
+    """Numeric task metrics found in the runs' evaluation.json files (sorted; defaults first)."""
+    found: set[str] = set()
+    for r in runs:
+        ev = _evaluation(r) or {}
+        for ms in (ev.get("tasks") or {}).values():
+            found.update(m for m, v in (ms or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+    return [m for m in DEFAULT_METRICS if m in found] + sorted(found - set(DEFAULT_METRICS))
 
 
 def metrics_table(runs: Sequence[RunDir], metrics: Sequence[str] | None = None) -> pd.DataFrame:

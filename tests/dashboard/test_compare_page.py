@@ -35,6 +35,18 @@ def test_link_reopens_the_view(world: Path, open_page) -> None:
     assert rows.loc[("direction", "accuracy", "model"), "cmp-s1"] == "0.5400"
     assert rows.loc[("direction", "n", "model"), "cmp-s0"] == "180"
     assert rows.loc[("return", "ic", "naive_majority"), "cmp-s2"] == "—"  # undefined, not None/nan
+    assert at.multiselect(key="cmp_metrics").value == ["n", "accuracy", "ic"]  # the headline metrics present
+    assert "metrics" in at.query_params
+
+
+def test_link_chooses_the_table_metrics(world: Path, open_page) -> None:
+    at = open_page(world, "compare", runs="cmp-s0,cmp-lr", metrics="balanced_accuracy,mae")
+    assert not at.exception
+    assert at.multiselect(key="cmp_metrics").value == ["balanced_accuracy", "mae"]
+    metrics = next(d.value for d in at.dataframe if "source" in d.value.columns)
+    assert set(metrics["metric"]) == {"balanced_accuracy", "mae", "sharpe", "annual_return", "max_drawdown", "avg_turnover"}
+    groups = at.table[0].value
+    assert "direction/balanced_accuracy" in groups.index and "direction/accuracy" not in groups.index
 
 
 def test_grouping_and_diff_follow_the_picks(world: Path, open_page) -> None:

@@ -61,11 +61,18 @@ def test_metrics_table_puts_model_beside_baselines(world: Path) -> None:
     assert table.loc[("direction", "accuracy", "naive_majority")].tolist() == pytest.approx([0.51] * 4)
     assert np.isnan(table.loc[("return", "ic", "naive_majority"), "cmp-s0"])  # null in the file stays missing
     assert table.loc[("backtest", "sharpe", "benchmark"), "cmp-lr"] == pytest.approx(0.1)
+    assert ("direction", "n", "model") in table.index and ("direction", "n", "naive_majority") not in table.index
     # the model row comes first within each (task, metric)
     sources = table.xs(("direction", "accuracy"), level=("task", "metric")).index.tolist()
     assert sources[0] == "model"
     only = metrics_table(_runs(world), metrics=["mae"])
     assert set(only.index.get_level_values("metric")) == {"mae", "sharpe", "annual_return", "max_drawdown", "avg_turnover"}
+
+
+def test_available_metrics_lists_defaults_first(world: Path) -> None:
+    from finmt_core.evaluation.compare_runs import available_metrics
+
+    assert available_metrics(_runs(world)) == ["n", "accuracy", "balanced_accuracy", "ic", "mae", "f1_macro"]
 
 
 def test_seed_groups_mean_std_n(world: Path) -> None:
