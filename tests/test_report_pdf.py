@@ -35,6 +35,8 @@ def test_no_chromium_is_a_clear_error_before_any_work(tmp_path: Path, monkeypatc
         find_chromium()
     res = CliRunner().invoke(app, ["report", "no-such-run", "--pdf", "--run-dir", str(tmp_path)])
     assert res.exit_code == 2 and "headless Chromium was not found" in res.output  # not "no such run": checked first
+    res = CliRunner().invoke(app, ["report", "no-such-run", "--out", str(tmp_path / "r.pdf"), "--run-dir", str(tmp_path)])
+    assert res.exit_code == 2 and "headless Chromium was not found" in res.output  # --out *.pdf implies --pdf
     monkeypatch.setenv(CHROMIUM_ENV, str(tmp_path / "nope"))
     with pytest.raises(ConfigError, match="not an executable file"):
         find_chromium()

@@ -182,7 +182,8 @@ def report(
     out: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write."),
     cost_bps: float = typer.Option(10.0, "--cost-bps", min=0.0, help="Backtest cost, bps per unit of turnover."),
     no_explain: bool = typer.Option(False, "--no-explain", help="Skip attributions (faster)."),
-    pdf: bool = typer.Option(False, "--pdf", help="Also print it to a PDF next to --out (needs headless Chromium)."),
+    pdf: bool = typer.Option(False, "--pdf", help="Also print it to a PDF next to --out (needs headless Chromium; "
+                                                  "implied by --out FILE.pdf)."),
     run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
@@ -191,6 +192,8 @@ def report(
     setup_logging(verbose)
     from finmt_core.report import build_report
 
+    if out.suffix.lower() == ".pdf":  # --out report.pdf: the HTML goes beside it, then it is printed
+        pdf, out = True, out.with_suffix(".html")
     if pdf:  # fail before the (long) report is built when no Chromium can print it
         from finmt_core.report_pdf import find_chromium
 
