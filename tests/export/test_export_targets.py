@@ -140,3 +140,18 @@ def test_missing_optional_packages_name_the_extra(run: RunDir, tmp_path: Path, m
     assert res.exit_code == 2 and "pip install 'finmt[mlflow]'" in res.output
     res = runner.invoke(app, ["export", str(run.path), "--to", "tensorboard", "--out", str(tmp_path / "tb")])
     assert res.exit_code == 2 and "pip install 'finmt[tensorboard]'" in res.output
+
+
+def test_default_factor_prefers_a_return_prediction_then_p_up() -> None:
+    from finmt_core.errors import DataError
+    from finmt_core.export.alphalens_export import default_factor, factor_quantiles
+    from finmt_core.tasks import Task
+
+    direction, ret = Task(target="direction", horizon=1), Task(target="return", horizon=1)
+    cols = ["date", "ticker", "direction_pred", "direction_prob_Down", "direction_prob_Up", "return_pred"]
+    assert default_factor([direction, ret], cols) == "return_pred"
+    assert default_factor([direction], cols) == "direction_prob_Up"
+    with pytest.raises(DataError, match="pass --factor"):
+        default_factor([], cols)
+    q = factor_quantiles(pd.Series([0.3, 0.1, 0.2, 0.4, 5.0, 1.0]), pd.Series(["a", "a", "a", "a", "b", "b"]), 2)
+    assert q.tolist() == [2, 1, 1, 2, 2, 1]
