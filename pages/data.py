@@ -72,14 +72,16 @@ if upload is not None:
                      help="Stores the validated panel with the runs; pick it on the Train page."):
             stem = w.save_upload(root, upload.name, data, panel)
             st.toast(f"Saved as dataset “Upload: {w.plain_text(stem)}”.", icon=":material/save:")
-        source_key = f"upload:{getattr(upload, 'file_id', upload.name)}:{date_format}"
+        # keyed by the bytes' hash: another file under the same name and row count is never
+        # confused with this one (the summary, features and labels below are cached by this key)
+        source_key = cache.upload_key(data, date_format)
 if panel is None:
-    source_key = key
+    source_key = cache.dataset_key(w.data_source(root, key))
     with guard("Loading the dataset"):
         panel = cache.panel(w.data_source(root, key))
 
 # ---- summary ------------------------------------------------------------------------------
-info = cache.summary(f"{source_key}:{len(panel)}", panel)
+info = cache.summary(source_key, panel)
 c = st.columns(5)
 c[0].metric("Tickers", info["n_tickers"], border=True)
 c[1].metric("Trading days", info["n_dates"], border=True)
@@ -115,7 +117,7 @@ if prices_tab.open:
 if features_tab.open:
     with features_tab:
         with guard("Computing features"):
-            frame = cache.features(f"{source_key}:{len(panel)}", panel)
+            frame = cache.features(source_key, panel)
         groups = {g: names for g, names in frame.groups.items() if names}
         g1, g2, g3 = st.columns([1, 1, 2])
         group = g1.selectbox("Group", list(groups), key="feature_group")
@@ -137,7 +139,7 @@ if labels_tab.open:
             st.caption("Pick at least one task.")
         else:
             with guard("Building labels"):
-                view = cache.data_view(f"{source_key}:{len(panel)}", tuple(families), int(horizon), panel)
+                view = cache.data_view(source_key, tuple(families), int(horizon), panel)
             st.plotly_chart(plots.label_distribution(view["counts"], title=f"Label distribution · horizon {horizon}d"),
                             key="labels")
             spans = " · ".join(f"{s}: {a:%Y-%m-%d} → {b:%Y-%m-%d}" for s, (a, b) in view["split_dates"].items())
@@ -146,7 +148,7 @@ if labels_tab.open:
 if graph_tab.open:
     with graph_tab:
         with guard("Building the stock graph"):
-            view = cache.data_view(f"{source_key}:{len(panel)}", ("direction",), 1, panel)
+            view = cache.data_view(source_key, ("direction",), 1, panel)
         st.plotly_chart(plots.stock_graph(view["edge_index"], view["edge_weight"], view["tickers"], view["sectors"]),
                         key="graph")
         st.caption(f"{view['graph_kind']} graph, {view['edge_index'].shape[1] // 2} edges, fitted on the train dates only.")
