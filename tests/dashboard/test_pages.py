@@ -138,8 +138,10 @@ def test_signals_agree_with_the_evaluation(open_page, runs_root):
     at = open_page(runs_root, "signals", run="rf-tgcn")
     no_exception(at)
     shown = {m.label: m.value for m in at.metric}
-    assert shown["Coverage"] == f"{ev['coverage']:.1%}"
-    assert shown["Accuracy of calls"] == f"{ev['accuracy']:.1%}"
+    from dashboard.fmt import pct
+
+    assert shown["Coverage"] == pct(ev["coverage"])
+    assert shown["Accuracy of calls"] == pct(ev["accuracy"])
 
 
 def test_signals_for_a_model_without_gating_heads(open_page, runs_root, tmp_path):
