@@ -235,9 +235,10 @@ def test_presentation_mode_hides_every_control(open_page, runs_root):
     at = open_page(runs_root, "report", run="rf-seq", present="1")
     no_exception(at)
     assert not at.error
-    assert at.get("iframe")
+    assert not at.get("iframe")  # drawn natively, not the report in a frame
+    assert charts(at) >= 1 and at.dataframe  # the model beside its baselines, curves / equity
     assert not at.button and not at.number_input and not at.toggle and not at.get("download_button")
-    assert not at.title  # the report's own title is shown instead
+    assert [t.value for t in at.title] == ["rf-seq — lstm_transformer"]  # the run's title, not the page's
 
 
 def test_every_navigation_entry_opens(open_page, empty_root):
