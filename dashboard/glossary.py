@@ -77,6 +77,8 @@ FAMILIES: dict[str, str] = {
     "cs_rank_vol": "Cross-sectional rank (0–1) of the {w}-day volatility among all stocks on the date.",
     "rel_strength": "Return over {w} days minus the market's.",
     "mkt_rel_ret": "Return over {w} days minus the market's.",
+    "sector_ret": "Equal-weight return of the stock's sector over {w} days (context).",
+    "sector_rel_ret": "Return over {w} days minus the stock's sector's.",
     "corr_mkt": "Correlation of daily returns with the market over {w} days.",
     "beta": "Beta to the equal-weight market over {w} days.",
 }

@@ -302,5 +302,8 @@ def pick_finished_run(root: Path, what: str) -> tuple[RunDir, ExperimentConfig]:
     assert run is not None
     config = cache.config(run)
     tasks = ", ".join(t.name for t in config.tasks)
-    run_caption(run, jobs.job_view(run).state, f"`{config.model.name}` · tasks {tasks} · data `{config.data.source}`")
+    from dashboard.fmt import source_name
+
+    run_caption(run, jobs.job_view(run).state,
+                f"`{config.model.name}` · tasks {tasks} · data {plain_text(source_name(config.data.source))}")
     return run, config

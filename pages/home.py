@@ -44,6 +44,8 @@ def demo_panel() -> None:
 
 # ---- runs ---------------------------------------------------------------------------------
 HIGHER_IS_BETTER = {metric: higher for metric, higher in HEADLINE.values()}
+#: shares shown in percent ("coverage 100.0 %", never "coverage 1")
+PERCENT_METRICS = {"accuracy", "balanced_accuracy", "directional_accuracy", "coverage", "hit_rate"}
 #: text colour of each state in the runs table (the badge colours of the other pages)
 STATE_COLOURS = {"done": "#15803d", "running": "#2563eb", "queued": "#6b7280", "failed": "#b91c1c",
                  "cancelled": "#c2410c", "stopped (no heartbeat)": "#7c3aed", "damaged": "#b91c1c"}
@@ -61,7 +63,9 @@ def headline(evaluation: dict | None) -> str:
             continue
         base = [v for v in row.values() if pd.notna(v)]
         best = (max if HIGHER_IS_BETTER.get(metric, True) else min)(base) if base else None
-        parts.append(f"{task}: {metric} {model:.3f}" + (f" (best baseline {best:.3f})" if best is not None else ""))
+        shown = fmt.pct if metric in PERCENT_METRICS else (lambda v: fmt.num(v, ".3f"))
+        parts.append(f"{task}: {metric.replace('_', ' ')} {shown(model)}"
+                     + (f" (best baseline {shown(best)})" if best is not None else ""))
     return " · ".join(parts)
 
 
