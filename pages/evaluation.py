@@ -99,7 +99,7 @@ if gated:
     c[0].metric("Signal-gated accuracy", fmt.pct(gated.get("accuracy"), reason="no calls"), border=True,
                 help=None if fmt.missing(n_calls) else f"of {int(n_calls):,} calls")
     c[1].metric("Coverage", fmt.pct(gated.get("coverage")), border=True,
-                help=None if fmt.missing(n_calls) else f"{int(n_calls):,} calls")
+                delta=None if fmt.missing(n_calls) else f"{int(n_calls):,} calls", delta_color="off", delta_arrow="off")
     c[2].metric("Gate threshold", f"{gated['threshold']:.2f}", border=True)
 
 # ---- per task ------------------------------------------------------------------------------

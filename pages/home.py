@@ -36,7 +36,8 @@ def demo_panel() -> None:
             now = f" — now **{prog.current}**" if prog.current else ""
             st.progress(prog.fraction, text=f"{prog.done} of {prog.total} runs done{now}")
             st.caption("A small set of models trains on the bundled demo data in the background "
-                       "(about two minutes). Pages fill in as each run finishes.")
+                       "(a few minutes on a quiet machine, longer on a busy one; the bar above shows where it is). "
+                       "Pages fill in as each run finishes.")
         else:
             st.warning(f"The demo set finished with {prog.failed} failed run(s). "
                        f"{prog.error or 'See the Train page for each run’s error.'}")

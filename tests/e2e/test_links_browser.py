@@ -26,13 +26,26 @@ WIDTH = 1400
 
 
 @pytest.fixture(scope="module")
-def small_runs(tmp_path_factory: pytest.TempPathFactory, browser_tools) -> Path:
+def own_tmp() -> Iterator[Path]:
+    """A temporary folder of this module alone: pytest's shared base folders are pruned by other
+    pytest sessions on the same machine while a long browser test still reads them."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="finmt-links-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def small_runs(own_tmp: Path, browser_tools) -> Path:
     """Two real tiny runs (graph model with gating heads; sequence model), evaluated."""
     import run_factory
 
     from finmt_core.evaluation.evaluate import evaluate_run
 
-    root = tmp_path_factory.mktemp("links-runs")
+    root = own_tmp / "runs"
+    root.mkdir()
     for name, model in (("rf-tgcn", "tgcn"), ("rf-seq", "lstm_transformer")):
         run = run_factory.make_run(root, name, model)
         evaluate_run(run.path, baselines=("naive_majority", "naive_momentum", "naive_zero"), backtest=True)
@@ -40,15 +53,16 @@ def small_runs(tmp_path_factory: pytest.TempPathFactory, browser_tools) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app(small_runs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app(small_runs: Path, own_tmp: Path) -> Iterator[str]:
     from conftest import serve  # tests/e2e/conftest.py
 
-    yield from serve(small_runs, tmp_path_factory.mktemp("links-server") / "streamlit.log", demo=False)
+    yield from serve(small_runs, own_tmp / "streamlit.log", demo=False)
 
 
 @pytest.fixture(scope="module")
-def downloads(driver, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("downloads")
+def downloads(driver, own_tmp: Path) -> Path:
+    folder = own_tmp / "downloads"
+    folder.mkdir()
     driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
     return folder
 
@@ -98,14 +112,11 @@ def _input_value(driver, label: str) -> str:
     return driver.find_element(By.CSS_SELECTOR, f"input[aria-label='{label}']").get_attribute("value")
 
 
-def _slider_value(driver, label_text: str) -> str:
-    """The value of the slider whose label is ``label_text`` (Streamlit renders role=slider)."""
+def _slider_value(driver, label: str) -> str:
+    """The value of the slider labelled ``label`` (Streamlit renders an ``input type=range``)."""
     from selenium.webdriver.common.by import By
 
-    for block in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stSlider']"):
-        if block.text.startswith(label_text):
-            return block.find_element(By.CSS_SELECTOR, "[role='slider']").get_attribute("aria-valuenow")
-    raise AssertionError(f"no slider labelled {label_text!r}")
+    return driver.find_element(By.CSS_SELECTOR, f"input[type='range'][aria-label='{label}']").get_attribute("value")
 
 
 def _wait_file(folder: Path, pattern: str, timeout: float = 60) -> Path:
