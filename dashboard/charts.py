@@ -21,6 +21,8 @@ import streamlit as st
 #: image formats offered in the sidebar -> plotly's toImageButtonOptions
 IMAGE_FORMATS = {"SVG (vector)": "svg", "PNG (3× resolution)": "png"}
 PNG_SCALE = 3
+#: width of the vertical modebar (px) kept free at the right edge of every chart
+MODEBAR_PX = 36
 _FORMAT_KEY = "chart_image_format"
 
 
@@ -54,8 +56,10 @@ def chart_config(file_name: str) -> dict[str, Any]:
 def show(fig: go.Figure, key: str, *, file_name: str | None = None, container: Any = None) -> None:
     """Draw ``fig`` (``key`` is its element key and, without ``file_name``, its download name)."""
     title = fig.layout.title.text if fig.layout.title and fig.layout.title.text else key
-    # the modebar stands vertically at the right edge, so it never covers the title at the top left
-    fig.update_layout(modebar={"orientation": "v"})
+    # the modebar stands vertically in a widened right margin: it never covers the title (top
+    # left), the legend (top right of the plot area) or a colour bar
+    right = fig.layout.margin.r if fig.layout.margin.r is not None else 20
+    fig.update_layout(modebar={"orientation": "v"}, margin={"r": right + MODEBAR_PX})
     (container or st).plotly_chart(fig, key=key, config=chart_config(file_name or str(title)))
 
 

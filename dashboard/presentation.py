@@ -32,6 +32,7 @@ def headline_table(evaluation: dict) -> pd.DataFrame:
     rows = table[[wanted.get(t) == m for t, m in zip(table["task"], table["metric"])]]
     rows = table if rows.empty else rows  # no headline metric recorded: every metric
     wide = rows.pivot_table(index=["task", "metric"], columns="name", values="value", sort=False, dropna=False)
+    wide = wide.dropna(how="all")  # only the task x metric pairs that were scored
     wide = wide[["model", *[c for c in wide.columns if c != "model"]]]
     return pd.DataFrame({c: [_cell(m, v) for (_t, m), v in wide[c].items()] for c in wide.columns}, index=wide.index)
 

@@ -59,6 +59,7 @@ metric = links.url_choice(st, "Metric", metrics_present, key="eval_metric", widg
                           help=glossary.help_text(metrics_present))
 charts.show(plots.metric_vs_baseline(table, metric), key="vs_baseline", file_name=f"{run.name}-{metric}-vs-baselines")
 wide = table.pivot_table(index=["task", "metric"], columns="name", values="value", sort=False, dropna=False)
+wide = wide.dropna(how="all")  # (dropna=False keeps a baseline's missing cells, but also task x metric pairs no one has)
 wide = wide[["model", *[c for c in wide.columns if c != "model"]]]
 # a metric a baseline cannot have (the IC of a constant prediction) shows as a dash, explained below
 st.dataframe(wide.map(lambda v: fmt.num(v, ".4f")), column_config=glossary.column_help(wide.columns))
@@ -88,9 +89,9 @@ with st.expander("Significance: is the edge over each baseline real? (date-clust
     if sig.empty:
         st.caption("No significance computed for this run.")
     else:
-        st.dataframe(sig, hide_index=True, column_config={
-            "model": st.column_config.NumberColumn(format="%.4f"), "edge": st.column_config.NumberColumn(format="%+.4f"),
-            "significant": st.column_config.CheckboxColumn("CI excludes 0")})
+        sig["model"] = sig["model"].map(lambda v: fmt.num(v, ".4f"))
+        sig["edge"] = sig["edge"].map(lambda v: fmt.num(v, "+.4f", reason="too few dates"))
+        st.dataframe(sig, hide_index=True, column_config={"significant": st.column_config.CheckboxColumn("CI excludes 0")})
 
 gated = evaluation.get("signal_gated")
 if gated:

@@ -108,12 +108,12 @@ def runs_table(runs) -> tuple[pd.DataFrame, int]:
 def filter_runs(table: pd.DataFrame) -> pd.DataFrame:
     """Search, state, tag and trial filters (each kept in the URL: ``?q=``, ``?states=``,
     ``?tags=``, ``?trials=1``); returns the matching rows."""
-    c = st.columns([3, 2, 2, 1], vertical_alignment="bottom")
+    c = st.columns([3, 2, 2, 1.5], vertical_alignment="bottom")
     query = links.url_text(c[0], "Search runs", key="q", placeholder="name, model, task, tag or note")
     states = links.url_multiselect(c[1], "State", sorted(set(table["state"])), key="states", placeholder="any state")
     all_tags = sorted({t.strip() for tags in table["tags"] for t in str(tags).split(",") if t.strip()})
     tags = links.url_multiselect(c[2], "Tags", all_tags, key="tags", placeholder="any tag")
-    trials = links.url_toggle(c[3], "Tuning trials", key="trials", default=False,
+    trials = links.url_toggle(c[3], "Show trials", key="trials", default=False,
                               help="Show the runs a tuning study trained (named <study>-t0001 …).")
     keep = pd.Series(True, index=table.index)
     if query:
@@ -151,9 +151,11 @@ def runs_section() -> None:
     c[3].metric("Failed or cancelled", int(states.isin(["failed", "cancelled"]).sum()), border=True)
     if len(shown) < len(table):
         st.caption(f"Showing {len(shown)} of {len(table)} runs (filters above).")
+    shown = shown.drop(columns=["trial"])
+    if "best val loss" in shown:  # a dash, never "None", for runs without a validation loss
+        shown["best val loss"] = shown["best val loss"].map(lambda v: fmt.num(v, ".4f"))
     st.dataframe(
-        shown.drop(columns=["trial"]).style.map(lambda v: f"color: {STATE_COLOURS.get(v, 'inherit')}; font-weight: 600", subset=["state"])
-        .format("{:.4f}", na_rep="–", subset=["best val loss"]),
+        shown.style.map(lambda v: f"color: {STATE_COLOURS.get(v, 'inherit')}; font-weight: 600", subset=["state"]),
         hide_index=True,
         column_config={
             "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),

@@ -92,7 +92,7 @@ today = gated[gated["date"] == day]
 m[3].metric(f"Calls on {day:%Y-%m-%d}", f"{int((today['gate_code'] != 0).sum())} of {len(today)}", border=True)
 
 # ---- the chosen date ----------------------------------------------------------------------------
-left, right = st.columns([2, 3])
+left, right = st.columns([1, 1])  # the table's five columns need half the width at 1280 px
 with left:
     st.markdown(f"**Every ticker on {day:%Y-%m-%d}** (click a header to sort)")
     st.dataframe(

@@ -176,10 +176,12 @@ def test_signals_and_curves_links_and_an_svg_download(app, driver, small_runs, d
     assert "rf-seq" in body and "Overlaid curves (CSV)" in body
     toggle = driver.find_element(By.CSS_SELECTOR, "input[aria-label='Log-scale losses']")
     assert toggle.is_selected()
-    chart = driver.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")[0]
+    chart = next(c for c in driver.find_elements(By.CSS_SELECTOR, ".js-plotly-plot") if c.is_displayed())
     ActionChains(driver).move_to_element(chart).perform()
     time.sleep(0.5)
-    chart.find_element(By.CSS_SELECTOR, "a[data-title='Download plot as a svg']").click()
+    camera = next(b for b in driver.find_elements(By.CSS_SELECTOR, ".modebar-btn[data-title='Download plot']")
+                  if b.is_displayed())
+    driver.execute_script("arguments[0].click();", camera)  # the camera: saves the chart as SVG
     svg = _wait_file(downloads, "*.svg")
     assert svg.read_text(encoding="utf-8", errors="replace").lstrip().startswith("<svg")
     _shot(driver, "present_curves_link")
