@@ -75,7 +75,7 @@ c[2].metric("Max drawdown", f"{net.get('max_drawdown', float('nan')):.1%}", bord
 c[3].metric("Avg daily turnover", f"{net.get('avg_turnover', float('nan')):.1%}", border=True)
 
 charts.show(plots.equity_drawdown(frame), key="equity", file_name=f"{run.name}-equity")
-d = st.columns([1, 1, 4])
+d = st.columns([1.2, 1.2, 2])  # room for the labels at 1280 px
 charts.csv_download(frame.reset_index(), f"{run.name}-backtest-daily-{split}", key="bt_csv_daily", container=d[0],
                     label="Daily series (CSV)", help="Per day: strategy returns gross and net of costs, the benchmark, "
                     "equity, drawdown, turnover and exposure.")
