@@ -44,10 +44,14 @@ def safe_file_name(text: str) -> str:
 
 
 def chart_config(file_name: str) -> dict[str, Any]:
-    """plotly ``config``: the camera button saves ``file_name`` as SVG or a 3× PNG."""
+    """plotly ``config``: the camera button saves ``file_name`` as SVG or a 3× PNG; the toolbar
+    shows on hover."""
     fmt = image_format()
     return {
         "displaylogo": False,
+        # the toolbar appears while the pointer is over the chart: a still chart (a screenshot,
+        # a presentation) shows its title, legend and colour bar uncovered
+        "displayModeBar": "hover",
         "toImageButtonOptions": {"format": fmt, "filename": safe_file_name(file_name),
                                  "scale": PNG_SCALE if fmt == "png" else 1},
     }

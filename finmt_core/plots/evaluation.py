@@ -162,7 +162,8 @@ def signal_gated_heatmap(df: pd.DataFrame, title: str = "Signal-gated calls (dat
         return empty_figure(title, "no gated predictions")
     z = (df.assign(v=df["gate_code"] * df["confidence"]).pivot_table(index="ticker", columns="date", values="v", aggfunc="mean"))
     fig = go.Figure(go.Heatmap(z=z.to_numpy(), x=z.columns, y=z.index.astype(str), colorscale="RdYlGn", zmid=0, zmin=-1, zmax=1,
-                               colorbar={"title": "side x conf."}))
+                               # the title stands along the bar: never cut off at the chart's right edge
+                               colorbar={"title": {"text": "Down (−) … Up (+) × probability", "side": "right"}}))
     return base_layout(fig, title, "date", "ticker", height=max(300, 18 * len(z) + 120))
 
 
