@@ -36,7 +36,7 @@ c[2].caption(f"Explaining **{w.plain_text(ticker)}** on **{day:%Y-%m-%d}** with 
 
 VIEWS = ["Attention", "Attributions (Captum)", "SHAP summary", "Embedding map"]
 # one view at a time: each is computed on demand (IG, SHAP and embeddings take seconds)
-view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="view", bind="query-params") or VIEWS[0]
+view = links.url_choice(st, "View", VIEWS, key="view", widget="segmented_control")
 
 # ---- attention ----------------------------------------------------------------------------
 #: a map whose weights all lie within this share of the uniform weight of each other is "flat"
