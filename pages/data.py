@@ -99,9 +99,11 @@ with guard("Checking the history", stop=False):
     st.caption(w.plain_text(f"Presets: {describe_fits(check_usable(panel))}. Rule: {USABILITY_RULE}."))
 
 # lazy tabs: only the open one runs (features, labels and the graph take a moment to build)
+TABS = ["Prices", "Features", "Labels", "Stock graph", "Per ticker"]
 prices_tab, features_tab, labels_tab, graph_tab, table_tab = st.tabs(
-    ["Prices", "Features", "Labels", "Stock graph", "Per ticker"], key="data_tab", on_change="rerun"
+    TABS, key="data_tab", on_change="rerun", default=links.read("data_tab", str, lambda v: v in TABS) or TABS[0]
 )
+links.write("data_tab", st.session_state.get("data_tab"), TABS[0])  # the open tab is part of the link
 
 PERIODS = {"6M": 126, "1Y": 252, "3Y": 756, "All": None}
 if prices_tab.open:

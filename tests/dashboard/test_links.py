@@ -72,6 +72,13 @@ def test_evaluation_link_picks_the_metric_and_shows_no_raw_missing_values(open_p
     assert not cells.isin(["None", "nan", "nan – nan", "<NA>"]).any()
 
 
+def test_data_link_opens_the_tab_and_the_settings(open_page, empty_root):
+    at = open_page(empty_root, "data", data_tab="Labels", label_tasks="direction", label_h="5")
+    no_exception(at)
+    assert at.multiselect(key="label_tasks").value == ["direction"] and at.number_input(key="label_h").value == 5
+    assert any("Date split (purged by the horizon)" in c.value for c in at.caption)  # the Labels tab is open
+
+
 def test_invalid_link_values_fall_back_to_the_defaults(open_page, runs_root):
     at = open_page(runs_root, "backtest", run="rf-seq", bt_cost="lots", bt_gross="99", bt_strategy="nope")
     no_exception(at)
