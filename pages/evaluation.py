@@ -104,6 +104,23 @@ if gated:
     c[2].metric("Gate threshold", f"{gated['threshold']:.2f}", border=True)
 
 # ---- per task ------------------------------------------------------------------------------
+def rows_frame(task, rows) -> pd.DataFrame:
+    """A task's scored test rows as a table: date, ticker, target, then P(class) per class
+    (classification), the quantiles (quantile task) or the prediction (regression)."""
+    out = pd.DataFrame({"date": rows.dates, "ticker": rows.tickers, "target": rows.y})
+    pred = np.asarray(rows.pred)
+    if pred.ndim == 2 and task.kind == "classification":
+        for j, cls in enumerate(task.classes):
+            out[f"P({cls})"] = pred[:, j]
+    elif pred.ndim == 2:
+        levels = list(task.quantiles) if len(task.quantiles) == pred.shape[1] else list(range(pred.shape[1]))
+        for j, level in enumerate(levels):
+            out[f"q{round(level * 100):02d}" if isinstance(level, float) else f"prediction_{j}"] = pred[:, j]
+    else:
+        out["prediction"] = pred
+    return out
+
+
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """Numbers to 4 decimals (counts as integers), missing cells as a dash, never ``None``/``nan``."""
     def cell(v: object) -> str:
@@ -134,6 +151,9 @@ for tab, task in zip(st.tabs([t.name for t in scored]), scored):
             point = point_prediction(task, rows.pred)
             charts.show(plots.regression_scatter(rows.y, point), key=f"scatter.{task.name}", container=a)
             charts.show(plots.ic_over_time(ic_series(task, rows)), key=f"ic.{task.name}", container=b)
+        charts.csv_download(rows_frame(task, rows), f"{run.name}-{task.name}-test-predictions", key=f"eval_csv.{task.name}",
+                            label=f"{task.name}: test predictions (CSV)",
+                            help="Every scored test row: date, ticker, target and the prediction the charts are drawn from.")
         regime = evaluation.get("breakdowns", {}).get("regime", {}).get(task.name, {})
         ticker = evaluation.get("breakdowns", {}).get("ticker", {}).get(task.name, {})
         left, right = st.columns(2)

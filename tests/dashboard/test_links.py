@@ -70,6 +70,8 @@ def test_evaluation_link_picks_the_metric_and_shows_no_raw_missing_values(open_p
     frames = [d.value for d in at.dataframe]
     cells = pd.concat([f.astype(str).stack() for f in frames if len(f)])
     assert not cells.isin(["None", "nan", "nan – nan", "<NA>"]).any()
+    labels = {b.label for b in at.get("download_button")}
+    assert {"Metrics (CSV)", "signal: test predictions (CSV)", "direction: test predictions (CSV)"} <= labels
 
 
 def test_data_link_opens_the_tab_and_the_settings(open_page, empty_root):
