@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, state
+from dashboard import cache, links, state
 from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
@@ -39,12 +39,8 @@ if len(runs) < 2:
     w.no_runs("the run comparison (it needs two runs or more)")
 names = [r.name for r in runs]
 
-wanted = [n for n in (state.get_param("runs") or "").split(",") if n in names]
-if "cmp_runs" not in st.session_state:
-    st.session_state["cmp_runs"] = wanted
-picked = st.multiselect("Runs to compare", names, key="cmp_runs", placeholder="choose two or more runs",
-                        help="Runs in the runs folder, newest first. The selection is part of the page's link.")
-state.set_param("runs", ",".join(picked) or None)
+picked = links.url_multiselect(st, "Runs to compare", names, key="runs", placeholder="choose two or more runs",
+                               help="Runs in the runs folder, newest first. The selection is part of the page's link.")
 if len(picked) < 2:
     st.info("Pick two or more runs to see what differs in their configs, their test metrics beside "
             "their baselines, and their curves overlaid.", icon=":material/compare_arrows:")
@@ -79,12 +75,8 @@ st.caption("Each column is one run's test segment; its baselines were scored on 
            "rows (`model` = the run, `benchmark` = buy-and-hold for the backtest rows, net of costs for the model).")
 with st.expander("Test rows of each run", icon=":material/table_rows:"):
     st.dataframe(result.test_rows, width="stretch")
-url_metrics = [m for m in (state.get_param("metrics") or "").split(",") if m in options]
-if "cmp_metrics" not in st.session_state:
-    st.session_state["cmp_metrics"] = url_metrics or [m for m in HEADLINE if m in options]
-shown_metrics = st.multiselect("Metrics", options, key="cmp_metrics",
-                               help="Test metrics of the model and its baselines; the backtest rows are always shown.")
-state.set_param("metrics", ",".join(shown_metrics) or None)
+shown_metrics = links.url_multiselect(st, "Metrics", options, key="metrics", default=[m for m in HEADLINE if m in options],
+                                      help="Test metrics of the model and its baselines; the backtest rows are always shown.")
 level = result.metrics.index.get_level_values
 metrics_shown = result.metrics[level("metric").isin(shown_metrics) | (level("task") == "backtest")]
 if len(metrics_shown):
@@ -104,8 +96,8 @@ else:
 
 # ---- groups ----------------------------------------------------------------------------------
 st.subheader("Groups: mean ± std over runs", anchor=False)
-group = w.url_select(st, "Group runs by", list(GROUPINGS), name="group", default="seed",
-                     format_func=lambda k: GROUPINGS[k][0])
+group = links.url_choice(st, "Group runs by", list(GROUPINGS), key="group", default="seed",
+                         format_func=lambda k: GROUPINGS[k][0])
 by = GROUPINGS[str(group)][1]
 with guard("Grouping the runs"):
     groups = seed_groups(chosen, metrics_shown, by=by)
@@ -124,8 +116,8 @@ if not columns:
     st.caption("None of these runs logged epochs (fitted baselines have no curves).")
     st.stop()
 c1, c2 = st.columns([3, 1])
-metric = w.url_select(c1, "Logged metric", columns, name="metric", default="val_loss")
-scale = w.url_select(c2, "Scale", ["linear", "log"], name="scale", default="linear")
+metric = links.url_choice(c1, "Logged metric", columns, key="metric", default="val_loss")
+scale = links.url_choice(c2, "Scale", ["linear", "log"], key="scale", default="linear")
 st.plotly_chart(plots.compare_runs(logs, str(metric), log_y=scale == "log", title=f"{metric} by run"), key="cmp_curves")
 last = pd.Series({n: pd.to_numeric(m[metric], errors="coerce").dropna().iloc[-1]
                   for n, m in logs.items() if metric in m and m[metric].notna().any()}, name=f"last {metric}")

@@ -23,7 +23,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_link_reopens_the_view(world: Path, open_page) -> None:
     at = open_page(world, "compare", runs="cmp-s0,cmp-s1,cmp-s2", metric="val.direction", scale="log", group="seed")
     assert not at.exception
-    assert at.multiselect(key="cmp_runs").value == ["cmp-s0", "cmp-s1", "cmp-s2"]
+    assert at.multiselect(key="runs").value == ["cmp-s0", "cmp-s1", "cmp-s2"]
     assert at.selectbox(key="metric").value == "val.direction"
     assert at.selectbox(key="scale").value == "log"
     assert at.selectbox(key="group").value == "seed"
@@ -35,14 +35,14 @@ def test_link_reopens_the_view(world: Path, open_page) -> None:
     assert rows.loc[("direction", "accuracy", "model"), "cmp-s1"] == "0.5400"
     assert rows.loc[("direction", "n", "model"), "cmp-s0"] == "180"
     assert rows.loc[("return", "ic", "naive_majority"), "cmp-s2"] == "—"  # undefined, not None/nan
-    assert at.multiselect(key="cmp_metrics").value == ["n", "accuracy", "ic"]  # the headline metrics present
-    assert "metrics" in at.query_params
+    assert at.multiselect(key="metrics").value == ["n", "accuracy", "ic"]  # the headline metrics present
+    assert "metrics" not in at.query_params and "group" not in at.query_params  # defaults stay out of the link
 
 
 def test_link_chooses_the_table_metrics(world: Path, open_page) -> None:
     at = open_page(world, "compare", runs="cmp-s0,cmp-lr", metrics="balanced_accuracy,mae")
     assert not at.exception
-    assert at.multiselect(key="cmp_metrics").value == ["balanced_accuracy", "mae"]
+    assert at.multiselect(key="metrics").value == ["balanced_accuracy", "mae"]
     metrics = next(d.value for d in at.dataframe if "source" in d.value.columns)
     assert set(metrics["metric"]) == {"balanced_accuracy", "mae", "sharpe", "annual_return", "max_drawdown", "avg_turnover"}
     groups = at.table[0].value
@@ -56,8 +56,9 @@ def test_grouping_and_diff_follow_the_picks(world: Path, open_page) -> None:
     assert list(groups.columns) == ["cmp-s0", "cmp-lr"]
     diff = at.dataframe[0].value
     assert sorted(diff.index) == ["train.lr"]  # both have seed 0: only the learning rate differs
-    at.selectbox(key="group").set_value("seed").run()
-    assert at.query_params["group"] == "seed"
+    assert at.query_params["group"] == "none"
+    at.selectbox(key="group").set_value("model").run()
+    assert at.query_params["group"] == "model"
 
 
 def test_fewer_than_two_picks_explains(world: Path, open_page) -> None:
