@@ -157,6 +157,8 @@ def test_compare_view_is_a_link(compare_server: str, browser_tools: tuple[str, s
         height = first.execute_script("const m = document.querySelector('[data-testid=\"stMain\"]');"
                                       "return m ? m.scrollHeight : document.body.scrollHeight;")
         first.set_window_size(1400, min(int(height) + 60, 4200))
+        first.execute_script("const m = document.querySelector('[data-testid=\"stMain\"]'); if (m) { m.scrollTop = 0; }"
+                             "window.scrollTo(0, 0);")
         time.sleep(1.0)
         first.save_screenshot(str(SHOTS / "compare_runs.png"))
     finally:
