@@ -97,15 +97,21 @@ def run_picker(
     sidebar: bool = True,
     help: str | None = None,
 ) -> RunDir | None:
-    """Select a run (``?run=<name>``); None when there are no runs."""
+    """Select a run (``?run=<name>``); None when there are no runs. Without a run in the URL
+    the page opens on the most recent finished run that is not a tuning trial
+    (:func:`finmt_core.training.run_admin.default_run`)."""
+    from finmt_core.training.run_admin import default_run
+
     if not runs:
         return None
     from dashboard.gate_badge import gate_badge
 
     by_name = {r.name: r for r in runs}
     box = st.sidebar if sidebar else st
-    name = url_select(box, label, list(by_name), name=key, help=help or "Runs in the runs folder, newest first.")
-    run = by_name.get(str(name), runs[0])
+    first = default_run(runs) or runs[0]
+    name = url_select(box, label, list(by_name), name=key, default=first.name,
+                      help=help or "Runs in the runs folder, newest first.")
+    run = by_name.get(str(name), first)
     gate_badge(run, box)
     return run
 
@@ -310,5 +316,8 @@ def pick_finished_run(root: Path, what: str) -> tuple[RunDir, ExperimentConfig]:
                 "every fold and their mean ± std.", icon=":material/view_timeline:")
     config = cache.config(run)
     tasks = ", ".join(t.name for t in config.tasks)
-    run_caption(picked, jobs.job_view(picked).state, f"`{config.model.name}` · tasks {tasks} · data `{config.data.source}`")
+    from dashboard.fmt import source_name
+
+    run_caption(picked, jobs.job_view(picked).state,
+                f"`{config.model.name}` · tasks {tasks} · data {plain_text(source_name(config.data.source))}")
     return run, config
