@@ -133,7 +133,7 @@ def evaluate_walk_forward(run_dir: str | Path, *, write: bool = True, baselines:
     on that fold's validation rows only.
 
     Returns:
-        ``{"run", "walk_forward": {"folds": [{"fold", "run", "splits", "tasks", "baselines",
+        ``{"tasks", "baselines" (means over folds), "metrics_note", "run", "walk_forward": {"folds": [{"fold", "run", "splits", "tasks", "baselines",
         "gates_passed", "warnings"}], "aggregate", "n_folds", "scheme", "spread_note"}, "splits",
         "gates", "warnings"}``.
 
@@ -162,11 +162,19 @@ def evaluate_walk_forward(run_dir: str | Path, *, write: bool = True, baselines:
                             "failed": (ev.get("gates") or {}).get("failed", [])} for k, ev in enumerate(results)]
     last_gates["note"] = (f"Gates of the last fold (fold {len(folds) - 1}: the model predict and the analysis pages use), "
                           "judged on its validation rows; every fold's verdict under folds")
+    agg = aggregate(results)
+
+    def means(per_task: dict[str, Any]) -> dict[str, dict[str, float]]:
+        return {t: {m: v["mean"] for m, v in ms.items()} for t, ms in per_task.items()}
+
     out = {
+        # tasks / baselines: means over folds, so run lists, Home and the comparison read a walk-forward run like any other
+        "tasks": means(agg["tasks"]), "baselines": {b: means(per) for b, per in agg["baselines"].items()},
+        "metrics_note": "tasks and baselines are means over the walk-forward folds' test segments (see walk_forward)",
         "run": {"name": run.name, "model": config.model.name, "preset": config.preset, "tasks": [t.name for t in config.tasks],
                 "data": config.data.source, "state": run.status().get("state"), "walk_forward": True,
                 "n_test_rows": sum(p["n_test_rows"] for p in per_fold)},
-        "walk_forward": {"folds": per_fold, "aggregate": aggregate(results), "n_folds": len(results),
+        "walk_forward": {"folds": per_fold, "aggregate": agg, "n_folds": len(results),
                          "scheme": config.split.walk_forward,
                          "spread_note": "mean ± std over folds (ddof=1); folds share no test dates"},
         "splits": {"test": [per_fold[0]["splits"]["test"][0], per_fold[-1]["splits"]["test"][-1]]},

@@ -109,6 +109,7 @@ def test_aggregate_is_the_mean_of_the_folds(wf) -> None:
     vals = [f["tasks"]["direction"]["accuracy"] for f in ev["walk_forward"]["folds"]]
     assert agg["tasks"]["direction"]["accuracy"]["mean"] == pytest.approx(np.mean(vals))
     assert agg["tasks"]["direction"]["accuracy"]["std"] == pytest.approx(np.std(vals, ddof=1))
+    assert ev["tasks"]["direction"]["accuracy"] == pytest.approx(np.mean(vals))  # what run lists and comparisons read
     base = [f["baselines"]["naive_momentum"]["return"]["ic"] for f in ev["walk_forward"]["folds"]]
     assert agg["baselines"]["naive_momentum"]["return"]["ic"]["mean"] == pytest.approx(np.mean(base))
     assert RunDir(run.path).evaluation()["walk_forward"]["n_folds"] == 3  # written to the run's evaluation.json
