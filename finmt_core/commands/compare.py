@@ -52,7 +52,7 @@ def compare(
     from finmt_core.evaluation.compare_runs import compare_runs
     from finmt_core.training.runs import RunDir
 
-    result = compare_runs([RunDir(resolve_run(r, run_dir)) for r in runs], metrics=metric or None)
+    result = compare_runs([RunDir(resolve_run(r, run_dir, last_fold=False)) for r in runs], metrics=metric or None)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, default=str, allow_nan=False))
     else:
