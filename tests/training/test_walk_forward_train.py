@@ -159,3 +159,13 @@ def test_serve_names_a_walk_forward_run_by_its_own_name(wf) -> None:
     run, _, _ = wf
     service = ModelService.load([analysis_run(run).path])
     assert list(service.runs) == ["wf"]
+
+
+def test_comparison_reads_the_means_over_folds(wf) -> None:
+    from finmt_core.evaluation.compare_runs import metrics_table
+
+    run, _, ev = wf
+    table = metrics_table([run], metrics=("accuracy",))
+    assert table.loc[("direction", "accuracy", "model"), "wf"] == pytest.approx(
+        ev["walk_forward"]["aggregate"]["tasks"]["direction"]["accuracy"]["mean"])
+    assert ("direction", "accuracy", "naive_majority") in table.index
