@@ -200,6 +200,10 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
         panel = panel if panel is not None else load_source_panel(config)
         run = None  # type: ignore[assignment]
     assert config is not None
+    if config.model.name == "ensemble" and main:  # members first: train (or reuse) them, name them in the config
+        from finmt_core.ensemble.build import resolve_ensemble
+
+        config = resolve_ensemble(config, root, callbacks)
     from finmt_core.data.prepare import prepare  # after the lock: a refused trainer stops at once
     from finmt_core.models import create_model, is_estimator
 
