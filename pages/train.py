@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import cache, jobs, state
 from dashboard import train_form as tf
 from dashboard import widgets as w
+from dashboard.ensemble_form import ensemble_section
 from dashboard.errors import guard
 from finmt_core.config import PRESET_DIR, list_presets, load_preset
 from finmt_core.training.runs import RunDir, list_runs
@@ -115,6 +116,9 @@ else:
         with guard("Starting the run"):
             launched = jobs.launch(config, root, name.strip() or None, nproc=gpus)
         st.toast(f"Started {launched.name}", icon=":material/rocket_launch:")
+
+
+ensemble_section(root, viewer)  # build an ensemble from finished runs; weights of ensemble runs
 
 
 # ---- jobs ---------------------------------------------------------------------------------

@@ -50,8 +50,6 @@ def member_config(ensemble: ExperimentConfig, spec: dict[str, Any], index: int) 
     """
     if not isinstance(spec, dict) or "preset" not in spec or set(spec) - {"preset", "overrides"}:
         raise ConfigError(f"ensemble member_presets[{index}] must be {{preset: NAME, overrides: {{...}}}}, got {spec!r}")
-    if spec["preset"] == ENSEMBLE or str(spec["preset"]).endswith("_ensemble"):
-        raise ConfigError(f"ensemble member_presets[{index}]: an ensemble cannot be a member of an ensemble")
     shared = {"data": {k: getattr(ensemble.data, k) for k in DATA_FIELDS},
               "split": ensemble.split.model_dump(mode="json"),
               "train": {"epochs": ensemble.train.epochs, "device": ensemble.train.device}}

@@ -8,48 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ens_helpers import MARKET, tiny_config
 from typer.testing import CliRunner
 
 from finmt_core.config import ExperimentConfig
 from finmt_core.errors import ConfigError
 from finmt_core.training.pipeline import train_run
 
-#: the planted market: the same panel as synthetic_market_with_oracle(**MARKET)[0]
-MARKET = {"n_stocks": 8, "n_days": 320, "n_sectors": 2, "seed": 3, "signal_strength": 1.5}
-TASKS = [{"name": "direction", "target": "direction", "horizon": 1}, {"name": "return", "target": "return", "horizon": 1}]
-GBM = {"n_estimators": 40, "num_leaves": 7, "min_child_samples": 20}
 
-
-def _config(model: str, params: dict, seed: int = 0, tasks: list | None = None) -> ExperimentConfig:
-    return ExperimentConfig.from_dict({
-        "name": model, "data": {"source": "synthetic", "synthetic": MARKET, "window": 10},
-        "tasks": tasks or TASKS, "model": {"name": model, "params": params},
-        "train": {"epochs": 1, "batch_size": 128, "max_batches_per_epoch": 4, "device": "cpu", "seed": seed,
-                  "heartbeat_s": 60}})
-
-
-@pytest.fixture(scope="module")
-def members(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
-    """Three finished member runs: a tiny cnn_lstm, LightGBM and the momentum rule."""
-    from finmt_core.data.samples import synthetic_market, synthetic_market_with_oracle
-
-    panel, oracle = synthetic_market_with_oracle(**MARKET)
-    assert panel.equals(synthetic_market(**MARKET)) and oracle["h1"].abs().max() > 0  # planted, not a random walk
-    root = tmp_path_factory.mktemp("ens")
-    names = []
-    for name, cfg in (("cnn", _config("cnn_lstm", {"conv_channels": 4, "lstm_hidden": 4, "fusion_dim": 4,
-                                                   "attn_heads": 1, "head_hidden": 4})),
-                      ("gbm", _config("lightgbm", GBM)), ("mom", _config("naive_momentum", {}))):
-        names.append(train_run(cfg, root, name=name).name)
-    return root, names
-
-
-def test_ensemble_weights_on_validation_and_loss_not_worse(members: tuple[Path, list[str]]) -> None:
-    from finmt_core.ensemble.build import build_ensemble, read_summary
+def test_ensemble_weights_on_validation_and_loss_not_worse(members: tuple[Path, list[str]], ensemble_run: Path) -> None:
+    from finmt_core.ensemble.build import read_summary
     from finmt_core.training.runs import RunDir
 
     root, names = members
-    run = build_ensemble(root, names, name="ens", evaluate=True)
+    run = RunDir(ensemble_run)
     summary = read_summary(run.path)
     assert summary is not None and summary["members"] == names and summary["fitted_on"] == "val"
     for task, s in summary["tasks"].items():
@@ -105,12 +77,12 @@ def test_members_with_other_tasks_or_data_are_refused(members: tuple[Path, list[
     from finmt_core.ensemble.build import build_ensemble
 
     root, names = members
-    other = train_run(_config("naive_zero", {}, tasks=[{"name": "direction", "target": "direction", "horizon": 5}]),
+    other = train_run(tiny_config("naive_zero", {}, tasks=[{"name": "direction", "target": "direction", "horizon": 5}]),
                       root, name="other-h5")
     with pytest.raises(ConfigError, match=r"different tasks.*h5"):
         build_ensemble(root, [names[2], other.name], name="bad")
     assert not (root / "bad").exists()
-    cfg = _config("naive_zero", {}).model_dump(mode="json")
+    cfg = tiny_config("naive_zero", {}).model_dump(mode="json")
     cfg["data"]["synthetic"] = {**MARKET, "seed": 4}
     moved = train_run(ExperimentConfig.from_dict(cfg), root, name="other-data")
     with pytest.raises(ConfigError, match=r"different data: data\.synthetic"):
