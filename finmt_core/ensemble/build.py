@@ -91,18 +91,24 @@ def resolve_ensemble(config: ExperimentConfig, root: str | Path, callbacks: Sequ
         if not params.member_presets:
             raise ConfigError("ensemble: give model.params.members (run names) or model.params.member_presets "
                               "([{preset: NAME, overrides: {...}}, ...]), or build one with `finmt ensemble RUN1 RUN2`")
-        for i, spec in enumerate(params.member_presets):
-            names.append(_train_or_reuse(root, member_config(config, dict(spec), i), callbacks))
+        planned = [member_config(config, dict(spec), i) for i, spec in enumerate(params.member_presets)]
+        _check_tasks(config, [(c.name, c) for c in planned])  # before any member trains
+        check_member_configs([(c.name, c) for c in planned])
+        names = [_train_or_reuse(root, c, callbacks) for c in planned]
     members = [(n, open_run(root, n).config()) for n in names]
     check_member_configs(members)
-    if [task_key(t) for t in members[0][1].tasks] != [task_key(t) for t in config.tasks]:
-        raise ConfigError(f"ensemble: its tasks {[t.name for t in config.tasks]} are not its members' "
-                          f"{[t.name for t in members[0][1].tasks]} (names, families, horizons, parameters, normalize); "
-                          "make the ensemble's tasks: list match its members'")
+    _check_tasks(config, members)
     d = config.model_dump(mode="json")
     d["model"]["params"] = {**d["model"]["params"], "members": names, "runs_root": str(root.resolve())}
     d["data"]["window"] = max(c.data.window for _, c in members)
     return ExperimentConfig.from_dict(d, where="the ensemble")
+
+
+def _check_tasks(config: ExperimentConfig, members: Sequence[tuple[str, ExperimentConfig]]) -> None:
+    if members and [task_key(t) for t in members[0][1].tasks] != [task_key(t) for t in config.tasks]:
+        raise ConfigError(f"ensemble: its tasks {[t.name for t in config.tasks]} are not its members' "
+                          f"{[t.name for t in members[0][1].tasks]} (names, families, horizons, parameters, normalize); "
+                          "make the ensemble's tasks: list match its members'")
 
 
 def _train_or_reuse(root: Path, cfg: ExperimentConfig, callbacks: Sequence[Any]) -> str:
