@@ -101,3 +101,12 @@ def test_cli_ensemble_prints_weights_and_refuses_cleanly(members: tuple[Path, li
     assert "cli-ens" in res.output and "weight" in res.output
     res = CliRunner().invoke(app, ["ensemble", names[1], "--name", "cli-bad", "--run-dir", str(root)])
     assert res.exit_code == 2 and "at least two" in res.output
+
+
+def test_report_of_an_ensemble_points_to_its_members(members: tuple[Path, list[str]], ensemble_run: Path,
+                                                     tmp_path: Path) -> None:
+    from finmt_core.report import build_report
+
+    out = build_report(ensemble_run, tmp_path / "report.html", explain=True)
+    html = out.read_text()
+    assert "An ensemble has no inputs of its own to explain" in html and "member:gbm" in html
