@@ -27,8 +27,11 @@ def members(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
 
 @pytest.fixture(scope="session")
 def ensemble_run(members: tuple[Path, list[str]]) -> Path:
-    """The stacked ensemble ``ens`` of the three members, evaluated."""
+    """The stacked ensemble ``ens`` of the three members, evaluated (one estimator baseline, to stay quick)."""
     from finmt_core.ensemble.build import build_ensemble
+    from finmt_core.evaluation.evaluate import evaluate_run
 
     root, names = members
-    return build_ensemble(root, names, name="ens", evaluate=True).path
+    run = build_ensemble(root, names, name="ens", evaluate=False)
+    evaluate_run(run.path, baselines=("naive_zero",))
+    return run.path

@@ -103,6 +103,7 @@ def test_cli_ensemble_prints_weights_and_refuses_cleanly(members: tuple[Path, li
     assert res.exit_code == 2 and "at least two" in res.output
 
 
+@pytest.mark.slow
 def test_report_of_an_ensemble_points_to_its_members(members: tuple[Path, list[str]], ensemble_run: Path,
                                                      tmp_path: Path) -> None:
     from finmt_core.report import build_report
