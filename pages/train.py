@@ -62,7 +62,11 @@ else:
         estimator = tf.is_estimator(base.model.name)
         st.caption(f"Model `{base.model.name}` · {len(base.tasks)} task(s): "
                    f"{', '.join(t.name for t in base.tasks)} · window {base.data.window} days"
-                   + (" · a fitted baseline: epochs, batch size and learning rates do not apply." if estimator else ""))
+                   + (" · a fitted baseline: epochs, batch size and learning rates do not apply."
+                      if estimator and base.model.name != "ensemble" else "")
+                   + (" · an ensemble: its member presets train first (epochs apply to them, or finished runs with "
+                      "the same configs are reused), then its weights are fitted on validation."
+                      if base.model.name == "ensemble" else ""))
 
         with st.form("train_form", border=False):
             name = st.text_input("Run name", placeholder=f"{preset}-<timestamp> (automatic)", key="train_name",
