@@ -126,7 +126,9 @@ def fit_weights(task: Task, preds: Sequence[np.ndarray], target: np.ndarray, val
     equal = np.full(m, 1.0 / m)
     candidates = [equal, *np.eye(m)]
     if method == "stack" and m > 1:
-        res = minimize(lambda w: f(w)[0], equal, jac=lambda w: f(w)[1], method="SLSQP",
+        # scale-free objective: daily-return MSEs are ~1e-4, below SLSQP's tolerances in raw units
+        scale = max(f(equal)[0], 1e-300)
+        res = minimize(lambda w: f(w)[0] / scale, equal, jac=lambda w: f(w)[1] / scale, method="SLSQP",
                        bounds=[(0.0, 1.0)] * m, constraints=({"type": "eq", "fun": lambda w: w.sum() - 1.0},),
                        options={"maxiter": 200, "ftol": 1e-12})
         w = np.clip(np.asarray(res.x, dtype=np.float64), 0.0, None)

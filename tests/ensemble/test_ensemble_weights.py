@@ -45,6 +45,20 @@ def test_regression_weights_match_the_least_squares_mix() -> None:
     assert tw.loss < tw.member_losses.min()  # averaging two independent errors halves the variance
 
 
+def test_weights_do_not_depend_on_the_units_of_the_target() -> None:
+    signal = RNG.normal(size=N)
+    a = signal + RNG.normal(scale=0.5, size=N)  # a is 4x less noisy than b: w_a = 0.8 in closed form
+    b = signal + RNG.normal(scale=1.0, size=N)
+    valid = np.ones(N, dtype=bool)
+    unit = fit_weights(make_task("return", 1), [a, b], signal, valid).weights
+    daily = fit_weights(make_task("return", 1), [a * 0.01, b * 0.01], signal * 0.01, valid).weights  # returns ~1 %
+    np.testing.assert_allclose(daily, unit, atol=1e-3)
+    # the constrained least-squares optimum: w_a = <b - a, b - y> / |b - a|^2
+    d = b - a
+    w_a = float(np.clip(d @ (b - signal) / (d @ d), 0, 1))
+    assert unit[0] == pytest.approx(w_a, abs=1e-3) and 0.7 < w_a < 0.9
+
+
 def test_quantile_mix_stays_sorted_and_equal_method_is_uniform() -> None:
     task = make_task("quantiles", 1)
     y = RNG.normal(size=N)
