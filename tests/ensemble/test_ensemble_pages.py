@@ -37,6 +37,18 @@ def test_pages_on_an_ensemble_run(open_page, members: tuple[Path, list[str]], en
         at = open_page(root, page, run=ensemble_run.name)
         _ok(at)
         assert words in _texts(at), page
+    from ens_helpers import tiny_config
+
+    from finmt_core.training.pipeline import train_run
+
+    odd = train_run(tiny_config("naive_zero", {}, tasks=[{"name": "direction", "target": "direction", "horizon": 3}]),
+                    root, name="odd-h3").name
     at = open_page(root, "train")
     _ok(at)
     assert set(names) <= set(at.multiselect(key="ens_members").options)
+    at.multiselect(key="ens_members").set_value([names[2], odd])
+    at.text_input(key="ens_name").set_value("ui-bad")
+    at.button(key="ens_build").click().run()
+    _ok(at)
+    assert any("different tasks" in e.value for e in at.error)  # refused, nothing launched
+    assert not (root / "ui-bad").exists()
