@@ -121,6 +121,9 @@ class LossConfig(_Strict):
     anti_collapse: float = Field(default=0.0, ge=0.0)  # penalty weight on low prediction variance
     focal_gamma: float = Field(default=2.0, ge=0.0)
     class_weights: dict[str, list[float]] = Field(default_factory=dict)  # task -> per-class weight
+    # focal loss alpha (Lin et al. 2017): task -> one alpha per class, the loss of a row of class c
+    # is alpha_c * (1 - p_c)^gamma * -log p_c; only for tasks with loss: focal
+    focal_alpha: dict[str, list[float]] = Field(default_factory=dict)
     dwa_temperature: float = Field(default=2.0, gt=0.0)
     gradnorm_alpha: float = Field(default=1.5, ge=0.0)
     regularization: float = Field(default=0.0, ge=0.0)  # weight of model.regularization() terms
@@ -156,6 +159,9 @@ class TrainConfig(_Strict):
     compile: bool = False
     num_workers: int = Field(default=0, ge=0)
     max_batches_per_epoch: int | None = None  # cap for quick demos
+    # a classification task's name: training batches are drawn (with replacement, seeded per
+    # epoch) so each of its classes is equally likely (train rows only; see data/balanced_sampling.py)
+    balanced_sampling: str | None = None
     heartbeat_s: float = Field(default=2.0, gt=0.0)
 
 
@@ -239,6 +245,17 @@ class ExperimentConfig(_Strict):
                 f"split.embargo={self.split.embargo} is shorter than the longest task horizon "
                 f"({self.max_horizon}); labels would leak across segments. Use >= {self.max_horizon}."
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_balanced_sampling(self) -> ExperimentConfig:
+        name = self.train.balanced_sampling
+        if name is not None:
+            kinds = {t.name: t.kind for t in self.tasks}
+            if kinds.get(name) != "classification":
+                choices = [n for n, k in kinds.items() if k == "classification"]
+                raise ConfigError(f"train.balanced_sampling={name!r} must name a classification task of this run; "
+                                  f"choose one of {choices or '(none: add a classification task)'} or leave it unset")
         return self
 
     @property

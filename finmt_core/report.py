@@ -122,6 +122,10 @@ def _explanations(run: Any, config: Any, prepared: Any) -> tuple[list[go.Figure]
 
     if prepared is None:
         return [], ["No explanations: the run's inputs could not be rebuilt."]
+    if config.model.name == "ensemble":
+        members = ", ".join(config.model.params.get("members", []))
+        return [], [f"An ensemble has no inputs of its own to explain; see the reports of its members ({members}). "
+                    "Its weights are in ensemble.json and evaluation.json."]
     d, n = prepared.rows("test")
     if len(d) == 0:
         return [], ["No test rows to explain."]

@@ -50,6 +50,13 @@ splits = evaluation.get("splits", {})
 st.caption("Test segment " + " → ".join(splits.get("test", [])) + f" · {evaluation['run'].get('n_test_rows', '?')} rows · "
            + " · ".join(f"{s} {a} → {b}" for s, (a, b) in splits.items() if s != "test" and (a, b)))
 
+if evaluation.get("ensemble"):  # an ensemble run: its weights (its members are among the baselines below)
+    from finmt_core.ensemble.build import weights_frame
+
+    with st.expander("Ensemble weights (learned on the validation segment)", icon=":material/join:"):
+        st.dataframe(weights_frame(evaluation["ensemble"]), hide_index=True, key="ensemble_weights")
+        st.caption("Members appear below as `member:<run>` and their equal-weight mix as `equal_weights`.")
+
 # ---- model vs baselines ------------------------------------------------------------------
 st.subheader("Model vs baselines (same test rows)", anchor=False)
 table = metric_table(evaluation)

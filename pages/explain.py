@@ -20,6 +20,11 @@ st.title("Attention & explanations", anchor=False)
 with guard("Opening the run"):  # a damaged config.yaml: one message, the picker stays
     run, config = w.pick_finished_run(root, "the explanations")
 
+if config.model.name == "ensemble":
+    st.info("Explanations are not supported for an ensemble run; explain its member runs instead: "
+            f"{', '.join(map(w.plain_text, config.model.params.get('members', [])))}. Its weights are on the "
+            "Evaluation page.", icon=":material/info:")
+    st.stop()
 with guard("Reading predictions"):
     preds = cache.predictions(run)
 test = preds[preds["split"] == "test"]

@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import cache, jobs, state
 from dashboard import train_form as tf
 from dashboard import widgets as w
+from dashboard.ensemble_form import ensemble_section
 from dashboard.errors import guard
 from finmt_core.config import PRESET_DIR, list_presets, load_preset
 from finmt_core.training.runs import RunDir, list_runs
@@ -61,7 +62,11 @@ else:
         estimator = tf.is_estimator(base.model.name)
         st.caption(f"Model `{base.model.name}` · {len(base.tasks)} task(s): "
                    f"{', '.join(t.name for t in base.tasks)} · window {base.data.window} days"
-                   + (" · a fitted baseline: epochs, batch size and learning rates do not apply." if estimator else ""))
+                   + (" · a fitted baseline: epochs, batch size and learning rates do not apply."
+                      if estimator and base.model.name != "ensemble" else "")
+                   + (" · an ensemble: its member presets train first (epochs apply to them, or finished runs with "
+                      "the same configs are reused), then its weights are fitted on validation."
+                      if base.model.name == "ensemble" else ""))
 
         with st.form("train_form", border=False):
             name = st.text_input("Run name", placeholder=f"{preset}-<timestamp> (automatic)", key="train_name",
@@ -124,6 +129,9 @@ else:
         with guard("Starting the run"):
             launched = jobs.launch(config, root, name.strip() or None, nproc=gpus if folds == 1 else 1)  # folds: one process
         st.toast(f"Started {launched.name}", icon=":material/rocket_launch:")
+
+
+ensemble_section(root, viewer)  # build an ensemble from finished runs; weights of ensemble runs
 
 
 # ---- jobs ---------------------------------------------------------------------------------

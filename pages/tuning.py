@@ -42,7 +42,7 @@ if viewer:
 else:
     with st.expander("Start a search", icon=":material/rocket_launch:", expanded=False), st.form("tune_form"):
         c1, c2, c3, c4 = st.columns(4)
-        presets = [p for p in list_presets() if p != "naive"]
+        presets = [p for p in list_presets() if p != "naive" and not p.endswith(("_ensemble", "_fusion"))]
         preset = c1.selectbox("Preset", presets, index=presets.index("lstm_transformer") if "lstm_transformer" in presets else 0)
         data = c2.selectbox("Data", ["demo", "synthetic"])
         trials = c3.number_input("Trials", min_value=1, max_value=200, value=5)

@@ -17,6 +17,11 @@ st.title("What-if", anchor=False)
 with guard("Opening the run"):  # a damaged config.yaml: one message, the picker stays
     run, config = w.pick_finished_run(root, "the what-if explorer")
 
+if config.model.name == "ensemble":
+    st.info("What-if is not supported for an ensemble run (its members each scale their own inputs); open one of "
+            f"its member runs here: {', '.join(map(w.plain_text, config.model.params.get('members', [])))}.",
+            icon=":material/info:")
+    st.stop()
 with guard("Loading the model", hint="The run needs its checkpoint (or, for a baseline, its data) to predict."):
     predictor = cache.predictor(run)
     panel, _ = cache.run_data(run)

@@ -71,6 +71,9 @@ def build_config(
             raise ConfigError(f"--single-task {single_task!r} is not a task of this config; tasks: {', '.join(names)}")
         d["tasks"] = [dict(t, mask_by=None) for t in d["tasks"] if t["name"] == single_task]
         d["loss"]["class_weights"] = {k: v for k, v in d["loss"]["class_weights"].items() if k == single_task}
+        d["loss"]["focal_alpha"] = {k: v for k, v in d["loss"].get("focal_alpha", {}).items() if k == single_task}
+        if d["train"].get("balanced_sampling") not in (None, single_task):
+            d["train"]["balanced_sampling"] = None
         d["gates"]["tasks"] = {k: v for k, v in d.get("gates", {}).get("tasks", {}).items() if k == single_task}
         d["name"] = f"{d['name']}-{single_task}"
         if d.get("preset"):
@@ -86,10 +89,19 @@ def set_horizon(tasks: list[dict[str, Any]], horizon: int) -> list[dict[str, Any
     those of the *shortest* named horizon move to ``horizon`` and are renamed
     (``direction_7d`` -> ``direction_1d``); the longer ones stay, unless that would make two
     tasks of one family share a horizon, in which case the longer one is dropped.
+
+    A family with both (``action`` and ``action_5d``: several horizons in one model, the
+    plain name being the short one) moves only its plain task; its named tasks keep their
+    horizons unless one equals ``horizon`` (then it is dropped as a duplicate).
     """
     tasks = [dict(t) for t in tasks]
-    named = [t for t in tasks if t["target"] in HORIZON_FAMILIES and FIXED_NAME.search(t["name"])]
     plain = [t for t in tasks if t["target"] in HORIZON_FAMILIES and not FIXED_NAME.search(t["name"])]
+    with_plain = {t["target"] for t in plain}
+    extra = [t for t in tasks if t["target"] in with_plain and FIXED_NAME.search(t["name"])]
+    if extra:  # several horizons of one family: keep the extra ones, minus a duplicate of the new horizon
+        tasks = [t for t in tasks if not (t in extra and int(t["horizon"]) == horizon)]
+    named = [t for t in tasks if t["target"] in HORIZON_FAMILIES and t["target"] not in with_plain
+             and FIXED_NAME.search(t["name"])]
     if not named and not plain:
         raise ConfigError(f"--horizon changes no task of {[t['name'] for t in tasks]}; edit the tasks in a --config file")
     for t in plain:

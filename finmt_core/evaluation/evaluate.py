@@ -166,6 +166,12 @@ def evaluate_run(run_dir: str | Path, *, write: bool = True, baselines: tuple[st
     both, notes = fit_predict_baselines(prepared, np.concatenate([d, dv]), np.concatenate([n, nv]), names, baseline_params)
     base_preds = {b: {t: v[: len(test)] for t, v in bp.items()} for b, bp in both.items()}
     base_val = {b: {t: v[len(test):] for t, v in bp.items()} for b, bp in both.items()}
+    if config.model.name == "ensemble":  # its members and their equal-weight mix, on the same test rows
+        from finmt_core.ensemble.evaluate import member_baselines
+
+        extra, more = member_baselines(config, test)
+        base_preds.update(extra)
+        notes = [*notes, *more]
     singles = find_single_task_runs(run.path, config)
 
     result: dict[str, Any] = {
@@ -201,6 +207,10 @@ def evaluate_run(run_dir: str | Path, *, write: bool = True, baselines: tuple[st
     result["breakdowns"] = _breakdowns(tasks, rows, result["tasks"], prepared, pd.DatetimeIndex(test["date"]))
     if backtest:
         result["backtest"] = _backtest_summary(test, tasks, prepared, cost_bps, result["warnings"])
+    if config.model.name == "ensemble":
+        from finmt_core.ensemble.build import read_summary
+
+        result["ensemble"] = read_summary(run.path)
     result["elapsed_s"] = round(time.perf_counter() - t0, 3)
     result = _clean(result)
     if write:

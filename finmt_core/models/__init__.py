@@ -10,6 +10,7 @@ from finmt_core.models import (  # noqa: F401  (imported for their @register_* s
     baselines,
     cnn_lstm,
     dual_tower,
+    ensemble,
     finnex_cnn,
     finnex_vit,
     gbm,

@@ -205,6 +205,10 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
         panel = panel if panel is not None else load_source_panel(config)
         run = None  # type: ignore[assignment]
     assert config is not None
+    if config.model.name == "ensemble" and main:  # members first: train (or reuse) them, name them in the config
+        from finmt_core.ensemble.build import resolve_ensemble
+
+        config = resolve_ensemble(config, root, callbacks)
     from finmt_core.data.prepare import prepare  # after the lock: a refused trainer stops at once
     from finmt_core.models import create_model, is_estimator
 
@@ -216,6 +220,9 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
         model = None if estimator else create_model(config.model.name, config.model.params, config.tasks, prepared.info)
         if model is not None:
             build_param_groups(model, None, config.train)  # a bad train.lr_groups fails before any file is written
+            from finmt_core.data.balanced_sampling import check_balanced_sampling
+
+            check_balanced_sampling(config, model.input_kind, dist.world_size())
     except Exception as exc:
         if run is not None and main:  # a queued/resumed run must not stay "queued" when its data fails
             _mark_failed(run, exc)

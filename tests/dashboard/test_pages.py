@@ -262,7 +262,10 @@ def test_model_zoo_page_shows_the_committed_learning_report(open_page, empty_roo
     at = open_page(empty_root, "learning")
     no_exception(at)
     table = at.dataframe[0].value
-    assert "share_of_edge" in table.columns and (table["share_of_edge"] > 0.7).all()
+    # the zoo learns; ablation baselines (one branch of cnn_lstm) are shown beside it and may not
+    ablation = table["preset"].astype(str).str.endswith(("_cnn_only", "_lstm_only"))
+    assert "share_of_edge" in table.columns and (table.loc[~ablation, "share_of_edge"] > 0.7).all()
+    assert ablation.sum() == 2 and "cnn_lstm" in set(table["preset"])
     at.segmented_control[0].set_value("random_walk").run()
     no_exception(at)
     assert any("random walk" in x.value for x in at.info)
