@@ -226,7 +226,11 @@ def _gates(config: Any, val: pd.DataFrame, base_val: dict[str, dict[str, np.ndar
     if val.empty:
         return {"segment": "val", "enabled": config.gates.enabled, "passed": False if config.gates.enabled else None,
                 "n_failed": 1, "tasks": {}, "failed": ["the run has no validation predictions, so no gate can be judged"]}
-    return judge_gates(config, val, base_val)
+    out = judge_gates(config, val, base_val)
+    if config.model.name == "ensemble":  # its combination weights were learned on these very rows
+        out["note"] = ("the ensemble's weights were learned on these validation rows, so its gates are optimistic; "
+                       "its test metrics are the honest check")
+    return out
 
 
 def _with_edge_tests(sig: dict[str, Any]) -> dict[str, Any]:
