@@ -158,6 +158,7 @@ def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int,
             b1 = min(b0 + WRITE_BLOCK, c1)
             part = stage[:, :, : b1 - b0]
             absent = ~present[:, b0:b1]
+            gaps = bool(absent.any())
             mask_b = present[:, b0:b1].copy()
             for j in range(n_feat):
                 if j in whole:
@@ -165,7 +166,8 @@ def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int,
                 else:
                     arr = own[j]
                     part[j] = arr[:, None] if arr.ndim == 1 else arr[:, b0 - c0 : b1 - c0]
-                np.copyto(part[j], np.nan, where=absent)  # no feature value is carried into a gap day
+                if gaps:  # no feature value is carried into a gap day
+                    np.copyto(part[j], np.nan, where=absent)
                 mask_b &= np.isfinite(part[j])
             values[:, b0:b1] = part.transpose(1, 2, 0)
             mask[:, b0:b1] = mask_b
