@@ -119,6 +119,16 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         },
     ),
     Benchmark(
+        "serve", "bench_serve",
+        "prediction service: POST /predict for one ticker through finmt serve's HTTP stack (p50, p95)",
+        {
+            "tiny": [{"n_stocks": 8, "n_days": 300, "rounds": 1, "calls": 4, "presets": ["tgcn"]}],
+            "quick": [{"n_stocks": 50, "n_days": 600, "rounds": 2, "calls": 40, "presets": ["tgcn"]}],
+            "full": [{"n_stocks": 100, "n_days": 1260, "rounds": 5, "calls": 60, "presets": ["tgcn", "lstm_transformer"]},
+                     {"n_stocks": 500, "n_days": 1260, "rounds": 3, "calls": 60, "presets": ["tgcn"]}],
+        },
+    ),
+    Benchmark(
         "backtest", "bench_backtest",
         "backtest 500 x 2,520 with costs and sizing",
         {

@@ -1,9 +1,10 @@
 """finmt dashboard: the router.
 
-Start with ``finmt dashboard`` (or ``make run``; ``--viewer`` for a read-only app). This file
-only configures the page, picks the navigation (pages live in the ``pages/`` folder next to
-``dashboard/``, one file per page), starts the background import warm-up and kicks off the
-first-start demo runs (not in viewer mode); every screen is a page file.
+Start with ``finmt dashboard`` (or ``make run``; ``--viewer`` for a read-only app, ``--sign-in``
+for a shared one). This file only configures the page, runs the sign-in gate (dashboard/signin.py:
+nothing below it runs for someone not signed in and allowed), picks the navigation (pages live
+in the ``pages/`` folder next to ``dashboard/``, one file per page), starts the background import
+warm-up and kicks off the first-start demo runs (not in viewer mode); every screen is a page file.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ APP_ROOT = Path(__file__).resolve().parent.parent
 if str(APP_ROOT) not in sys.path:
     sys.path.insert(0, str(APP_ROOT))
 
-from dashboard import demo, state, warmup  # noqa: E402  (needs APP_ROOT on sys.path)
+from dashboard import demo, signin, state, warmup  # noqa: E402  (needs APP_ROOT on sys.path)
 from finmt_core.runtime import tune_allocator  # noqa: E402
 
 tune_allocator()  # once per process: large tensors reuse freed heap (finmt_core/runtime.py)
@@ -33,6 +34,7 @@ def _page(file: str, title: str, icon: str, url: str, default: bool = False) -> 
 
 
 st.set_page_config(page_title="finmt", page_icon=":material/insights:", layout="wide")
+role = signin.gate()  # with sign-in: stops here unless the person is on the access list
 
 NAVIGATION = {
     "Overview": [
@@ -65,6 +67,8 @@ if presenting:
         "<style>[data-testid='stSidebar'],[data-testid='stSidebarCollapsedControl'],"
         "[data-testid='stToolbar']{display:none !important;}</style>"
     )
+if role is not None and not presenting:
+    signin.signed_in_sidebar(role)
 if state.viewer_mode() and not presenting:
     st.sidebar.caption(":material/visibility: Read-only dashboard (viewer mode): nothing can be "
                        "trained, cancelled, uploaded or tuned here.")

@@ -4,7 +4,9 @@
   sets it; default ``./runs``), so the app, the CLI and background jobs agree on one folder.
 * Viewer mode (``FINMT_VIEWER=1``; ``finmt dashboard --viewer`` sets it) serves every analysis
   page read-only: no training launch, cancel, resume, upload or tuning. The pages leave those
-  controls out and the functions behind them (:func:`require_editor`) refuse.
+  controls out and the functions behind them (:func:`require_editor`) refuse. With sign-in
+  (dashboard/signin.py) a person whose role is ``viewer`` gets the same read-only app in their
+  own session, whatever the process-wide setting.
 * The current view (selected run, ticker, date, ...) lives in ``st.query_params`` so that a
   refresh or a shared link shows the same screen. Streamlit clears query parameters when the
   user switches pages, so every value is mirrored in ``st.session_state`` and written back
@@ -49,13 +51,32 @@ class ReadOnlyError(FinmtError, PermissionError):
     """A mutating action (train, cancel, resume, upload, tune) asked of a viewer-mode dashboard."""
 
 
+#: session-state key of the signed-in person's role (set only by dashboard/signin.py's gate)
+ROLE_KEY = "_finmt_signed_in_role"
+
+
+def session_role() -> str | None:
+    """The signed-in person's role in this browser session (``"editor"`` / ``"viewer"``), or
+    None without sign-in (or outside a script run, e.g. a background thread)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None
+    role = st.session_state.get(ROLE_KEY)
+    return str(role) if role else None
+
+
 def viewer_mode() -> bool:
-    """Whether the dashboard is read-only (``FINMT_VIEWER=1``, ``finmt dashboard --viewer``)."""
-    return os.environ.get(VIEWER_ENV, "0").strip().lower() in _TRUE
+    """Whether the dashboard is read-only for this session (``FINMT_VIEWER=1``, ``finmt dashboard
+    --viewer``, or a person signed in with the viewer role)."""
+    return os.environ.get(VIEWER_ENV, "0").strip().lower() in _TRUE or session_role() == "viewer"
 
 
 def require_editor(action: str) -> None:
     """Raise :class:`ReadOnlyError` naming ``action`` when the dashboard is in viewer mode."""
+    if session_role() == "viewer" and os.environ.get(VIEWER_ENV, "0").strip().lower() not in _TRUE:
+        raise ReadOnlyError(f"{action} is not available: you are signed in as a viewer (read-only). "
+                            "Ask the dashboard's owner to make you an editor in [finmt.users] of secrets.toml.")
     if viewer_mode():
         raise ReadOnlyError(
             f"{action} is not available: this dashboard is read-only (viewer mode, {VIEWER_ENV}=1). "

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 def launched(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[list[str], dict[str, str]]]:
     """Calls of ``streamlit run`` (recorded, not started), from a folder outside the checkout."""
     calls: list[tuple[list[str], dict[str, str]]] = []
-    monkeypatch.setattr(cmd.subprocess, "call", lambda argv, env: calls.append((argv, env)) or 0)
+    monkeypatch.setattr(cmd, "run_forwarding_signals", lambda argv, env: calls.append((argv, env)) or 0)
     monkeypatch.delenv(cmd.VIEWER_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
     return calls
@@ -41,7 +41,7 @@ def test_addresses_reachable_from_elsewhere(address):
 def test_a_network_address_without_viewer_mode_refuses_and_names_the_options(launched):
     result = run("--address", "0.0.0.0")
     assert result.exit_code == 2
-    for option in ("--viewer", "--insecure", "--address 127.0.0.1"):
+    for option in ("--viewer", "--sign-in", "--insecure", "--address 127.0.0.1"):
         assert option in result.output
     assert not launched  # streamlit never started
 
@@ -83,3 +83,45 @@ def test_app_root_in_a_checkout_is_the_repository():
     assert root == REPO  # pip install -e .: the checkout itself (an installation: finmt_app/)
     assert (root / "dashboard" / "app.py").is_file() and (root / "pages" / "home.py").is_file()
     assert (root / ".streamlit" / "config.toml").is_file()
+
+
+SIGN_IN_SECRETS = """[auth]
+redirect_uri = "https://finmt.example.org/oauth2callback"
+cookie_secret = "0123456789abcdef0123456789abcdef"
+client_id = "finmt"
+client_secret = "secret"
+server_metadata_url = "https://idp.example.org/.well-known/openid-configuration"
+
+[finmt.users]
+"ana@example.org" = "editor"
+"@example.org" = "viewer"
+"""
+
+
+@pytest.mark.parametrize("where", ["cwd", "--secrets"])
+def test_sign_in_serves_a_network_address_and_tells_the_app(launched, tmp_path, where):
+    if where == "cwd":  # ./.streamlit/secrets.toml, where streamlit itself looks
+        (tmp_path / ".streamlit").mkdir()
+        (tmp_path / ".streamlit" / "secrets.toml").write_text(SIGN_IN_SECRETS)
+        args: tuple[str, ...] = ()
+    else:
+        (tmp_path / "team.toml").write_text(SIGN_IN_SECRETS)
+        args = ("--secrets", "team.toml")
+    result = run("--address", "0.0.0.0", "--sign-in", *args)
+    assert result.exit_code == 0, result.output
+    assert "sign-in required, 2 entries" in result.output
+    (argv, env), = launched
+    assert env["FINMT_SIGN_IN"] == "1" and cmd.VIEWER_ENV not in env  # editors get the whole app
+    assert (f"--secrets.files={tmp_path / 'team.toml'}" in argv) == (where == "--secrets")
+
+
+def test_sign_in_without_settings_refuses_naming_what_is_missing(launched, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.streamlit/secrets.toml either
+    result = run("--address", "0.0.0.0", "--sign-in")
+    assert result.exit_code == 2
+    assert "no [auth] section" in result.output and "[finmt.users]" in result.output
+    assert not launched
+    result = run("--secrets", "team.toml")
+    assert result.exit_code == 2 and "use it with --sign-in" in result.output
+    result = run("--sign-in", "--secrets", "nowhere.toml")
+    assert result.exit_code == 2 and "no such file" in result.output

@@ -8,9 +8,13 @@ Wherever it is started (a checkout or an installed wheel, from any folder) the a
   ``server.baseUrlPath`` behind a reverse proxy), and arguments after ``--`` go to
   ``streamlit run`` as they are;
 * ``--viewer`` (or ``FINMT_VIEWER=1``): a read-only app (see dashboard/state.py);
+* ``--sign-in``: people sign in with OpenID Connect (Streamlit's ``st.login``) and get the role
+  the access list in ``secrets.toml`` gives them (editor or viewer; see finmt_core/access.py);
 * a bind to 127.0.0.1 unless ``--address`` says otherwise; any other address refuses to start
-  unless the app is read-only (``--viewer``) or ``--insecure`` says that everyone on that
-  network may train, cancel, upload and tune.
+  unless the app is read-only (``--viewer``), signs people in (``--sign-in``) or ``--insecure``
+  says that everyone on that network may train, cancel, upload and tune;
+* SIGTERM / SIGINT / SIGHUP sent to ``finmt dashboard`` stop the Streamlit server too
+  (commands/_child.py).
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from finmt_core.access import SIGN_IN_ENV, check_sign_in, default_secrets_files
+from finmt_core.commands._child import run_forwarding_signals
 from finmt_core.commands._common import friendly_errors
 from finmt_core.errors import ConfigError
 
@@ -82,14 +87,16 @@ def is_loopback(address: str) -> bool:
         return False
 
 
-def check_exposure(address: str, viewer: bool, insecure: bool) -> None:
-    """Refuse to serve an editable dashboard beyond loopback (ConfigError naming the options)."""
-    if is_loopback(address) or viewer or insecure:
+def check_exposure(address: str, viewer: bool, insecure: bool, sign_in: bool = False) -> None:
+    """Refuse to serve an editable dashboard to anyone beyond loopback (ConfigError naming the options)."""
+    if is_loopback(address) or viewer or insecure or sign_in:
         return
     raise ConfigError(
         f"refusing to serve the dashboard on {address or 'every interface'!r}: anyone who reaches it could "
         "launch and cancel training, upload files and tune. Choose one:\n"
         "  --viewer             serve it read-only (every analysis page; no training, uploads or tuning)\n"
+        "  --sign-in            people sign in (OpenID Connect) and get the role secrets.toml gives them: "
+        "editor or viewer (README, 'Share with your team')\n"
         "  --address 127.0.0.1  keep it on this machine (e.g. behind a reverse proxy that signs people in; "
         "README, 'Share with your team')\n"
         "  --insecure           serve every control to everyone on that network (a trusted network only)"
@@ -124,7 +131,7 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         port: int = typer.Option(8501, help="Port to serve on (bound to 127.0.0.1 by default)."),
         address: str = typer.Option(
-            "127.0.0.1", help="Address to bind. Anything but loopback needs --viewer or --insecure."
+            "127.0.0.1", help="Address to bind. Anything but loopback needs --viewer, --sign-in or --insecure."
         ),
         runs_dir: Path = typer.Option(Path("runs"), help="Run directory the app reads and writes."),
         headless: bool = typer.Option(True, help="Do not try to open a browser window."),
@@ -132,20 +139,41 @@ def register(app: typer.Typer) -> None:
             False, "--viewer", help="Read-only: every analysis page; no training, cancelling, uploads or tuning "
             "(same as FINMT_VIEWER=1)."
         ),
+        sign_in: bool = typer.Option(
+            False, "--sign-in", help="People sign in with OpenID Connect ([auth] in secrets.toml) and get the role "
+            "[finmt.users] gives them: editor (everything) or viewer (read-only); anyone else is refused."
+        ),
+        secrets: Path = typer.Option(
+            None, "--secrets", help="The secrets.toml with [auth] and [finmt.users] (default: ./.streamlit/"
+            "secrets.toml, then ~/.streamlit/secrets.toml)."
+        ),
         insecure: bool = typer.Option(
-            False, "--insecure", help="Allow a non-loopback --address without --viewer: everyone who reaches it "
-            "can train, cancel, upload and tune."
+            False, "--insecure", help="Allow a non-loopback --address without --viewer or --sign-in: everyone who "
+            "reaches it can train, cancel, upload and tune."
         ),
     ) -> None:
         """Start the dashboard. On first start with no runs it trains a small demo set in the background
         (not with --viewer). Arguments after -- go to `streamlit run` (e.g. -- --server.baseUrlPath=finmt)."""
         viewer = viewer or viewer_from_env()
-        check_exposure(address, viewer, insecure)
+        extra = list(ctx.args)
+        if secrets is not None and not sign_in:
+            raise ConfigError("--secrets names the sign-in settings: use it with --sign-in")
+        if sign_in:
+            if secrets is not None and not secrets.is_file():
+                raise ConfigError(f"--secrets {secrets}: no such file")
+            users = check_sign_in([secrets] if secrets is not None else default_secrets_files())
+            if secrets is not None:
+                extra.append(f"--secrets.files={secrets.resolve()}")
+        check_exposure(address, viewer, insecure, sign_in)
         root = app_root()
-        cmd = streamlit_command(root, port, address, headless, ctx.args)
+        cmd = streamlit_command(root, port, address, headless, extra)
         env = dict(os.environ, **{RUNS_ENV: str(runs_dir.resolve())})
         if viewer:
             env[VIEWER_ENV] = "1"
+        if sign_in:
+            env[SIGN_IN_ENV] = "1"
         mode = "read-only (viewer mode)" if viewer else "editable"
+        if sign_in:
+            mode += f"; sign-in required, {len(users)} entries on the access list"
         typer.echo(f"finmt dashboard on http://{address}:{port}  ({mode}; runs: {runs_dir.resolve()})")
-        raise typer.Exit(subprocess.call(cmd, env=env))
+        raise typer.Exit(run_forwarding_signals(cmd, env))
