@@ -97,13 +97,18 @@ def run_picker(
     sidebar: bool = True,
     help: str | None = None,
 ) -> RunDir | None:
-    """Select a run (``?run=<name>``); None when there are no runs."""
+    """Select a run (``?run=<name>``); None when there are no runs. Without a run in the URL
+    the page opens on the most recent finished run that is not a tuning trial
+    (:func:`finmt_core.training.run_admin.default_run`)."""
+    from finmt_core.training.run_admin import default_run
+
     if not runs:
         return None
     by_name = {r.name: r for r in runs}
-    name = url_select(st.sidebar if sidebar else st, label, list(by_name), name=key,
+    first = default_run(runs) or runs[0]
+    name = url_select(st.sidebar if sidebar else st, label, list(by_name), name=key, default=first.name,
                       help=help or "Runs in the runs folder, newest first.")
-    return by_name.get(str(name), runs[0])
+    return by_name.get(str(name), first)
 
 
 def ticker_picker(
@@ -297,5 +302,8 @@ def pick_finished_run(root: Path, what: str) -> tuple[RunDir, ExperimentConfig]:
     assert run is not None
     config = cache.config(run)
     tasks = ", ".join(t.name for t in config.tasks)
-    run_caption(run, jobs.job_view(run).state, f"`{config.model.name}` · tasks {tasks} · data `{config.data.source}`")
+    from dashboard.fmt import source_name
+
+    run_caption(run, jobs.job_view(run).state,
+                f"`{config.model.name}` · tasks {tasks} · data {plain_text(source_name(config.data.source))}")
     return run, config

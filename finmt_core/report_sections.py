@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,13 @@ def fmt(v: Any, digits: int = 4) -> str:
     if isinstance(v, (float, np.floating)):
         return f"{v:.{digits}g}"
     return esc(v)
+
+
+def source_name(source: Any) -> str:
+    """A data source as a reader sees it: the shortcut ("demo", "synthetic") or the file's name,
+    never a path on the server."""
+    text = str(source or "—")
+    return text if text in ("demo", "synthetic", "—") else Path(text).name
 
 
 def figure(fig: go.Figure) -> str:
@@ -88,7 +96,7 @@ def overview(config: Any, status: dict[str, Any], ev: dict[str, Any], data_info:
     """What was trained, on what data, split how."""
     facts = [
         ("Model", config.model.name), ("Preset", config.preset or "—"), ("State", status.get("state", "—")),
-        ("Data", config.data.source), ("Tickers", data_info.get("tickers", ev.get("run", {}).get("tickers", "—"))),
+        ("Data", source_name(config.data.source)), ("Tickers", data_info.get("tickers", ev.get("run", {}).get("tickers", "—"))),
         ("Features", data_info.get("features", "—")), ("Input window", f"{config.data.window} trading days"),
         ("Embargo between segments", f"{config.embargo} trading days (≥ longest horizon {config.max_horizon})"),
         ("Epochs", f"{status.get('epoch', '—')} of {config.train.epochs} (best: {status.get('best_epoch', '—')})"),

@@ -142,16 +142,16 @@ def model_of(run: RunDir) -> str:
 
 def job_card(view: jobs.JobView) -> None:
     with st.container(border=True):
-        top = st.columns([5, 2, 1, 1], vertical_alignment="center")
+        top = st.columns([4, 2, 1.3, 1.3], vertical_alignment="center")  # room for "Cancel" / "Resume" at 1280 px
         top[0].markdown(f"**{view.name}** · `{view.model or model_of(view.run)}`")
         with top[1]:
             w.status_badge(view.state)
         if view.can_cancel and not viewer:
             top[2].button("Cancel", key=f"cancel.{view.name}", icon=":material/stop_circle:",
-                          on_click=do_cancel, args=(view.run,))
+                          on_click=do_cancel, args=(view.run,), width="stretch")
         if view.can_resume and not viewer:
             top[3].button("Resume", key=f"resume.{view.name}", icon=":material/replay:",
-                          on_click=do_resume, args=(view.run,))
+                          on_click=do_resume, args=(view.run,), width="stretch")
         if view.state != "done" or view.progress < 1:
             epoch = f"epoch {view.epoch or 0}/{view.epochs or '?'}"
             eta = f"ETA {w.fmt_seconds(view.eta_s)}" if view.active else (view.message or "")

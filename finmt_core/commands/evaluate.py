@@ -182,12 +182,26 @@ def report(
     out: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write."),
     cost_bps: float = typer.Option(10.0, "--cost-bps", min=0.0, help="Backtest cost, bps per unit of turnover."),
     no_explain: bool = typer.Option(False, "--no-explain", help="Skip attributions (faster)."),
+    pdf: bool = typer.Option(False, "--pdf", help="Also print it to a PDF next to --out (needs headless Chromium; "
+                                                  "implied by --out FILE.pdf)."),
     run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
-    """Write one self-contained HTML report of RUN (opens without a network connection)."""
+    """Write one self-contained HTML report of RUN (opens without a network connection); with
+    --pdf also a PDF of it (A4 pages, printed by headless Chromium)."""
     setup_logging(verbose)
     from finmt_core.report import build_report
 
+    if out.suffix.lower() == ".pdf":  # --out report.pdf: the HTML goes beside it, then it is printed
+        pdf, out = True, out.with_suffix(".html")
+    if pdf:  # fail before the (long) report is built when no Chromium can print it
+        from finmt_core.report_pdf import find_chromium
+
+        find_chromium()
     path = build_report(resolve_run(run, run_dir), out, cost_bps=cost_bps, explain=not no_explain)
     typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    if pdf:
+        from finmt_core.report_pdf import html_to_pdf
+
+        printed = html_to_pdf(path, path.with_suffix(".pdf"))
+        typer.echo(f"wrote {printed} ({printed.stat().st_size / 1e6:.1f} MB)")
