@@ -7,6 +7,11 @@ The peer is unrolled over the T steps (stacked cells for 2 layers, the way PyG T
 examples stack them); ours is :class:`finmt_core.models.tgcn.TGCNBackbone` as the model uses
 it. Calls alternate peer/ours so machine load hits both alike; the figure is
 ``peer_time / our_time`` per pair (target >= 2), at 1 layer and at our default of 2 layers.
+
+At 2 layers a third model joins the rotation: the GAT variant with window attention
+(``use_gat=True, gat_attention="window"``, 2 heads): ``tgcn_gat_vs_gcn_fwd_bwd_L2`` = its
+time / the GCN backbone's (target <= 1.5) and ``tgcn_gat_vs_peer_fwd_bwd_L2`` = peer time /
+its time (target >= 5).
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from typing import Any
 from benchmarks.harness import Result, time_interleaved
 
 TARGET_RATIO = 2.0
+#: GAT (window attention) time / GCN time, and peer time / GAT time
+GAT_VS_GCN_TARGET = 1.5
+GAT_VS_PEER_TARGET = 5.0
 SEED = 3
 
 
@@ -74,7 +82,11 @@ def run(workdir: str, n_nodes: int, window: int, n_features: int, hidden: int, r
                 model(x, edge_index, edge_weight)
 
         size = f"N={n_nodes} T={window} F={n_features} hidden={hidden} layers={layers}; {graph_note}; {peer_note}"
-        t = time_interleaved({"peer": peer_step, "ours": our_step}, repeats=repeats, warmup=1)
+        steps = {"peer": peer_step, "ours": our_step}
+        if layers == 2:
+            gat = TGCNBackbone(n_features, hidden=hidden, layers=layers, use_gat=True, gat_attention="window")
+            steps["gat"] = lambda model=gat: our_step(model)
+        t = time_interleaved(steps, repeats=repeats, warmup=1)
         ratios = [p / o for p, o in zip(t["peer"], t["ours"])]
         results += [
             Result(f"tgcn_vs_peer_fwd_bwd_L{layers}", "x", ratios, TARGET_RATIO, "higher",
@@ -84,6 +96,16 @@ def run(workdir: str, n_nodes: int, window: int, n_features: int, hidden: int, r
             Result(f"tgcn_peer_fwd_bwd_L{layers}", "ms", [s * 1e3 for s in t["peer"]], None, "lower",
                    note="peer cell unrolled over T, forward+backward"),
         ]
+        if "gat" in t:
+            results += [
+                Result("tgcn_gat_vs_gcn_fwd_bwd_L2", "x", [g / o for g, o in zip(t["gat"], t["ours"])],
+                       GAT_VS_GCN_TARGET, "lower",
+                       note=f"GAT (window attention, 2 heads) time / GCN time, forward+backward; {size}"),
+                Result("tgcn_gat_vs_peer_fwd_bwd_L2", "x", [p / g for p, g in zip(t["peer"], t["gat"])],
+                       GAT_VS_PEER_TARGET, "higher", note="peer time / GAT (window attention) time"),
+                Result("tgcn_gat_fwd_bwd_L2", "ms", [s * 1e3 for s in t["gat"]], None, "lower",
+                       note="our TGCNBackbone with use_gat, gat_attention=window, forward+backward"),
+            ]
         f = time_interleaved({"peer": peer_fwd, "ours": our_fwd}, repeats=repeats, warmup=1)
         results.append(Result(f"tgcn_vs_peer_forward_L{layers}", "x",
                               [p / o for p, o in zip(f["peer"], f["ours"])], None, "higher",

@@ -68,7 +68,12 @@ def preset_names(requested: list[str] | None) -> list[str]:
     """``requested`` or every preset in ``configs/`` (read without importing torch)."""
     from finmt_core.config import list_presets
 
-    return list(requested) if requested else list_presets()
+    if requested:
+        return list(requested)
+    from finmt_core.config import load_preset
+
+    # ensemble presets combine trained runs: no single model to time
+    return [p for p in list_presets() if load_preset(p).model.name != "ensemble"]
 
 
 def preset_prepared(workdir: str | Path, preset: str, n_stocks: int, n_days: int,

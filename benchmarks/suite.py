@@ -62,6 +62,24 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         },
     ),
     Benchmark(
+        "features", "bench_features",
+        "features vs TA-Lib per ticker (the 27 shared features; all features within 2x of TA-Lib)",
+        {
+            "tiny": [{"n_stocks": 12, "n_days": 300, "repeats": 1}],
+            "quick": [{"n_stocks": 500, "n_days": 2520, "repeats": 2}],
+            "full": [{"n_stocks": 500, "n_days": 2520, "repeats": 5}],
+        },
+    ),
+    Benchmark(
+        "startup", "bench_startup",
+        "start-up CPU of fresh finmt processes (--help, runs, train --help, lightgbm training imports)",
+        {
+            "tiny": [{"repeats": 1}],
+            "quick": [{"repeats": 2}],
+            "full": [{"repeats": 5}],
+        },
+    ),
+    Benchmark(
         "train", "bench_train",
         "training throughput per preset (forward + backward + optimizer step), peak memory",
         {

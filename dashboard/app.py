@@ -21,7 +21,7 @@ APP_ROOT = Path(__file__).resolve().parent.parent
 if str(APP_ROOT) not in sys.path:
     sys.path.insert(0, str(APP_ROOT))
 
-from dashboard import demo, signin, state, warmup  # noqa: E402  (needs APP_ROOT on sys.path)
+from dashboard import charts, demo, signin, state, warmup  # noqa: E402  (needs APP_ROOT on sys.path)
 from finmt_core.runtime import tune_allocator  # noqa: E402
 
 tune_allocator()  # once per process: large tensors reuse freed heap (finmt_core/runtime.py)
@@ -33,7 +33,11 @@ def _page(file: str, title: str, icon: str, url: str, default: bool = False) -> 
     return st.Page(PAGES / file, title=title, icon=icon, url_path=url, default=default)
 
 
-st.set_page_config(page_title="finmt", page_icon=":material/insights:", layout="wide")
+#: the menu (top right) holds About and, with the two themes of .streamlit/config.toml, the
+#: viewer's Light / Dark / System switch (charts follow the theme)
+ABOUT = ("**finmt** — multi-task learning workbench for market data. Every view is a link: copy the "
+         "address bar to share exactly this screen. Switch between the light and dark theme here.")
+st.set_page_config(page_title="finmt", page_icon=":material/insights:", layout="wide", menu_items={"About": ABOUT})
 role = signin.gate()  # with sign-in: stops here unless the person is on the access list
 
 NAVIGATION = {
@@ -48,6 +52,7 @@ NAVIGATION = {
     ],
     "Analysis": [
         _page("evaluation.py", "Evaluation", ":material/fact_check:", "evaluation"),
+        _page("compare.py", "Compare runs", ":material/compare_arrows:", "compare"),
         _page("explain.py", "Attention & explanations", ":material/visibility:", "explain"),
         _page("backtest.py", "Backtest", ":material/show_chart:", "backtest"),
         _page("signals.py", "Signal-gated predictions", ":material/traffic:", "signals"),
@@ -69,6 +74,8 @@ if presenting:
     )
 if role is not None and not presenting:
     signin.signed_in_sidebar(role)
+if not presenting:
+    charts.image_format_picker()
 if state.viewer_mode() and not presenting:
     st.sidebar.caption(":material/visibility: Read-only dashboard (viewer mode): nothing can be "
                        "trained, cancelled, uploaded or tuned here.")

@@ -271,3 +271,21 @@ def with_outcome(run: RunDir, rows: pd.DataFrame) -> pd.DataFrame:
         return rows
     _, prepared = run_data(run)
     return add_outcome(rows, prepared, gate_task.horizon)
+
+
+# ---- cache keys of data sources ------------------------------------------------------------
+def upload_key(data: bytes, date_format: str = "") -> str:
+    """The cache key of an uploaded file: the SHA-256 of its bytes (plus the date format it was
+    read with). Two different files never share a key, whatever their names and row counts."""
+    import hashlib
+
+    return f"upload-sha256:{hashlib.sha256(data).hexdigest()}:{date_format}"
+
+
+def dataset_key(source: str) -> str:
+    """The cache key of a data source: the shortcut itself ("demo", "synthetic") or, for a
+    file, its path with its modification stamp (a replaced file gets a new key)."""
+    path = Path(source)
+    if path.suffix and path.is_file():
+        return f"file:{path}:{stamp(path)}"
+    return f"builtin:{source}"

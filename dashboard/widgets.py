@@ -97,13 +97,23 @@ def run_picker(
     sidebar: bool = True,
     help: str | None = None,
 ) -> RunDir | None:
-    """Select a run (``?run=<name>``); None when there are no runs."""
+    """Select a run (``?run=<name>``); None when there are no runs. Without a run in the URL
+    the page opens on the most recent finished run that is not a tuning trial
+    (:func:`finmt_core.training.run_admin.default_run`)."""
+    from finmt_core.training.run_admin import default_run
+
     if not runs:
         return None
+    from dashboard.gate_badge import gate_badge
+
     by_name = {r.name: r for r in runs}
-    name = url_select(st.sidebar if sidebar else st, label, list(by_name), name=key,
+    box = st.sidebar if sidebar else st
+    first = default_run(runs) or runs[0]
+    name = url_select(box, label, list(by_name), name=key, default=first.name,
                       help=help or "Runs in the runs folder, newest first.")
-    return by_name.get(str(name), runs[0])
+    run = by_name.get(str(name), first)
+    gate_badge(run, box)
+    return run
 
 
 def ticker_picker(
@@ -274,7 +284,11 @@ def pick_finished_run(root: Path, what: str) -> tuple[RunDir, ExperimentConfig]:
     runs = list_runs(root)
     if not runs:
         no_runs(what)
-    ready = [r for r in runs if cache.has_predictions(r)]
+    from finmt_core.training.walk_forward import FOLDS_DIR, analysis_run
+
+    # a walk-forward run is ready when its last fold is (the pages show that fold)
+    ready = [r for r in runs if cache.has_predictions(r)
+             or ((r.path / FOLDS_DIR).is_dir() and cache.has_predictions(analysis_run(r)))]
     wanted = st.query_params.get("run")
     if not ready:
         active = [v for v in (jobs.job_view(r) for r in runs) if v.active]
@@ -293,9 +307,17 @@ def pick_finished_run(root: Path, what: str) -> tuple[RunDir, ExperimentConfig]:
     if wanted and wanted not in {r.name for r in ready} and any(r.name == wanted for r in runs):
         st.info(f"Run **{wanted}** has no predictions yet (still training, or it stopped); showing another run.",
                 icon=":material/hourglass_top:")
-    run = run_picker(ready, help="Runs that finished training, newest first.")
-    assert run is not None
+    picked = run_picker(ready, help="Runs that finished training, newest first.")
+    assert picked is not None
+    run = analysis_run(picked)
+    if run is not picked:
+        st.info(f"**{plain_text(picked.name)}** is a walk-forward run ({cache.config(picked).split.folds} folds): this page "
+                f"shows its last fold (**{run.name}**: that fold's model and test segment). The Evaluation page shows "
+                "every fold and their mean ± std.", icon=":material/view_timeline:")
     config = cache.config(run)
     tasks = ", ".join(t.name for t in config.tasks)
-    run_caption(run, jobs.job_view(run).state, f"`{config.model.name}` · tasks {tasks} · data `{config.data.source}`")
+    from dashboard.fmt import source_name
+
+    run_caption(picked, jobs.job_view(picked).state,
+                f"`{config.model.name}` · tasks {tasks} · data {plain_text(source_name(config.data.source))}")
     return run, config

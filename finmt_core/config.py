@@ -121,6 +121,9 @@ class LossConfig(_Strict):
     anti_collapse: float = Field(default=0.0, ge=0.0)  # penalty weight on low prediction variance
     focal_gamma: float = Field(default=2.0, ge=0.0)
     class_weights: dict[str, list[float]] = Field(default_factory=dict)  # task -> per-class weight
+    # focal loss alpha (Lin et al. 2017): task -> one alpha per class, the loss of a row of class c
+    # is alpha_c * (1 - p_c)^gamma * -log p_c; only for tasks with loss: focal
+    focal_alpha: dict[str, list[float]] = Field(default_factory=dict)
     dwa_temperature: float = Field(default=2.0, gt=0.0)
     gradnorm_alpha: float = Field(default=1.5, ge=0.0)
     regularization: float = Field(default=0.0, ge=0.0)  # weight of model.regularization() terms
@@ -156,6 +159,9 @@ class TrainConfig(_Strict):
     compile: bool = False
     num_workers: int = Field(default=0, ge=0)
     max_batches_per_epoch: int | None = None  # cap for quick demos
+    # a classification task's name: training batches are drawn (with replacement, seeded per
+    # epoch) so each of its classes is equally likely (train rows only; see data/balanced_sampling.py)
+    balanced_sampling: str | None = None
     heartbeat_s: float = Field(default=2.0, gt=0.0)
 
 
@@ -174,6 +180,45 @@ class TrainConfig(_Strict):
         return self.restart_epochs if self.restart_epochs is not None else max(1, self.epochs // 3)
 
 
+class GateThresholds(_Strict):
+    """Pass/fail thresholds of the validation gates (seed 003's deployment checks); ``None``
+    switches a gate off. See :mod:`finmt_core.evaluation.gates` for which task kinds each
+    applies to.
+
+    ``pred_var_ratio_min`` is unit-free: the variance of the predictions divided by the
+    variance of the target on the same validation rows. The seed's absolute "prediction
+    variance > 0.005" would demand a daily-return forecast with a 7 % standard deviation
+    (far above the target's own ~2 %), so every honest return model would fail it; scaled to
+    the target, 0.005 means "the prediction's std is at least 7 % of the target's", which is
+    what the gate is for: catching a head that collapsed to a constant.
+    """
+
+    r2_min: float | None = 0.0  # regression / quantile median: R² > r2_min
+    pred_var_ratio_min: float | None = Field(default=0.005, ge=0.0)  # var(pred) / var(target) > this
+    directional_accuracy_min: float | None = Field(default=0.52, ge=0.0, le=1.0)  # signed targets, direction
+    positive_bias_min: float | None = Field(default=0.45, ge=0.0, le=1.0)  # share of "up" calls >= this
+    positive_bias_max: float | None = Field(default=0.55, ge=0.0, le=1.0)  # ... and <= this
+    max_class_share: float | None = Field(default=0.95, gt=0.0, le=1.0)  # classification: top class share < this
+    beat_best_baseline: bool = True  # headline metric better than every baseline's on the same rows
+
+
+class GatesConfig(GateThresholds):
+    """``gates:`` — validation gates judged on the VALIDATION segment (never test) by
+    ``finmt evaluate``. ``tasks`` overrides thresholds per task name, e.g.
+    ``{"return": {"r2_min": null}}`` (unknown keys or task names are an error)."""
+
+    enabled: bool = True
+    tasks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def for_task(self, name: str) -> GateThresholds:
+        """The thresholds of one task: the defaults with the task's overrides on top."""
+        base = self.model_dump(exclude={"enabled", "tasks"})
+        try:
+            return GateThresholds(**{**base, **self.tasks.get(name, {})})
+        except ValidationError as exc:
+            raise ConfigError(f"gates.tasks.{name}: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}") from None
+
+
 class ExperimentConfig(_Strict):
     name: str = "run"
     preset: str | None = None
@@ -184,15 +229,33 @@ class ExperimentConfig(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    gates: GatesConfig = Field(default_factory=GatesConfig)
 
     @model_validator(mode="after")
     def _check(self) -> ExperimentConfig:
         validate_task_list(self.tasks)
+        unknown = sorted(set(self.gates.tasks) - {t.name for t in self.tasks})
+        if unknown:
+            raise ConfigError(f"gates.tasks names {unknown}, which are not tasks of this config "
+                              f"({', '.join(t.name for t in self.tasks)}); fix the names or remove them")
+        for name in self.gates.tasks:
+            self.gates.for_task(name)
         if self.split.embargo is not None and self.split.embargo < self.max_horizon:
             raise ConfigError(
                 f"split.embargo={self.split.embargo} is shorter than the longest task horizon "
                 f"({self.max_horizon}); labels would leak across segments. Use >= {self.max_horizon}."
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_balanced_sampling(self) -> ExperimentConfig:
+        name = self.train.balanced_sampling
+        if name is not None:
+            kinds = {t.name: t.kind for t in self.tasks}
+            if kinds.get(name) != "classification":
+                choices = [n for n, k in kinds.items() if k == "classification"]
+                raise ConfigError(f"train.balanced_sampling={name!r} must name a classification task of this run; "
+                                  f"choose one of {choices or '(none: add a classification task)'} or leave it unset")
         return self
 
     @property

@@ -107,6 +107,17 @@ class TaskLoss(nn.Module):
                     f"(one per class {list(task.classes)}), got {cw}"
                 )
         self.register_buffer("class_weight", torch.tensor(cw, dtype=torch.float32) if cw else None)
+        alpha = cfg.focal_alpha.get(task.name)
+        if alpha is not None:
+            if task.loss != "focal":
+                raise ConfigError(f"loss.focal_alpha[{task.name!r}]: task {task.name!r} uses loss {task.loss!r}; "
+                                  "alpha belongs to the focal loss (set the task's loss: focal)")
+            if len(alpha) != len(task.classes) or any(a < 0 for a in alpha) or not any(a > 0 for a in alpha):
+                raise ConfigError(f"loss.focal_alpha[{task.name!r}] needs {len(task.classes)} non-negative numbers, "
+                                  f"not all zero (one per class {list(task.classes)}), got {alpha}")
+        # from the config, not learned: not persistent (old checkpoints lack it)
+        self.register_buffer("focal_alpha", torch.tensor(alpha, dtype=torch.float32) if alpha else None,
+                             persistent=False)
         q = task.quantiles if task.kind == "quantile" else ()
         self.register_buffer("quantiles", torch.tensor(q, dtype=torch.float32) if q else None)
         # Regression/quantile targets are divided by this (their train std, set by the trainer
@@ -125,6 +136,8 @@ class TaskLoss(nn.Module):
             idx = _class_index(target, valid)
             out = output.float()
             row = cross_entropy_rows(out, idx) if self.task.loss == "ce" else focal_rows(out, idx, self.gamma)
+            if self.focal_alpha is not None:  # alpha_t of the focal loss: part of the row's loss, not a weight
+                row = row * self.focal_alpha[idx]
             w = self.class_weight[idx] if self.class_weight is not None else None
             if self.balance is not None:
                 w = self.balance[idx] if w is None else w * self.balance[idx]
@@ -201,6 +214,9 @@ class MultiTaskLoss(nn.Module):
         unknown = sorted(set(cfg.class_weights) - set(self.names))
         if unknown:
             raise ConfigError(f"loss.class_weights names tasks that are not in this run: {unknown}; tasks: {self.names}")
+        unknown = sorted(set(cfg.focal_alpha) - set(self.names))
+        if unknown:
+            raise ConfigError(f"loss.focal_alpha names tasks that are not in this run: {unknown}; tasks: {self.names}")
         self.weighting = make_weighting(cfg, tasks)
         self._regression = [t.name for t in tasks if t.kind == "regression"]
 

@@ -122,6 +122,10 @@ def _explanations(run: Any, config: Any, prepared: Any) -> tuple[list[go.Figure]
 
     if prepared is None:
         return [], ["No explanations: the run's inputs could not be rebuilt."]
+    if config.model.name == "ensemble":
+        members = ", ".join(config.model.params.get("members", []))
+        return [], [f"An ensemble has no inputs of its own to explain; see the reports of its members ({members}). "
+                    "Its weights are in ensemble.json and evaluation.json."]
     d, n = prepared.rows("test")
     if len(d) == 0:
         return [], ["No test rows to explain."]
@@ -179,6 +183,11 @@ def _corr_fig(ev: dict[str, Any]) -> go.Figure | None:
                                    title="Cross-task correlation of predictions (Spearman)", x_title="task", y_title="task")
 
 
+def _pct(value: Any) -> str:
+    """``1.0`` -> ``100.0 %``; missing -> ``—``."""
+    return "—" if value is None or not np.isfinite(float(value)) else f"{float(value):.1%}"
+
+
 def build_report(run_dir: str | Path, out_path: str | Path, *, cost_bps: float = 10.0, explain: bool = True) -> Path:
     """Write the HTML report of a run to ``out_path`` (atomically) and return its path.
 
@@ -206,31 +215,36 @@ def build_report(run_dir: str | Path, out_path: str | Path, *, cost_bps: float =
     ex_figs, ex_notes = _explanations(run, config, prepared) if explain else ([], ["Explanations were not requested."])
     gated = ev.get("signal_gated")
     gate_figs = [plots.coverage_accuracy(pd.DataFrame(gated["curve"]))] if gated and gated.get("curve") else []
-    gate_intro = (f"At threshold {gated['threshold']}: coverage {S.fmt(gated['coverage'], 3)}, accuracy of the calls "
-                  f"{S.fmt(gated['accuracy'], 3)} (realised direction over the task horizon)." if gated else None)
+    gate_intro = (f"At threshold {gated['threshold']:.2f}: coverage {_pct(gated.get('coverage'))} "
+                  f"({S.fmt(gated.get('n_calls'))} calls), accuracy of the calls {_pct(gated.get('accuracy'))} "
+                  "(realised direction over the task horizon)." if gated else None)
+    kinds = {t.kind for t in config.tasks}
     body = [
         S.overview(config, status, ev, data_info),
         S.results(ev, _result_bars(ev)),
         S.caveats(ev),
         S.figures_section("training", "Training curves", figs_train, "No epochs logged."),
+        # sections a run's tasks cannot fill are left out (with their link in the navigation)
         S.figures_section("classification", "Classification: confusion, ROC, calibration", _classification_figs(config, ev, test),
-                          "No classification task."),
+                          "No classification task.") if "classification" in kinds else "",
         S.figures_section("regression", "Regression: predicted vs realised, IC over time", _regression_figs(config, test),
-                          "No regression or quantile task."),
+                          "No regression or quantile task.") if kinds - {"classification"} else "",
         S.figures_section("signal-gating", "Signal-gated predictions", gate_figs,
-                          "The run has no signal + direction heads, so no signal gating.", gate_intro),
+                          "The run has no signal + direction heads, so no signal gating.", gate_intro) if gated else "",
         S.backtest(bt, equity, cost_bps, bt_err),
         S.figures_section("explanations", "Top explanations", ex_figs, "No explanations available.", "; ".join(ex_notes) or None),
         S.breakdowns(ev, _corr_fig(ev)),
     ]
-    if data_note:
+    if data_note:  # the reader sees the data file's name, not where it lives on the server
+        data_note = data_note.replace(str(config.data.source), S.source_name(config.data.source))
         body.insert(0, f'<div class="warn">{S.esc(data_note)}</div>')
     page = string.Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
         title=S.esc(f"{run.name} — {config.model.name}"),
-        subtitle=f"<p>{S.esc(', '.join(t.name for t in config.tasks))} on {S.esc(config.data.source)}; test "
+        subtitle=f"<p>{S.esc(', '.join(t.name for t in config.tasks))} on {S.esc(S.source_name(config.data.source))}; test "
                  f"{S.esc(' to '.join(ev.get('splits', {}).get('test', [])))}</p>",
-        nav="".join(f'<a href="#{sid}">{S.esc(label)}</a>' for sid, label in SECTIONS),
-        sections="\n".join(body),
+        nav="".join(f'<a href="#{sid}">{S.esc(label)}</a>' for sid, label in SECTIONS
+                    if any(f'id="{sid}"' in part for part in body)),
+        sections="\n".join(part for part in body if part),
         plotlyjs=f'<script type="text/javascript">{get_plotlyjs()}</script>',
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,13 @@ def fmt(v: Any, digits: int = 4) -> str:
     if isinstance(v, (float, np.floating)):
         return f"{v:.{digits}g}"
     return esc(v)
+
+
+def source_name(source: Any) -> str:
+    """A data source as a reader sees it: the shortcut ("demo", "synthetic") or the file's name,
+    never a path on the server."""
+    text = str(source or "—")
+    return text if text in ("demo", "synthetic", "—") else Path(text).name
 
 
 def figure(fig: go.Figure) -> str:
@@ -88,7 +96,7 @@ def overview(config: Any, status: dict[str, Any], ev: dict[str, Any], data_info:
     """What was trained, on what data, split how."""
     facts = [
         ("Model", config.model.name), ("Preset", config.preset or "—"), ("State", status.get("state", "—")),
-        ("Data", config.data.source), ("Tickers", data_info.get("tickers", ev.get("run", {}).get("tickers", "—"))),
+        ("Data", source_name(config.data.source)), ("Tickers", data_info.get("tickers", ev.get("run", {}).get("tickers", "—"))),
         ("Features", data_info.get("features", "—")), ("Input window", f"{config.data.window} trading days"),
         ("Embargo between segments", f"{config.embargo} trading days (≥ longest horizon {config.max_horizon})"),
         ("Epochs", f"{status.get('epoch', '—')} of {config.train.epochs} (best: {status.get('best_epoch', '—')})"),
@@ -140,6 +148,7 @@ def caveats(ev: dict[str, Any]) -> str:
     warns = ev.get("warnings", [])
     body = [f'<div class="warn">{esc(w)}</div>' for w in warns] or ['<div class="ok">No collapse and every headline '
                                                                    "metric beats every baseline.</div>"]
+    body += gate_rows(ev.get("gates"))
     rows = []
     for task, s in ev.get("significance", {}).items():
         mod = s.get("model", {})
@@ -158,6 +167,22 @@ def caveats(ev: dict[str, Any]) -> str:
         "One test segment is one historical path; walk-forward folds give a fairer spread.",
     )) + "</ul>")
     return section("caveats", "Caveats: warnings and significance", body)
+
+
+def gate_rows(gates: dict[str, Any] | None) -> list[str]:
+    """The validation gates (judged on validation rows, beside the best baseline there)."""
+    from finmt_core.evaluation.gates import gate_summary
+
+    state, line = gate_summary(gates)
+    out = [f'<div class="{"ok" if state == "passed" else "warn"}">Validation gates: {esc(line)}</div>']
+    rows = [[task, g["gate"], "pass" if g["passed"] else "FAIL", g.get("value"),
+             f"within {fmt(g['threshold'][0])}–{fmt(g['threshold'][1])}" if isinstance(g.get("threshold"), list)
+             else f"{g['op']} {fmt(g.get('threshold'))}", g.get("baseline") or "—", g.get("baseline_value")]
+            for task, t in (gates or {}).get("tasks", {}).items() for g in t.get("gates", [])]
+    if rows:
+        out += ["<h3>Validation gates (validation segment, never test; beside the best baseline on the same rows)</h3>",
+                table(rows, ["task", "gate", "verdict", "value", "rule", "best baseline", "baseline value"], left=3)]
+    return out
 
 
 def _edge(e: dict[str, Any] | None) -> str:

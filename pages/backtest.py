@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, state
+from dashboard import cache, charts, fmt, links, state
 from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
@@ -44,21 +44,21 @@ except Exception:  # no signal / direction / action probabilities: gating is not
 # ---- controls -------------------------------------------------------------------------------
 with st.container(border=True):
     c = st.columns([3, 1, 1, 1])
-    strategy = c[0].selectbox("Strategy", strategies, format_func=STRATEGY_TEXT.get, key="bt_strategy")
-    split = c[1].selectbox("Segment", ["test", "val"], key="bt_split", help="Predictions of which segment to trade.")
-    cost = c[2].number_input("Cost (bps)", min_value=0.0, max_value=500.0, value=10.0, step=1.0, key="bt_cost",
-                             help="Charged on turnover each day.")
-    slip = c[3].number_input("Slippage (bps)", min_value=0.0, max_value=500.0, value=0.0, step=1.0, key="bt_slip")
+    strategy = links.url_choice(c[0], "Strategy", strategies, key="bt_strategy", format_func=STRATEGY_TEXT.get)
+    split = links.url_choice(c[1], "Segment", ["test", "val"], key="bt_split", help="Predictions of which segment to trade.")
+    cost = links.url_number(c[2], "Cost (bps)", key="bt_cost", default=10.0, min_value=0.0, max_value=500.0, step=1.0,
+                            help="Charged on turnover each day.")
+    slip = links.url_number(c[3], "Slippage (bps)", key="bt_slip", default=0.0, min_value=0.0, max_value=500.0, step=1.0)
     c = st.columns(3)
     settings: dict = {"strategy": strategy, "cost_bps": float(cost), "slippage_bps": float(slip)}
     if strategy == "signal_gated":
-        settings["threshold"] = c[0].slider("Gate threshold", 0.0, 1.0, 0.5, 0.05, key="bt_threshold")
+        settings["threshold"] = links.url_slider(c[0], "Gate threshold", 0.0, 1.0, 0.5, 0.05, key="bt_threshold")
     elif strategy.startswith("top_k"):
         n_tickers = preds["ticker"].nunique()
-        settings["k"] = int(c[0].slider("k (names per side)", 1, max(1, n_tickers // 2), max(1, round(0.1 * n_tickers)),
-                                        key="bt_k"))
-    settings["max_gross"] = c[1].slider("Max gross exposure", 0.1, 3.0, 1.0, 0.1, key="bt_gross")
-    settings["max_net"] = c[2].slider("Max net exposure", 0.0, 3.0, 1.0, 0.1, key="bt_net")
+        settings["k"] = int(links.url_slider(c[0], "k (names per side)", 1, max(1, n_tickers // 2),
+                                             max(1, round(0.1 * n_tickers)), 1, key="bt_k"))
+    settings["max_gross"] = links.url_slider(c[1], "Max gross exposure", 0.1, 3.0, 1.0, 0.1, key="bt_gross")
+    settings["max_net"] = links.url_slider(c[2], "Max net exposure", 0.0, 3.0, 1.0, 0.1, key="bt_net")
 
 with guard("Running the backtest"):
     result = cache.backtest(run, split, **settings)
@@ -74,31 +74,36 @@ c[1].metric("Net Sharpe", f"{net.get('sharpe', float('nan')):.2f}", delta=f"benc
 c[2].metric("Max drawdown", f"{net.get('max_drawdown', float('nan')):.1%}", border=True)
 c[3].metric("Avg daily turnover", f"{net.get('avg_turnover', float('nan')):.1%}", border=True)
 
-st.plotly_chart(plots.equity_drawdown(frame), key="equity")
+charts.show(plots.equity_drawdown(frame), key="equity", file_name=f"{run.name}-equity")
+d = st.columns([1.2, 1.2, 2])  # room for the labels at 1280 px
+charts.csv_download(frame.reset_index(), f"{run.name}-backtest-daily-{split}", key="bt_csv_daily", container=d[0],
+                    label="Daily series (CSV)", help="Per day: strategy returns gross and net of costs, the benchmark, "
+                    "equity, drawdown, turnover and exposure.")
 
 left, right = st.columns([3, 2])
 with left:
     st.markdown("**Metrics with and without costs**")
     table = pd.DataFrame({"net of costs": net, "before costs": gross, "buy & hold": bench})
     table = table.loc[[k for k in METRIC_TEXT if k in table.index]]
-    shown = pd.DataFrame({col: [METRIC_TEXT[k][1].format(v) if pd.notna(v) else "–" for k, v in table[col].items()]
+    shown = pd.DataFrame({col: [METRIC_TEXT[k][1].format(v) if pd.notna(v) else fmt.DASH for k, v in table[col].items()]
                           for col in table.columns}, index=[METRIC_TEXT[k][0] for k in table.index])
     st.dataframe(shown)
 with right:
-    st.plotly_chart(plots.returns_histogram(frame), key="hist")
+    charts.show(plots.returns_histogram(frame), key="hist", file_name=f"{run.name}-returns-histogram")
 
-st.plotly_chart(plots.turnover(frame), key="turnover")
+charts.show(plots.turnover(frame), key="turnover", file_name=f"{run.name}-turnover")
 
 st.markdown("**Positions**")
 positions = result.positions()
 if positions.empty:
     st.info("The strategy took no positions with these settings (try a lower gate threshold).", icon=":material/info:")
 else:
-    days = sorted(positions["date"].unique())
-    day = st.select_slider("Day", options=days, value=days[-1], format_func=lambda d: pd.Timestamp(d).strftime("%Y-%m-%d"),
-                           key="bt_day")
+    charts.csv_download(positions, f"{run.name}-positions-{split}", key="bt_csv_positions", container=d[1],
+                        label="Positions (CSV)", help="Every day's weight per ticker.")
+    days = [pd.Timestamp(x).strftime("%Y-%m-%d") for x in sorted(positions["date"].unique())]
+    day = pd.Timestamp(links.url_choice(st, "Day", days, key="bt_day", default=days[-1], widget="select_slider"))
     st.dataframe(positions[positions["date"] == day].sort_values("weight"), hide_index=True,
                  column_config={"weight": st.column_config.NumberColumn(format="%+.3f"),
                                 "date": st.column_config.DateColumn(format="YYYY-MM-DD")})
-st.caption(f"Settings: {result.settings}. Positions decided at the close earn the next day's return; "
-           "costs are charged on turnover.")
+st.caption(f"Settings: {fmt.settings_text(result.settings)}. Positions decided at the close earn the next day's "
+           "return; costs are charged on turnover.")

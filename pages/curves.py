@@ -6,11 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, jobs, state
+from dashboard import cache, charts, jobs, links, state
 from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
 from finmt_core.training.runs import RunDir, list_runs
+from finmt_core.training.walk_forward import FOLDS_DIR, fold_runs, is_walk_forward
 
 LIVE_EVERY_S = 2
 
@@ -21,11 +22,19 @@ if not runs:
     w.no_runs("the training curves")
 run = w.run_picker(runs)
 assert run is not None
+if (run.path / FOLDS_DIR).is_dir() and is_walk_forward(run):  # a walk-forward run: one fold's curves at a time
+    folds = fold_runs(run)
+    if folds:
+        k = st.sidebar.selectbox("Fold", list(range(len(folds))), index=len(folds) - 1, key="curves_fold",
+                                 format_func=lambda i: f"fold {i} of {run.config().split.folds}")
+        st.info(f"**{w.plain_text(run.name)}** is a walk-forward run: these are the curves of fold {k} "
+                "(pick another fold in the sidebar).", icon=":material/view_timeline:")
+        run = folds[k]
 with guard("Reading the run"):
     config = cache.config(run)
 view = jobs.job_view(run)
 w.run_caption(run, view.state, f"`{config.model.name}` · tasks {', '.join(t.name for t in config.tasks)}")
-log_y = st.sidebar.toggle("Log-scale losses", value=False, key="curves_log")
+log_y = links.url_toggle(st.sidebar, "Log-scale losses", key="curves_log", default=False)
 
 
 def live_curves() -> None:
@@ -57,22 +66,24 @@ def live_curves() -> None:
         else:
             st.warning(f"No epochs were logged ({now.state}). {now.error or ''}", icon=":material/warning:")
         return
+    charts.csv_download(metrics, f"{run.name}-metrics", key="curves_csv", label="Every logged metric (CSV)",
+                        help="metrics.jsonl as a table: one row per epoch, every loss, weight, rate and validation metric.")
     loss_tab, weight_tab, lr_tab, speed_tab, val_tab = st.tabs(
         ["Losses", "Task weights", "Learning rate", "Throughput", "Validation metrics"]
     )
     with loss_tab:
-        st.plotly_chart(plots.loss_curves(metrics, log_y=log_y), key="loss")
+        charts.show(plots.loss_curves(metrics, log_y=log_y), key="loss", file_name=f"{run.name}-losses")
     with weight_tab:
-        st.plotly_chart(plots.task_weights(metrics), key="weights")
+        charts.show(plots.task_weights(metrics), key="weights", file_name=f"{run.name}-task-weights")
     with lr_tab:
-        st.plotly_chart(plots.learning_rate(metrics), key="lr")
+        charts.show(plots.learning_rate(metrics), key="lr", file_name=f"{run.name}-learning-rate")
     with speed_tab:
-        st.plotly_chart(plots.throughput(metrics), key="speed")
+        charts.show(plots.throughput(metrics), key="speed", file_name=f"{run.name}-throughput")
     with val_tab:
         names = sorted({c.rsplit(".", 1)[-1] for c in metrics.columns if str(c).startswith("val_metrics.")})
         if names:
-            metric = st.selectbox("Metric", names, key="curves_val_metric")
-            st.plotly_chart(plots.val_metric(metrics, metric), key="valm")
+            metric = links.url_choice(st, "Metric", names, key="curves_val_metric")
+            charts.show(plots.val_metric(metrics, metric), key="valm", file_name=f"{run.name}-val-{metric}")
         else:
             st.caption("No validation metrics logged for this run.")
     if view.active and not now.active:
@@ -84,16 +95,21 @@ st.fragment(live_curves, run_every=LIVE_EVERY_S if view.active else None)()
 # ---- compare runs -----------------------------------------------------------------------------
 st.subheader("Compare runs", anchor=False)
 others = [r.name for r in runs if r.name != run.name]
-picked = st.multiselect("Overlay these runs", others, key="compare", placeholder="choose runs to overlay")
+picked = links.url_multiselect(st, "Overlay these runs", others, key="compare", placeholder="choose runs to overlay")
 if picked:
     with guard("Reading the runs to compare"):
         tasks = sorted({t.name for r in [run.name, *picked] for t in cache.config(RunDir(root / r)).tasks})
     k = st.columns([3, 1])
-    series = k[0].segmented_control("Loss", ["total", *tasks], default="total", key="compare_series")
-    side = k[1].segmented_control("Segment", ["val", "train"], default="val", key="compare_side")
+    series = links.url_choice(k[0], "Loss", ["total", *tasks], key="compare_series", widget="segmented_control")
+    side = links.url_choice(k[1], "Segment", ["val", "train"], key="compare_side", widget="segmented_control")
     column = f"{side or 'val'}_loss" if series in (None, "total") else f"{side or 'val'}.{series}"
     metrics_by_run = {name: cache.metrics(RunDir(root / name)) for name in [run.name, *picked]}
-    st.plotly_chart(plots.compare_runs(metrics_by_run, column, log_y=log_y,
-                                       title=f"{side or 'val'} {series or 'total'} loss by run"), key="compare_fig")
+    charts.show(plots.compare_runs(metrics_by_run, column, log_y=log_y,
+                                   title=f"{side or 'val'} {series or 'total'} loss by run"), key="compare_fig")
+    curves = {name: m.groupby("epoch")[column].last() for name, m in metrics_by_run.items()
+              if column in m and "epoch" in m}
+    if curves:  # one column per run, one row per epoch
+        charts.csv_download(pd.concat(curves, axis=1).reset_index(), f"{run.name}-compare-{side}-{series}",
+                            key="compare_csv", label="Overlaid curves (CSV)")
 else:
     st.caption("Pick one or more runs to overlay their loss curves on this run's.")

@@ -8,7 +8,7 @@ import io
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, state
+from dashboard import cache, charts, glossary, links, state
 from dashboard import widgets as w
 from dashboard.errors import guard, show_error
 from finmt_core import plots
@@ -72,20 +72,22 @@ if upload is not None:
                      help="Stores the validated panel with the runs; pick it on the Train page."):
             stem = w.save_upload(root, upload.name, data, panel)
             st.toast(f"Saved as dataset “Upload: {w.plain_text(stem)}”.", icon=":material/save:")
-        source_key = f"upload:{getattr(upload, 'file_id', upload.name)}:{date_format}"
+        # keyed by the bytes' hash: another file under the same name and row count is never
+        # confused with this one (the summary, features and labels below are cached by this key)
+        source_key = cache.upload_key(data, date_format)
 if panel is None:
-    source_key = key
+    source_key = cache.dataset_key(w.data_source(root, key))
     with guard("Loading the dataset"):
         panel = cache.panel(w.data_source(root, key))
 
 # ---- summary ------------------------------------------------------------------------------
-info = cache.summary(f"{source_key}:{len(panel)}", panel)
-c = st.columns(5)
+info = cache.summary(source_key, panel)
+c = st.columns([1, 1.1, 1.5, 1.5, 1])  # dates need the room: nothing cut off at 1280 px
 c[0].metric("Tickers", info["n_tickers"], border=True)
 c[1].metric("Trading days", info["n_dates"], border=True)
-c[2].metric("From", info["first_date"] or "–", border=True)
-c[3].metric("To", info["last_date"] or "–", border=True)
-c[4].metric("Missing", f"{info['missing_pct']:.1f}%", border=True, help="share of the date x ticker grid without a close")
+c[2].metric("From", info["first_date"] or "—", border=True)
+c[3].metric("To", info["last_date"] or "—", border=True)
+c[4].metric("Missing", f"{info['missing_pct']:.1f} %", border=True, help="share of the date x ticker grid without a close")
 st.caption(w.plain_text(f"Columns: {', '.join(info['columns'])}" + (f" · sectors: {', '.join(info['sectors'])}"
                                                                      if info["sectors"] else "")))
 for note in info["notes"]:  # notes quote tickers and cells from the file: shown as plain text
@@ -97,9 +99,11 @@ with guard("Checking the history", stop=False):
     st.caption(w.plain_text(f"Presets: {describe_fits(check_usable(panel))}. Rule: {USABILITY_RULE}."))
 
 # lazy tabs: only the open one runs (features, labels and the graph take a moment to build)
+TABS = ["Prices", "Features", "Labels", "Stock graph", "Per ticker"]
 prices_tab, features_tab, labels_tab, graph_tab, table_tab = st.tabs(
-    ["Prices", "Features", "Labels", "Stock graph", "Per ticker"], key="data_tab", on_change="rerun"
+    TABS, key="data_tab", on_change="rerun", default=links.read("data_tab", str, lambda v: v in TABS) or TABS[0]
 )
+links.write("data_tab", st.session_state.get("data_tab"), TABS[0])  # the open tab is part of the link
 
 PERIODS = {"6M": 126, "1Y": 252, "3Y": 756, "All": None}
 if prices_tab.open:
@@ -107,23 +111,30 @@ if prices_tab.open:
         p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
         with p1:
             ticker = w.ticker_picker(info["tickers"], key="ticker")
-        period = p2.segmented_control("Period", list(PERIODS), default="1Y", key="price_period") or "All"
+        period = links.url_choice(p2, "Period", list(PERIODS), key="price_period", default="1Y", widget="segmented_control")
         dates = panel.index.get_level_values("date").unique().sort_values()
         shown = panel if PERIODS[period] is None else panel.loc[dates[-PERIODS[period]:][0]:]
-        st.plotly_chart(plots.price_candlestick(shown, ticker), key="prices")
+        charts.show(plots.price_candlestick(shown, ticker), key="prices", file_name=f"{ticker}-prices-{period}")
+        charts.csv_download(shown.xs(ticker, level="ticker").reset_index(), f"{ticker}-prices-{period}", key="prices_csv",
+                            label="Prices (CSV)")
 
 if features_tab.open:
     with features_tab:
         with guard("Computing features"):
-            frame = cache.features(f"{source_key}:{len(panel)}", panel)
+            frame = cache.features(source_key, panel)
         groups = {g: names for g, names in frame.groups.items() if names}
         g1, g2, g3 = st.columns([1, 1, 2])
-        group = g1.selectbox("Group", list(groups), key="feature_group")
-        f_ticker = g2.selectbox("Ticker", frame.tickers, key="feature_ticker")
-        chosen = g3.multiselect("Features", groups[group], default=groups[group][:3], key=f"features.{group}")
+        group = links.url_choice(g1, "Group", list(groups), key="feature_group")
+        f_ticker = links.url_choice(g2, "Ticker", frame.tickers, key="feature_ticker")
+        chosen = g3.multiselect("Features", groups[group], default=groups[group][:3], key=f"features.{group}",
+                                help="Hover the names below the chart for what each measures.")
         n = frame.tickers.index(f_ticker)
         one = pd.DataFrame(frame.values[:, n, :], index=frame.dates, columns=frame.names)
-        st.plotly_chart(plots.feature_explorer(one, chosen, title=f"{group} features · {f_ticker}"), key="features")
+        charts.show(plots.feature_explorer(one, chosen, title=f"{group} features · {f_ticker}"), key="features")
+        if chosen:
+            st.markdown(glossary.help_text(chosen) or "")
+            charts.csv_download(one[chosen].rename_axis("date").reset_index(), f"{f_ticker}-{group}-features",
+                                key="features_csv", label="Features (CSV)")
         if frame.skipped:
             with st.expander(f"{len(frame.skipped)} feature(s) unavailable for this data"):
                 st.dataframe(pd.Series(frame.skipped, name="reason").rename_axis("feature"))
@@ -131,24 +142,24 @@ if features_tab.open:
 if labels_tab.open:
     with labels_tab:
         l1, l2 = st.columns([3, 1])
-        families = l1.multiselect("Tasks", CLASS_FAMILIES, default=["direction", "signal"], key="label_tasks")
-        horizon = l2.number_input("Horizon (days)", min_value=1, max_value=60, value=1, key="label_h")
+        families = links.url_multiselect(l1, "Tasks", CLASS_FAMILIES, default=["direction", "signal"], key="label_tasks")
+        horizon = links.url_number(l2, "Horizon (days)", key="label_h", default=1, min_value=1, max_value=60)
         if not families:
             st.caption("Pick at least one task.")
         else:
             with guard("Building labels"):
-                view = cache.data_view(f"{source_key}:{len(panel)}", tuple(families), int(horizon), panel)
-            st.plotly_chart(plots.label_distribution(view["counts"], title=f"Label distribution · horizon {horizon}d"),
-                            key="labels")
+                view = cache.data_view(source_key, tuple(families), int(horizon), panel)
+            charts.show(plots.label_distribution(view["counts"], title=f"Label distribution · horizon {horizon}d"),
+                        key="labels")
             spans = " · ".join(f"{s}: {a:%Y-%m-%d} → {b:%Y-%m-%d}" for s, (a, b) in view["split_dates"].items())
             st.caption(f"Date split (purged by the horizon): {spans}")
 
 if graph_tab.open:
     with graph_tab:
         with guard("Building the stock graph"):
-            view = cache.data_view(f"{source_key}:{len(panel)}", ("direction",), 1, panel)
-        st.plotly_chart(plots.stock_graph(view["edge_index"], view["edge_weight"], view["tickers"], view["sectors"]),
-                        key="graph")
+            view = cache.data_view(source_key, ("direction",), 1, panel)
+        charts.show(plots.stock_graph(view["edge_index"], view["edge_weight"], view["tickers"], view["sectors"]),
+                    key="graph")
         st.caption(f"{view['graph_kind']} graph, {view['edge_index'].shape[1] // 2} edges, fitted on the train dates only.")
 
 if table_tab.open:

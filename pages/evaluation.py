@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, state
+from dashboard import cache, charts, fmt, glossary, links, state
 from dashboard import widgets as w
 from dashboard.errors import guard, show_error
+from dashboard.walk_forward_view import walk_forward_section
 from finmt_core import plots
 from finmt_core.evaluation.breakdowns import ic_series
 from finmt_core.evaluation.evaluate import metric_table
@@ -22,6 +23,7 @@ st.title("Evaluation", anchor=False)
 with guard("Opening the run"):  # a damaged config.yaml: one message, the picker stays
     run, config = w.pick_finished_run(root, "the evaluation")
 
+walk_forward_section(run)  # a walk-forward run: every fold and their mean ± std (nothing otherwise)
 try:
     evaluation = cache.evaluation_file(run)
 except Exception as exc:  # a damaged evaluation.json: say so, and offer to rebuild it below
@@ -31,7 +33,8 @@ if evaluation is None:
     w.empty_state("Not evaluated yet", "Evaluation scores the test predictions and fits the baselines "
                   "(majority class, momentum, zero return, LightGBM) on exactly the same rows."
                   + (" This dashboard is read-only: evaluate the run with `finmt evaluate RUN`." if state.viewer_mode()
-                     else " It takes from a few seconds to a minute."))
+                     else " It fits the baselines and scores every row, so it can take a minute or more on a busy "
+                          "machine; the page waits for it."))
     if not state.viewer_mode() and st.button("Evaluate now", type="primary", icon=":material/play_arrow:", key="evaluate"):
         with st.spinner("Evaluating…"), guard("Evaluating the run"):
             cache.evaluate(run)
@@ -47,6 +50,13 @@ splits = evaluation.get("splits", {})
 st.caption("Test segment " + " → ".join(splits.get("test", [])) + f" · {evaluation['run'].get('n_test_rows', '?')} rows · "
            + " · ".join(f"{s} {a} → {b}" for s, (a, b) in splits.items() if s != "test" and (a, b)))
 
+if evaluation.get("ensemble"):  # an ensemble run: its weights (its members are among the baselines below)
+    from finmt_core.ensemble.build import weights_frame
+
+    with st.expander("Ensemble weights (learned on the validation segment)", icon=":material/join:"):
+        st.dataframe(weights_frame(evaluation["ensemble"]), hide_index=True, key="ensemble_weights")
+        st.caption("Members appear below as `member:<run>` and their equal-weight mix as `equal_weights`.")
+
 # ---- model vs baselines ------------------------------------------------------------------
 st.subheader("Model vs baselines (same test rows)", anchor=False)
 table = metric_table(evaluation)
@@ -54,11 +64,18 @@ if table.empty:
     st.info("No task could be scored on the test segment (no known targets).")
     st.stop()
 metrics_present = list(dict.fromkeys(table["metric"]))
-metric = st.segmented_control("Metric", metrics_present, default=metrics_present[0], key="eval_metric") or metrics_present[0]
-st.plotly_chart(plots.metric_vs_baseline(table, metric), key="vs_baseline")
-wide = table.pivot_table(index=["task", "metric"], columns="name", values="value", sort=False)
+metric = links.url_choice(st, "Metric", metrics_present, key="eval_metric", widget="segmented_control",
+                          help=glossary.help_text(metrics_present))
+charts.show(plots.metric_vs_baseline(table, metric), key="vs_baseline", file_name=f"{run.name}-{metric}-vs-baselines")
+wide = table.pivot_table(index=["task", "metric"], columns="name", values="value", sort=False, dropna=False)
+wide = wide.dropna(how="all")  # (dropna=False keeps a baseline's missing cells, but also task x metric pairs no one has)
 wide = wide[["model", *[c for c in wide.columns if c != "model"]]]
-st.dataframe(wide, column_config={c: st.column_config.NumberColumn(format="%.4f") for c in wide.columns})
+# a metric a baseline cannot have (the IC of a constant prediction) shows as a dash, explained below
+st.dataframe(wide.map(lambda v: fmt.num(v, ".4f")), column_config=glossary.column_help(wide.columns))
+if wide.isna().to_numpy().any():
+    st.caption(f"{fmt.DASH}: not defined for that predictor on these rows (e.g. the IC of a constant prediction, "
+               "or a metric of another task kind).")
+charts.csv_download(table, f"{run.name}-metrics-vs-baselines", key="eval_csv_metrics", label="Metrics (CSV)")
 
 
 def significance_rows() -> pd.DataFrame:
@@ -68,9 +85,9 @@ def significance_rows() -> pd.DataFrame:
         for base, edge in sig.get("vs", {}).items():
             rows.append({
                 "task": task, "metric": sig.get("metric"), "model": model.get("value"),
-                "model 95% CI": f"{model.get('ci_low', np.nan):.4f} – {model.get('ci_high', np.nan):.4f}",
+                "model 95% CI": fmt.interval(model.get("ci_low"), model.get("ci_high"), reason="too few dates"),
                 "vs": base, "edge": edge.get("value"),
-                "edge 95% CI": f"{edge.get('ci_low', np.nan):.4f} – {edge.get('ci_high', np.nan):.4f}",
+                "edge 95% CI": fmt.interval(edge.get("ci_low"), edge.get("ci_high"), reason="too few dates"),
                 "significant": bool(edge.get("significant", 0.0)),
             })
     return pd.DataFrame(rows)
@@ -81,23 +98,52 @@ with st.expander("Significance: is the edge over each baseline real? (date-clust
     if sig.empty:
         st.caption("No significance computed for this run.")
     else:
-        st.dataframe(sig, hide_index=True, column_config={
-            "model": st.column_config.NumberColumn(format="%.4f"), "edge": st.column_config.NumberColumn(format="%+.4f"),
-            "significant": st.column_config.CheckboxColumn("CI excludes 0")})
+        sig["model"] = sig["model"].map(lambda v: fmt.num(v, ".4f"))
+        sig["edge"] = sig["edge"].map(lambda v: fmt.num(v, "+.4f", reason="too few dates"))
+        st.dataframe(sig, hide_index=True, column_config={"significant": st.column_config.CheckboxColumn("CI excludes 0")})
 
 gated = evaluation.get("signal_gated")
 if gated:
     c = st.columns(3)
-    c[0].metric("Signal-gated accuracy", f"{gated['accuracy']:.3f}" if gated.get("accuracy") is not None else "–", border=True)
-    c[1].metric("Coverage", f"{gated['coverage']:.1%}" if gated.get("coverage") is not None else "–", border=True)
+    n_calls = gated.get("n_calls")
+    c[0].metric("Signal-gated accuracy", fmt.pct(gated.get("accuracy"), reason="no calls"), border=True,
+                help=None if fmt.missing(n_calls) else f"of {int(n_calls):,} calls")
+    c[1].metric("Coverage", fmt.pct(gated.get("coverage")), border=True,
+                delta=None if fmt.missing(n_calls) else f"{int(n_calls):,} calls", delta_color="off", delta_arrow="off")
     c[2].metric("Gate threshold", f"{gated['threshold']:.2f}", border=True)
 
 # ---- per task ------------------------------------------------------------------------------
+def rows_frame(task, rows) -> pd.DataFrame:
+    """A task's scored test rows as a table: date, ticker, target, then P(class) per class
+    (classification), the quantiles (quantile task) or the prediction (regression)."""
+    out = pd.DataFrame({"date": rows.dates, "ticker": rows.tickers, "target": rows.y})
+    pred = np.asarray(rows.pred)
+    if pred.ndim == 2 and task.kind == "classification":
+        for j, cls in enumerate(task.classes):
+            out[f"P({cls})"] = pred[:, j]
+    elif pred.ndim == 2:
+        levels = list(task.quantiles) if len(task.quantiles) == pred.shape[1] else list(range(pred.shape[1]))
+        for j, level in enumerate(levels):
+            out[f"q{round(level * 100):02d}" if isinstance(level, float) else f"prediction_{j}"] = pred[:, j]
+    else:
+        out["prediction"] = pred
+    return out
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Numbers to 4 decimals (counts as integers), missing cells as a dash, never ``None``/``nan``."""
+    def cell(v: object) -> str:
+        if isinstance(v, (int, float, np.number)) and not fmt.missing(v) and float(v).is_integer() and abs(v) >= 2:
+            return f"{int(v):,}"
+        return fmt.num(v, ".4f") if isinstance(v, (int, float, np.number)) or v is None else str(v)
+    return frame.map(cell)
+
+
 st.subheader("Per task", anchor=False)
 with guard("Reading the predictions"):  # the charts below need predictions.parquet itself
     cache.predictions(run)
 scored = [t for t in config.tasks if t.name in evaluation.get("tasks", {})]
-normalise = st.toggle("Normalise confusion matrices (rows = true class)", value=True, key="eval_norm")
+normalise = links.url_toggle(st, "Normalise confusion matrices (rows = true class)", key="eval_norm", default=True)
 for tab, task in zip(st.tabs([t.name for t in scored]), scored):
     with tab:
         rows = cache.task_rows(run, task.name)
@@ -105,28 +151,31 @@ for tab, task in zip(st.tabs([t.name for t in scored]), scored):
             conf = evaluation.get("confusion", {}).get(task.name)
             a, b, c = st.columns(3)
             if conf:
-                a.plotly_chart(plots.confusion_matrix(np.asarray(conf["matrix"]), conf["classes"], normalize=normalise),
-                               key=f"cm.{task.name}")
-            b.plotly_chart(plots.roc_curves(rows.y, rows.pred, task.classes), key=f"roc.{task.name}")
-            c.plotly_chart(plots.calibration(reliability_bins(rows.y, rows.pred)), key=f"cal.{task.name}")
+                charts.show(plots.confusion_matrix(np.asarray(conf["matrix"]), conf["classes"], normalize=normalise),
+                            key=f"cm.{task.name}", container=a)
+            charts.show(plots.roc_curves(rows.y, rows.pred, task.classes), key=f"roc.{task.name}", container=b)
+            charts.show(plots.calibration(reliability_bins(rows.y, rows.pred)), key=f"cal.{task.name}", container=c)
         else:
             a, b = st.columns(2)
             point = point_prediction(task, rows.pred)
-            a.plotly_chart(plots.regression_scatter(rows.y, point), key=f"scatter.{task.name}")
-            b.plotly_chart(plots.ic_over_time(ic_series(task, rows)), key=f"ic.{task.name}")
+            charts.show(plots.regression_scatter(rows.y, point), key=f"scatter.{task.name}", container=a)
+            charts.show(plots.ic_over_time(ic_series(task, rows)), key=f"ic.{task.name}", container=b)
+        charts.csv_download(rows_frame(task, rows), f"{run.name}-{task.name}-test-predictions", key=f"eval_csv.{task.name}",
+                            label=f"{task.name}: test predictions (CSV)",
+                            help="Every scored test row: date, ticker, target and the prediction the charts are drawn from.")
         regime = evaluation.get("breakdowns", {}).get("regime", {}).get(task.name, {})
         ticker = evaluation.get("breakdowns", {}).get("ticker", {}).get(task.name, {})
         left, right = st.columns(2)
         with left:
             st.markdown("**By market regime**")
             if regime:
-                st.dataframe(pd.DataFrame(regime).T.rename_axis("regime"))
+                st.dataframe(readable(pd.DataFrame(regime).T.rename_axis("regime")))
             else:
                 st.caption("Too few rows per regime.")
         with right:
             st.markdown("**By ticker**")
             if ticker:
-                st.dataframe(pd.DataFrame(ticker).T.rename_axis("ticker"))
+                st.dataframe(readable(pd.DataFrame(ticker).T.rename_axis("ticker")))
 
 horizons = evaluation.get("breakdowns", {}).get("horizon", {})
 if horizons:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, state
+from dashboard import cache, charts, glossary, links, state
 from dashboard import cache_explain as explain
 from dashboard import widgets as w
 from dashboard.errors import guard
@@ -20,6 +20,11 @@ st.title("Attention & explanations", anchor=False)
 with guard("Opening the run"):  # a damaged config.yaml: one message, the picker stays
     run, config = w.pick_finished_run(root, "the explanations")
 
+if config.model.name == "ensemble":
+    st.info("Explanations are not supported for an ensemble run; explain its member runs instead: "
+            f"{', '.join(map(w.plain_text, config.model.params.get('members', [])))}. Its weights are on the "
+            "Evaluation page.", icon=":material/info:")
+    st.stop()
 with guard("Reading predictions"):
     preds = cache.predictions(run)
 test = preds[preds["split"] == "test"]
@@ -36,9 +41,28 @@ c[2].caption(f"Explaining **{w.plain_text(ticker)}** on **{day:%Y-%m-%d}** with 
 
 VIEWS = ["Attention", "Attributions (Captum)", "SHAP summary", "Embedding map"]
 # one view at a time: each is computed on demand (IG, SHAP and embeddings take seconds)
-view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="view", bind="query-params") or VIEWS[0]
+view = links.url_choice(st, "View", VIEWS, key="view", widget="segmented_control")
 
 # ---- attention ----------------------------------------------------------------------------
+#: a map whose weights all lie within this share of the uniform weight of each other is "flat"
+FLAT_SPREAD = 0.25
+
+
+def flat_map(values: np.ndarray) -> tuple[float, float, float, float] | None:
+    """(min, max, colour-scale top, uniform weight) when an attention map ``[rows, cols]`` of
+    row-normalised weights is nearly uniform (spread under FLAT_SPREAD x 1/cols); else None."""
+    finite = values[np.isfinite(values)]
+    if finite.size < 2 or values.ndim != 2 or values.shape[1] < 2 or finite.min() < 0:
+        return None
+    if not np.allclose(np.nansum(values, axis=1), 1.0, atol=0.05):  # not a softmax over columns
+        return None
+    uniform = 1.0 / values.shape[1]
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi - lo >= FLAT_SPREAD * uniform:
+        return None
+    return lo, hi, max(2.0 * uniform, hi), uniform
+
+
 if view == "Attention":
     if not neural:
         st.info("Baselines have no attention.", icon=":material/info:")
@@ -54,9 +78,17 @@ if view == "Attention":
                 fig = plots.gat_edges(m.extra["edge_index"], m.extra["edge_weight"], list(prepared.tickers),
                                       prepared.dense.sector, title=f"GAT edge attention on {day:%Y-%m-%d}")
             else:
+                flat = flat_map(np.asarray(m.values, dtype=np.float64))
                 fig = plots.attention_heatmap(m.values, m.x_labels, m.y_labels, title=m.name.replace("_", " "),
-                                              x_title=m.x_title, y_title=m.y_title)
-            st.plotly_chart(fig, key=f"attention.{i}")
+                                              x_title=m.x_title, y_title=m.y_title,
+                                              **({"zmin": 0.0, "zmax": flat[2]} if flat else {}))
+                if flat:
+                    lo, hi, _top, uniform = flat
+                    st.info(f"**{m.name.replace('_', ' ')} is nearly flat**: every weight lies between {lo:.4f} and "
+                            f"{hi:.4f}, against {uniform:.4f} for perfectly uniform attention. The model spreads its "
+                            "attention almost evenly here; the colour scale starts at 0 so the map looks as flat as "
+                            "it is.", icon=":material/horizontal_rule:")
+            charts.show(fig, key=f"attention.{i}", file_name=f"{run.name}-{ticker}-{m.name}")
 
 # ---- Captum attributions ------------------------------------------------------------------
 elif view == "Attributions (Captum)":
@@ -64,27 +96,33 @@ elif view == "Attributions (Captum)":
         st.info("Captum attributions need a neural model; see the SHAP summary for this baseline.", icon=":material/info:")
     else:
         a, b = st.columns(2)
-        task = a.selectbox("Task head", [t.name for t in config.tasks], key="ex_task")
-        method = b.segmented_control("Method", list(METHODS), format_func=METHODS.get, default="integrated_gradients",
-                                     key="ex_method") or "integrated_gradients"
+        task = links.url_choice(a, "Task head", [t.name for t in config.tasks], key="ex_task")
+        method = links.url_choice(b, "Method", list(METHODS), key="ex_method", widget="segmented_control",
+                                  format_func=METHODS.get, default="integrated_gradients")
         with guard("Computing attributions"):
             attr = explain.attribution(run, day, ticker, task, method)
         if attr.delta is not None and len(attr.delta):
             st.caption(f"Explained output {float(attr.output[0]):.4f}; completeness gap of IG "
                        f"{float(np.abs(attr.delta).max()):.2e} (attributions sum to output − baseline output).")
         left, right = st.columns(2)
-        left.plotly_chart(plots.attribution_bars(attr.by_feature(absolute=False), title=f"{task}: attribution per feature"),
-                          key="attr_feature")
-        right.plotly_chart(plots.attribution_bars(attr.by_group(absolute=False), title=f"{task}: per feature group"),
-                           key="attr_group")
+        by_feature = attr.by_feature(absolute=False)
+        charts.show(plots.attribution_bars(by_feature, title=f"{task}: attribution per feature"),
+                    key="attr_feature", container=left)
+        charts.show(plots.attribution_bars(attr.by_group(absolute=False), title=f"{task}: per feature group"),
+                    key="attr_group", container=right)
+        top = by_feature.reindex(by_feature.abs().sort_values(ascending=False).index).head(8)
+        with st.expander("What the top features measure", icon=":material/menu_book:"):
+            st.markdown(glossary.help_text(top.index) or "No glossary entry for these features.")
+        charts.csv_download(by_feature.rename("attribution").rename_axis("feature").reset_index(),
+                            f"{run.name}-{ticker}-{task}-attribution", key="attr_csv", label="Attributions (CSV)")
         if attr.time_labels is not None:
-            st.plotly_chart(plots.attention_heatmap(attr.heatmap(), attr.time_labels, attr.feature_names,
-                                                    title=f"{task}: |attribution| by feature and time step",
-                                                    x_title="time step", y_title="feature"), key="attr_map")
+            charts.show(plots.attention_heatmap(attr.heatmap(), attr.time_labels, attr.feature_names,
+                                                title=f"{task}: |attribution| by feature and time step",
+                                                x_title="time step", y_title="feature"), key="attr_map")
 
 # ---- SHAP ----------------------------------------------------------------------------------
 elif view == "SHAP summary":
-    shap_task = st.selectbox("Task head", [t.name for t in config.tasks], key="shap_task")
+    shap_task = links.url_choice(st, "Task head", [t.name for t in config.tasks], key="shap_task")
     if neural and predictor.input_kind == "graph":
         st.info("SHAP over graph snapshots is not supported; the Captum tab explains graph models.", icon=":material/info:")
     else:
@@ -93,7 +131,9 @@ elif view == "SHAP summary":
             else "(expected-gradients SHAP with 64 train rows as background)."))
         with guard("Computing SHAP values"):
             summary = explain.shap_values(run, shap_task)
-        st.plotly_chart(plots.attribution_bars(pd.Series(summary), title=f"{shap_task}: mean |SHAP|"), key="shap")
+        charts.show(plots.attribution_bars(pd.Series(summary), title=f"{shap_task}: mean |SHAP|"), key="shap")
+        charts.csv_download(pd.Series(summary, name="mean_abs_shap").rename_axis("feature").reset_index(),
+                            f"{run.name}-{shap_task}-shap", key="shap_csv", label="SHAP summary (CSV)")
 
 # ---- embeddings ---------------------------------------------------------------------------
 else:
@@ -102,9 +142,9 @@ else:
     else:
         with guard("Projecting embeddings"):
             points = explain.embeddings(run)
-        color_by = st.segmented_control("Colour by", ["sector", "ticker"], default="sector", key="emb_color") or "sector"
+        color_by = links.url_choice(st, "Colour by", ["sector", "ticker"], key="emb_color", widget="segmented_control")
         ratio = points.attrs.get("explained_variance", [])
-        st.plotly_chart(plots.embedding_scatter(points, color_by=color_by), key="embeddings")
+        charts.show(plots.embedding_scatter(points, color_by=color_by), key="embeddings")
         if ratio:
             st.caption(f"PCA of the shared embedding on {len(points)} test rows; the two components explain "
                        f"{sum(ratio):.0%} of its variance.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import links
 from dashboard import widgets as w
 from finmt_core.evaluation.learning import MARKETS, load_report
 
@@ -29,7 +30,7 @@ if report is None:
 summary = report["summary"]
 st.caption(f"Measured {report.get('measured', 'on an unknown date')} · {report.get('machine', '')}")
 markets = list(dict.fromkeys(summary["market"]))
-market = st.segmented_control("Market", markets, default=markets[0], key="zoo_market") or markets[0]
+market = links.url_choice(st, "Market", markets, key="zoo_market", widget="segmented_control")
 if market in MARKETS:
     st.markdown(f"**{market}** — {MARKETS[market].description}")
 shown = summary[summary["market"] == market].copy()

@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, state
+from dashboard import cache, charts, fmt, links, state
 from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
 from finmt_core.errors import DataError
 from finmt_core.inference.gating import (
     coverage_accuracy_curve,
+    gate_probability,
     gated_accuracy,
     gating_rule,
     realised_direction,
@@ -23,8 +24,7 @@ from finmt_core.inference.gating import (
 )
 
 RULE_TEXT = {
-    "signal+direction": "a call where P(Signal) ≥ threshold; its side from the direction head "
-                        "(confidence = P(Signal) x P(side))",
+    "signal+direction": "a call where P(Signal) ≥ threshold; its side from the direction head",
     "action": "Up where P(Buy) ≥ threshold, Down where P(Sell) ≥ threshold, otherwise Neutral",
     "direction": "Up/Down where the larger of P(Up), P(Down) ≥ threshold",
 }
@@ -49,9 +49,9 @@ except DataError:
 
 # ---- controls -------------------------------------------------------------------------------
 c = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
-threshold = c[0].slider("Gate threshold", 0.0, 1.0, 0.5, 0.01, key="sg_threshold",
-                        help="Calls below this confidence become Neutral; higher = fewer, surer calls.")
-split = c[1].selectbox("Segment", ["test", "val"], key="sg_split", help="Scored segment (outcomes known).")
+threshold = links.url_slider(c[0], "Gate threshold", 0.0, 1.0, 0.5, 0.01, key="sg_threshold",
+                             help="Rows whose gate probability is below this become Neutral; higher = fewer, surer calls.")
+split = links.url_choice(c[1], "Segment", ["test", "val"], key="sg_split", help="Scored segment (outcomes known).")
 rows = preds[preds["split"] == split].reset_index(drop=True)
 if rows.empty:
     st.info(f"No {split} predictions in this run.")
@@ -60,8 +60,8 @@ try:
     rows = cache.with_outcome(run, rows)  # score calls on every row with a known future
 except Exception as exc:  # the run's data cannot be rebuilt: score on the stored targets only
     st.caption(f":material/info: Outcomes come from the stored targets only ({exc}).")
-live = c[3].toggle("Add the latest date", value=False, key="sg_live",
-                   help="Run the model on the last date of the data: its calls for the next day (no outcome yet).")
+live = links.url_toggle(c[3], "Add the latest date", key="sg_live", default=False,
+                        help="Run the model on the last date of the data: its calls for the next day (no outcome yet).")
 shown = rows
 if live:
     with guard("Predicting the latest date"):
@@ -70,7 +70,11 @@ with c[2]:
     day = w.date_picker(sorted(shown["date"].unique()), key="date", label="Date")
 st.caption(f"Rule: {RULE_TEXT[rule]}.")
 
+GATE_TEXT = {"signal+direction": "P(Signal)", "action": "max(P(Buy), P(Sell))", "direction": "max(P(Up), P(Down))"}
 gated = pd.concat([shown[["date", "ticker"]], signal_gated(shown, threshold)], axis=1)
+# the table shows the probability the gate tests against the threshold (not P(Signal) x P(side)),
+# so every call sits at or above the threshold and every Neutral row below it
+gated["confidence"] = gate_probability(shown)
 truth = realised_direction(shown)
 gated["realised"] = pd.Series(truth).map(OUTCOME).fillna("unknown").to_numpy()
 gated["hit"] = np.where(np.isnan(truth) | (gated["gate_code"] == 0), None, gated["gate_code"].to_numpy() == truth)
@@ -79,35 +83,44 @@ for col in [c for c in shown.columns if "_prob_" in c and c.split("_prob_")[0] i
 
 score = gated_accuracy(rows, threshold)
 m = st.columns(4)
-m[0].metric("Coverage", f"{score['coverage']:.1%}" if np.isfinite(score["coverage"]) else "–", border=True,
+m[0].metric("Coverage", fmt.pct(score["coverage"]), border=True,
             help=f"share of {split} rows with a known outcome that get a call")
-m[1].metric("Accuracy of calls", f"{score['accuracy']:.1%}" if np.isfinite(score["accuracy"]) else "–", border=True)
+m[1].metric("Accuracy of calls", fmt.pct(score["accuracy"], reason="no calls"), border=True,
+            help=f"of {int(score['n_calls'])} calls with a known outcome")
 m[2].metric("Calls", f"{int(score['n_calls'])}", border=True)
 today = gated[gated["date"] == day]
 m[3].metric(f"Calls on {day:%Y-%m-%d}", f"{int((today['gate_code'] != 0).sum())} of {len(today)}", border=True)
 
 # ---- the chosen date ----------------------------------------------------------------------------
-left, right = st.columns([2, 3])
+left, right = st.columns([1, 1])  # the table's five columns need half the width at 1280 px
 with left:
     st.markdown(f"**Every ticker on {day:%Y-%m-%d}** (click a header to sort)")
     st.dataframe(
         today.drop(columns=["date", "gate_code"]).sort_values("confidence", ascending=False),
         hide_index=True,
-        column_config={"confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="%.2f"),
-                       "hit": st.column_config.CheckboxColumn("call right?")},
+        column_config={"confidence": st.column_config.ProgressColumn(
+                           "gate probability", min_value=0.0, max_value=1.0, format="%.2f",
+                           help=f"{GATE_TEXT[rule]}: the probability the gate compares with the threshold "
+                                f"({threshold:.2f})."),
+                       "gate": "call", "hit": st.column_config.CheckboxColumn("call right?")},
     )
+    charts.csv_download(gated.drop(columns=["gate_code"]), f"{run.name}-calls-{split}-threshold-{threshold:.2f}",
+                        key="sg_csv_calls", label="All calls (CSV)",
+                        help="Every date and ticker of the segment: call, gate probability, realised side, hit.")
 with right:
     recent = sorted(gated["date"].unique())
     upto = [d for d in recent if d <= day][-60:]
-    st.plotly_chart(plots.signal_gated_heatmap(gated[gated["date"].isin(upto)],
-                                               title=f"Calls x confidence, last {len(upto)} dates"), key="heatmap")
+    charts.show(plots.signal_gated_heatmap(gated[gated["date"].isin(upto)],
+                                           title=f"Calls x gate probability, last {len(upto)} dates"), key="heatmap")
 
 # ---- coverage vs accuracy -----------------------------------------------------------------
 st.subheader("Coverage vs accuracy", anchor=False)
 with guard("Computing the coverage-accuracy curve"):
     curve = coverage_accuracy_curve(rows, np.round(np.linspace(0.0, 0.95, 20), 3))
-st.plotly_chart(plots.coverage_accuracy(curve), key="curve")
-st.caption(f"On the {split} segment: raising the threshold trades coverage for accuracy. The slider above is at {threshold:.2f}.")
+charts.show(plots.coverage_accuracy(curve), key="curve", file_name=f"{run.name}-coverage-accuracy")
+charts.csv_download(curve, f"{run.name}-coverage-accuracy-{split}", key="sg_csv_curve", label="Curve (CSV)")
+st.caption(f"On the {split} segment: raising the threshold trades coverage for accuracy; the labels are the number "
+           f"of calls behind each accuracy (few calls = a noisy accuracy). The slider above is at {threshold:.2f}.")
 
 # ---- one ticker over time -------------------------------------------------------------------
 st.subheader("One ticker's history", anchor=False)
@@ -123,14 +136,15 @@ if live:
     history = pd.concat([history, cache.latest_predictions(run)], ignore_index=True)
 a, b = st.columns([3, 2])
 with a:
-    st.plotly_chart(plots.prediction_history(history, ticker, gate_task,
-                                             title=f"{ticker}: {gate_task} probabilities vs the realised return"),
-                    key="ticker_history")
+    charts.show(plots.prediction_history(history, ticker, gate_task,
+                                         title=f"{ticker}: {gate_task} probabilities vs the realised return"),
+                key="ticker_history")
     called = hist[hist["gate_code"] != 0]
     hits = called["hit"].dropna()
     st.caption(f"{len(called)} calls, {int(hits.sum())} right of {len(hits)} with a known outcome "
                f"({hits.mean():.0%})." if len(hits) else f"{len(called)} calls, none with a known outcome yet.")
 with b:
     st.dataframe(hist.drop(columns=["ticker", "gate_code"]).sort_values("date", ascending=False), hide_index=True, height=360,
-                 column_config={"hit": st.column_config.CheckboxColumn("call right?"),
+                 column_config={"hit": st.column_config.CheckboxColumn("call right?"), "gate": "call",
+                                "confidence": st.column_config.NumberColumn("gate probability", format="%.2f"),
                                 "date": st.column_config.DateColumn(format="YYYY-MM-DD")})

@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import cache, jobs, state
 from dashboard import train_form as tf
 from dashboard import widgets as w
+from dashboard.ensemble_form import ensemble_section
 from dashboard.errors import guard
 from finmt_core.config import PRESET_DIR, list_presets, load_preset
 from finmt_core.training.runs import RunDir, list_runs
@@ -61,7 +62,11 @@ else:
         estimator = tf.is_estimator(base.model.name)
         st.caption(f"Model `{base.model.name}` · {len(base.tasks)} task(s): "
                    f"{', '.join(t.name for t in base.tasks)} · window {base.data.window} days"
-                   + (" · a fitted baseline: epochs, batch size and learning rates do not apply." if estimator else ""))
+                   + (" · a fitted baseline: epochs, batch size and learning rates do not apply."
+                      if estimator and base.model.name != "ensemble" else "")
+                   + (" · an ensemble: its member presets train first (epochs apply to them, or finished runs with "
+                      "the same configs are reused), then its weights are fitted on validation."
+                      if base.model.name == "ensemble" else ""))
 
         with st.form("train_form", border=False):
             name = st.text_input("Run name", placeholder=f"{preset}-<timestamp> (automatic)", key="train_name",
@@ -88,8 +93,16 @@ else:
             schedule = c[2].selectbox("Schedule", list(SCHEDULES), format_func=SCHEDULES.get,
                                       index=list(SCHEDULES).index(base.train.schedule))
             warmup = c[3].number_input("Warm-up epochs", min_value=0, max_value=1000, value=base.train.warmup_epochs)
+            c = st.columns(4)
+            folds = c[0].number_input("Walk-forward folds", min_value=1, max_value=20, value=int(base.split.folds),
+                                      key="train_folds", help="1 = one train/val/test split. More: one model per fold on "
+                                      "consecutive test blocks, in one run; Evaluation shows each fold and their mean ± std.")
+            scheme = c[1].selectbox("Fold scheme", ["expanding", "rolling"], key="train_scheme",
+                                    index=["expanding", "rolling"].index(base.split.walk_forward),
+                                    help="expanding: each fold trains on all dates before its test block; rolling: on a "
+                                    "window of the first fold's length. Used when folds > 1.")
             gpus = 1
-            if dev["count"] > 1 and not estimator:  # several GPUs: one DDP process each (torchrun)
+            if dev["count"] > 1 and not estimator and folds == 1:  # folds train one after another in one process  # several GPUs: one DDP process each (torchrun)
                 gpus = int(st.number_input("GPUs", min_value=1, max_value=dev["count"], value=dev["count"],
                                            help="Processes launched with torchrun, one per GPU (DistributedDataParallel)."))
             with st.expander("Model size and hyper-parameters"):
@@ -106,6 +119,7 @@ else:
             "data": {"source": w.data_source(root, data_key)},
             "tasks": tf.tasks_from_table(base, table),
             "loss": {"weighting": weighting},
+            "split": {"folds": int(folds), "walk_forward": scheme},
             "model": {"params": params},
             "train": {"epochs": int(epochs), "batch_size": int(batch), "device": device, "lr": float(lr),
                       "lr_groups": lr_groups, "schedule": schedule, "warmup_epochs": int(warmup)},
@@ -113,8 +127,11 @@ else:
         with guard("Checking the configuration"):
             config = load_preset(preset, overrides)
         with guard("Starting the run"):
-            launched = jobs.launch(config, root, name.strip() or None, nproc=gpus)
+            launched = jobs.launch(config, root, name.strip() or None, nproc=gpus if folds == 1 else 1)  # folds: one process
         st.toast(f"Started {launched.name}", icon=":material/rocket_launch:")
+
+
+ensemble_section(root, viewer)  # build an ensemble from finished runs; weights of ensemble runs
 
 
 # ---- jobs ---------------------------------------------------------------------------------
@@ -142,18 +159,20 @@ def model_of(run: RunDir) -> str:
 
 def job_card(view: jobs.JobView) -> None:
     with st.container(border=True):
-        top = st.columns([5, 2, 1, 1], vertical_alignment="center")
+        top = st.columns([4, 2, 1.3, 1.3], vertical_alignment="center")  # room for "Cancel" / "Resume" at 1280 px
         top[0].markdown(f"**{view.name}** · `{view.model or model_of(view.run)}`")
         with top[1]:
             w.status_badge(view.state)
         if view.can_cancel and not viewer:
             top[2].button("Cancel", key=f"cancel.{view.name}", icon=":material/stop_circle:",
-                          on_click=do_cancel, args=(view.run,))
+                          on_click=do_cancel, args=(view.run,), width="stretch")
         if view.can_resume and not viewer:
             top[3].button("Resume", key=f"resume.{view.name}", icon=":material/replay:",
-                          on_click=do_resume, args=(view.run,))
+                          on_click=do_resume, args=(view.run,), width="stretch")
         if view.state != "done" or view.progress < 1:
             epoch = f"epoch {view.epoch or 0}/{view.epochs or '?'}"
+            if view.message and view.message.startswith("fold "):  # a walk-forward run: its fold and epoch
+                epoch = view.message
             eta = f"ETA {w.fmt_seconds(view.eta_s)}" if view.active else (view.message or "")
             st.progress(view.progress, text=f"{epoch} · {eta} · device {view.device or '–'}")
         if view.state.startswith("failed") or view.state == "damaged":

@@ -1,6 +1,7 @@
-"""Tuning: Optuna studies whose trials are runs — trials table, best value over time,
-parameter importances, and evaluating the chosen trial on its test segment (viewer mode: the
-studies only, no new search and no evaluation)."""
+"""Tuning: Optuna studies whose trials are runs — best value over time, parameter importances,
+the trials table beside Optuna's own views (parallel coordinates, slice, contour, importances),
+and evaluating the chosen trial on its test segment (viewer mode: the studies only, no new
+search and no evaluation)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from dashboard import state
 from dashboard.errors import guard
 from dashboard.tuning_jobs import launch_tuning
 from finmt_core.config import list_presets
+from finmt_core.plots.optuna_views import optuna_views
 from finmt_core.plots.tuning import param_importances, tuning_history
-from finmt_core.tuning.study import default_storage, evaluate_best, list_studies, study_summary
+from finmt_core.tuning.study import default_storage, evaluate_best, list_studies, load_study, study_summary
 
 
 def test_metric_table(result: dict) -> pd.DataFrame:
@@ -40,7 +42,7 @@ if viewer:
 else:
     with st.expander("Start a search", icon=":material/rocket_launch:", expanded=False), st.form("tune_form"):
         c1, c2, c3, c4 = st.columns(4)
-        presets = [p for p in list_presets() if p != "naive"]
+        presets = [p for p in list_presets() if p != "naive" and not p.endswith(("_ensemble", "_fusion"))]
         preset = c1.selectbox("Preset", presets, index=presets.index("lstm_transformer") if "lstm_transformer" in presets else 0)
         data = c2.selectbox("Data", ["demo", "synthetic"])
         trials = c3.number_input("Trials", min_value=1, max_value=200, value=5)
@@ -83,8 +85,18 @@ if summary.get("importance_note"):
 
 st.subheader("Trials", anchor=False)
 shown = [c for c in trials_df.columns if c in ("number", "value", "state", "duration") or c.startswith("params_")]
-st.dataframe(trials_df[shown + (["user_attrs_run"] if "user_attrs_run" in trials_df else [])],
-             hide_index=True, width="stretch")
+table_col, views_col = st.columns(2)
+table_col.dataframe(trials_df[shown + (["user_attrs_run"] if "user_attrs_run" in trials_df else [])],
+                    hide_index=True, width="stretch")
+with views_col, guard("Drawing Optuna's views of the study", stop=False):
+    views = optuna_views(load_study(storage, study))
+    for tab, view in zip(st.tabs([v.title for v in views]), views):
+        with tab:
+            if view.note:
+                (st.warning if view.key == "importances" and view.figure is not None else st.info)(
+                    view.note, icon=":material/info:")
+            if view.figure is not None:
+                st.plotly_chart(view.figure, key=f"optuna_{view.key}")
 
 if summary["best_run"]:
     st.subheader("Best trial", anchor=False)

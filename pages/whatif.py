@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import cache, state
+from dashboard import cache, charts, fmt, glossary, links, state
 from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
@@ -17,6 +17,11 @@ st.title("What-if", anchor=False)
 with guard("Opening the run"):  # a damaged config.yaml: one message, the picker stays
     run, config = w.pick_finished_run(root, "the what-if explorer")
 
+if config.model.name == "ensemble":
+    st.info("What-if is not supported for an ensemble run (its members each scale their own inputs); open one of "
+            f"its member runs here: {', '.join(map(w.plain_text, config.model.params.get('members', [])))}.",
+            icon=":material/info:")
+    st.stop()
 with guard("Loading the model", hint="The run needs its checkpoint (or, for a baseline, its data) to predict."):
     predictor = cache.predictor(run)
     panel, _ = cache.run_data(run)
@@ -40,19 +45,25 @@ c[2].caption(f"The model sees {config.data.window} trading days up to the chosen
 has_volume = "volume" in panel.columns
 with st.container(border=True):
     s = st.columns(3)
-    shock_ret = s[0].slider("Shock to the last return (%)", -15.0, 15.0, 0.0, 0.5, key="wi_return",
-                            help="Added to the stock's close on the chosen date (log return, in percent).")
-    vol_factor = s[1].slider("Volatility over the window (x)", 0.0, 3.0, 1.0, 0.1, key="wi_vol",
-                             help="Scales the daily return deviations (and intraday ranges) over the input window.")
-    volume_factor = s[2].slider("Volume over the window (x)", 0.0, 5.0, 1.0, 0.1, key="wi_volume",
-                                disabled=not has_volume, help=None if has_volume else "This data has no volume column.")
+    shock_ret = links.url_slider(s[0], "Shock to the last return (%)", -15.0, 15.0, 0.0, 0.5, key="wi_return",
+                                 help="Added to the stock's close on the chosen date (log return, in percent).")
+    vol_factor = links.url_slider(s[1], "Volatility over the window (x)", 0.0, 3.0, 1.0, 0.1, key="wi_vol",
+                                  help="Scales the daily return deviations (and intraday ranges) over the input window.")
+    volume_factor = links.url_slider(s[2], "Volume over the window (x)", 0.0, 5.0, 1.0, 0.1, key="wi_volume",
+                                     disabled=not has_volume,
+                                     help=None if has_volume else "This data has no volume column.")
     stock_features = [f for f in prepared.frame.names if f not in set(prepared.frame.market)]
     f = st.columns([2, 1])
-    feature = f[0].selectbox("Edit one feature on the date (optional)", ["(none)", *stock_features], key="wi_feature")
+    feature = links.url_choice(f[0], "Edit one feature on the date (optional)", ["(none)", *stock_features],
+                               key="wi_feature", help=glossary.help_text(stock_features))
     current = float(prepared.frame.values[prepared.dates.get_loc(day), n, prepared.frame.names.index(feature)]) \
         if feature != "(none)" else 0.0
-    value = f[1].number_input("New raw value", value=current if np.isfinite(current) else 0.0, format="%g",
-                              key=f"wi_value.{feature}", disabled=feature == "(none)")
+    start = current if np.isfinite(current) else 0.0
+    wanted = links.read("wi_value", float)
+    value = f[1].number_input("New raw value", value=start if wanted is None else wanted, format="%g",
+                              key=f"wi_value.{feature}", disabled=feature == "(none)",
+                              help=glossary.describe(feature) if feature != "(none)" else None)
+    links.write("wi_value", None if feature == "(none)" else value, start, repr)
 
 shocks: dict[str, float] = {}
 if shock_ret:
@@ -69,17 +80,17 @@ if predictor.model is None:
     use_mc, n_mc = False, 0
     mc[0].caption(f"`{config.model.name}` is a fitted baseline without dropout: no MC-dropout uncertainty.")
 else:
-    use_mc = mc[0].toggle("Uncertainty (MC dropout)", value=False, key="wi_mc",
-                          help="Sample dropout masks before and after the shock: mean and a 10–90 % interval per output.")
-    n_mc = mc[1].slider("MC samples", 5, 100, 30, 5, key="wi_mc_samples", disabled=not use_mc,
-                        help="Forward passes with dropout on, per side; more = smoother intervals, slower.")
+    use_mc = links.url_toggle(mc[0], "Uncertainty (MC dropout)", key="wi_mc", default=False,
+                              help="Sample dropout masks before and after the shock: mean and a 10–90 % interval per output.")
+    n_mc = links.url_slider(mc[1], "MC samples", 5, 100, 30, 5, key="wi_mc_samples", disabled=not use_mc,
+                            help="Forward passes with dropout on, per side; more = smoother intervals, slower.")
 
 with guard("Computing the what-if"), st.spinner("Sampling dropout masks…" if use_mc else "Predicting…"):
     result = predictor.what_if(panel, ticker, day, shocks, mc_samples=n_mc if use_mc else 0)
 
 # ---- before / after ---------------------------------------------------------------------------
 st.subheader(f"{w.plain_text(ticker)} on {result.date:%Y-%m-%d}: before → after", anchor=False)
-st.caption(("No shock applied yet: move a slider." if not shocks else f"Shocks: {shocks}.")
+st.caption(("No shock applied yet: move a slider." if not shocks else f"Shocks: {fmt.shocks_text(shocks)}.")
            + f" Computed in {result.elapsed_ms:.0f} ms.")
 order = {t.name: i for i, t in enumerate(config.tasks)}
 
@@ -103,23 +114,28 @@ outputs = sorted((i for i in table.index if i != "gate_code" and not i.endswith(
 cols = st.columns(min(4, max(1, len(outputs))))
 for i, name in enumerate(outputs):
     before, after = table.loc[name, "before"], table.loc[name, "after"]
-    fmt = "{:.3f}" if "_prob_" in name or name == "gate_confidence" else "{:+.4f}"
-    cols[i % len(cols)].metric(label(name), fmt.format(after), delta=f"{after - before:+.4f}" if shocks else None,
-                               border=True, help=f"before: {fmt.format(before)}")
+    spec = "{:.3f}" if "_prob_" in name or name == "gate_confidence" else "{:+.4f}"
+    cols[i % len(cols)].metric(label(name), spec.format(after), delta=f"{after - before:+.4f}" if shocks else None,
+                               border=True, help=f"before: {spec.format(before)}")
 if "gate_code" in table.index:
-    label = {-1.0: "Down", 0.0: "Neutral", 1.0: "Up"}
-    st.markdown(f"**Signal-gated call:** {label.get(table.loc['gate_code', 'before'])} → "
-                f"**{label.get(table.loc['gate_code', 'after'])}**")
+    calls = {-1.0: "Down", 0.0: "Neutral", 1.0: "Up"}
+    st.markdown(f"**Signal-gated call:** {calls.get(table.loc['gate_code', 'before'])} → "
+                f"**{calls.get(table.loc['gate_code', 'after'])}**")
 
 for note in result.notes:
     st.warning(note, icon=":material/warning:")
-st.plotly_chart(plots.whatif_before_after(table), key="wi_bars")
+# people read outputs by name: the internal gate code is shown as the call above, not as a number
+readable = table.drop(index=[i for i in table.index if i == "gate_code"]).rename(index=label)
+charts.show(plots.whatif_before_after(table.drop(index=[i for i in table.index if i == "gate_code"])), key="wi_bars",
+            file_name=f"{run.name}-{ticker}-what-if")
 
 left, right = st.columns(2)
 with left:
     st.markdown("**Every output**")
-    st.dataframe(table[["before", "after", "difference"]],
+    st.dataframe(readable[["before", "after", "difference"]].rename_axis("output"),
                  column_config={c: st.column_config.NumberColumn(format="%.5f") for c in ("before", "after", "difference")})
+    charts.csv_download(readable[["before", "after", "difference"]].rename_axis("output"), f"{run.name}-{ticker}-what-if",
+                        key="wi_csv", label="Outputs (CSV)", index=True)
 with right:
     st.markdown("**Inputs that changed (raw feature values on the date)**")
     moved = result.features[result.features["difference"].abs() > 1e-12]
@@ -127,13 +143,19 @@ with right:
         st.caption("No input changed.")
     else:
         st.dataframe(moved.reindex(moved["difference"].abs().sort_values(ascending=False).index),
-                     column_config={c: st.column_config.NumberColumn(format="%.5f") for c in moved.columns})
+                     column_config={c: st.column_config.NumberColumn(format="%.5f") for c in moved.columns}
+                     | {"_index": st.column_config.Column("feature", help=glossary.help_text(moved.index))})
 
 # ---- uncertainty ------------------------------------------------------------------------------
 if result.mc_samples:
     st.subheader(f"Uncertainty (MC dropout, {result.mc_samples} samples per side)", anchor=False)
     unc = table.loc[[o for o in table.index if o != "gate_code"], list(MC_COLUMNS)]
-    st.dataframe(unc, column_config={c: st.column_config.NumberColumn(format="%.5f") for c in unc.columns})
+    # outputs without dropout samples (e.g. the gate confidence) have no interval: left out, not "nan"
+    no_interval = [label(o) for o in unc.index[unc.isna().all(axis=1)]]
+    unc = unc.dropna(how="all").rename(index=label).rename_axis("output")
+    st.dataframe(unc.map(lambda v: fmt.num(v, ".5f")))
+    if no_interval:
+        st.caption(f"No dropout interval for {', '.join(no_interval)} (not a sampled network output).")
     st.caption("Mean and 10 % / 90 % quantiles of each output over the dropout samples, before and after the shock "
                "(the same masks on both sides, so the change is the shock's). `<task>_entropy`: predictive entropy "
                "of the mean class probabilities (nats; higher = less sure).")

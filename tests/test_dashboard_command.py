@@ -64,7 +64,8 @@ def test_the_apps_settings_are_flags_wherever_it_starts(launched, tmp_path):
     assert result.exit_code == 0, result.output
     (argv, env), = launched
     assert Path(argv[argv.index("run") + 1]) == cmd.app_root() / "dashboard" / "app.py"
-    for flag in ("--theme.primaryColor=#2563eb", "--server.maxUploadSize=200", "--theme.base=light"):
+    for flag in ("--theme.primaryColor=#2563eb", "--server.maxUploadSize=200", "--theme.light.backgroundColor=#ffffff",
+                 "--theme.dark.backgroundColor=#0f172a"):
         assert flag in argv  # from .streamlit/config.toml, though the current folder has none
     assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
     assert not [a for a in argv if a.startswith("--server.address=")]  # config.toml's own is not repeated

@@ -4,6 +4,7 @@ directory (no checkpoint, data gone) and from a real run."""
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -52,7 +53,9 @@ def _check(path: Path) -> tuple[_Checker, str]:
     assert text.startswith("<!DOCTYPE html>")
     assert not c.errors and not c.stack, (c.errors[:3], c.stack[-3:])
     assert not c.external  # self-contained
-    assert {sid for sid, _ in SECTIONS} <= c.ids
+    # sections the run's tasks cannot fill are left out; every navigation link has its section
+    assert {sid for sid, _ in SECTIONS} - {"classification", "regression", "signal-gating"} <= c.ids
+    assert set(re.findall(r'<a href="#([a-z-]+)">', text)) <= c.ids
     return c, text
 
 
@@ -101,6 +104,9 @@ def test_report_from_a_hand_made_run(tmp_path: Path) -> None:
     assert "could not be rebuilt" in text  # data gone: said plainly, not a crash
     assert "within noise" in text and "naive_majority" in text
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["report.html"]  # atomic: no temp file left
+    assert str(tmp_path) not in text and "gone.csv" in text  # the data file by name, never its server path
+    assert 'id="classification"' in text and 'id="regression"' in text  # direction + return: both kinds
+    assert 'id="signal-gating"' not in text  # not evaluated with gating: no empty section
 
 
 def test_report_needs_predictions(tmp_path: Path) -> None:

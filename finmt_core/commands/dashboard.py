@@ -66,11 +66,20 @@ def config_flags(config_file: Path) -> list[str]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_file}: not valid TOML ({exc})") from None
     flags = []
-    for section, values in config.items():
-        for key, value in (values.items() if isinstance(values, dict) else ()):
-            if f"{section}.{key}" not in OWN_SETTINGS:
-                flags.append(f"--{section}.{key}={_flag_value(value)}")
+    for name, value in _flatten(config):
+        if name.count(".") >= 1 and name not in OWN_SETTINGS:
+            flags.append(f"--{name}={_flag_value(value)}")
     return flags
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``{"theme": {"light": {"primaryColor": "#fff"}}}`` -> ``[("theme.light.primaryColor", "#fff")]``
+    (nested sections such as ``[theme.light]`` / ``[theme.dark]`` become dotted option names)."""
+    out: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        out += _flatten(value, f"{name}.") if isinstance(value, dict) else [(name, value)]
+    return out
 
 
 def _flag_value(value: Any) -> str:

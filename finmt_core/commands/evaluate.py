@@ -22,14 +22,53 @@ def register(app: typer.Typer) -> None:
     app.command("report")(report)
 
 
-def resolve_run(run: str, run_dir: Path) -> Path:
-    """A run given as a directory path or as a name under ``run_dir``."""
-    from finmt_core.training.runs import open_run
+def resolve_run(run: str, run_dir: Path, *, last_fold: bool = True) -> Path:
+    """A run given as a directory path or as a name under ``run_dir``. A walk-forward run
+    resolves to its last fold (its model and test segment) unless ``last_fold=False``."""
+    from finmt_core.training.runs import RunDir, open_run
+    from finmt_core.training.walk_forward import analysis_run
 
     p = Path(run)
-    if (p / "config.yaml").is_file():
-        return p
-    return open_run(run_dir, run).path
+    path = p if (p / "config.yaml").is_file() else open_run(run_dir, run).path
+    return analysis_run(RunDir(path)).path if last_fold else path
+
+
+def format_gates(gates: dict[str, Any] | None) -> list[str]:
+    """The validation gates as lines: the verdict, then one line per gate (value vs threshold
+    vs the best baseline on the same validation rows)."""
+    from finmt_core.evaluation.gates import gate_summary
+
+    state, line = gate_summary(gates)
+    out = [f"gates ({state.upper()}): {line}"]
+    for task, t in (gates or {}).get("tasks", {}).items():
+        for g in t.get("gates", []):
+            out.append(f"  {'pass' if g['passed'] else 'FAIL'}  {task}.{g['gate']}: {g['reason']}")
+    for f in (gates or {}).get("folds", []):
+        out.append(f"  fold {f['fold']}: {'passed' if f['passed'] else 'failed' if f['passed'] is False else 'not judged'}")
+    return out
+
+
+def format_walk_forward(ev: dict[str, Any]) -> str:
+    """Per-fold headline metrics and their mean ± std beside the baselines, then the gates."""
+    import pandas as pd
+
+    from finmt_core.evaluation.metrics import HEADLINE
+    from finmt_core.evaluation.walk_forward import aggregate_frame, fold_table
+
+    wf = ev["walk_forward"]
+    lines = [f"walk-forward run {ev['run']['name']} ({ev['run']['model']}): {wf['n_folds']} {wf['scheme']} folds, "
+             f"test {' to '.join(ev['splits'].get('test', []))}"]
+    metrics = {HEADLINE["classification" if "accuracy" in ms else "quantile" if "pinball" in ms else "regression"][0]
+               for f in wf["folds"] for ms in f["tasks"].values()}
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.4f}".format):
+        for metric in sorted(metrics):
+            lines.append(f"{metric} per fold (model beside the baselines on each fold's test rows):")
+            lines.append(fold_table(ev, metric).to_string(index=False))
+            lines.append(f"{metric} over folds, mean ± std:")
+            lines.append(aggregate_frame(wf, metric).to_string())
+    lines += format_gates(ev.get("gates"))
+    lines += [f"warning: {w}" for w in ev.get("warnings", [])]
+    return "\n".join(lines)
 
 
 def _dumps(obj: Any) -> str:
@@ -60,6 +99,7 @@ def format_evaluation(ev: dict[str, Any]) -> str:
     if bt:
         lines.append(f"backtest ({ev['backtest']['settings']['strategy']}, {ev['backtest']['settings']['cost_bps']:g} bps): "
                      f"net Sharpe {bt['net'].get('sharpe')}, benchmark Sharpe {bt['benchmark'].get('sharpe')}")
+    lines += format_gates(ev.get("gates"))
     lines += [f"warning: {w}" for w in ev.get("warnings", [])]
     return "\n".join(lines)
 
@@ -71,14 +111,28 @@ def evaluate(
     run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
     cost_bps: float = typer.Option(10.0, "--cost-bps", min=0.0, help="Cost of the default backtest, bps per turnover."),
     no_backtest: bool = typer.Option(False, "--no-backtest", help="Skip the default backtest."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when a validation gate fails (default: report only)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
-    """Score RUN's test predictions beside its baselines on the same rows; writes evaluation.json."""
+    """Score RUN's test predictions beside its baselines on the same rows and judge its validation
+    gates (on validation rows); writes evaluation.json. A walk-forward run: every fold, and the
+    mean ± std over folds."""
     setup_logging(verbose)
     from finmt_core.evaluation.evaluate import evaluate_run
+    from finmt_core.evaluation.walk_forward import evaluate_walk_forward
+    from finmt_core.training.runs import RunDir
+    from finmt_core.training.walk_forward import is_walk_forward
 
-    ev = evaluate_run(resolve_run(run, run_dir), cost_bps=cost_bps, backtest=not no_backtest)
-    typer.echo(_dumps(ev) if as_json else format_evaluation(ev))
+    path = resolve_run(run, run_dir, last_fold=False)
+    if is_walk_forward(RunDir(path)):
+        ev = evaluate_walk_forward(path, cost_bps=cost_bps, backtest=not no_backtest)
+        typer.echo(_dumps(ev) if as_json else format_walk_forward(ev))
+    else:
+        ev = evaluate_run(path, cost_bps=cost_bps, backtest=not no_backtest)
+        typer.echo(_dumps(ev) if as_json else format_evaluation(ev))
+    if strict and (ev.get("gates") or {}).get("passed") is False:
+        typer.echo(f"error: validation gates failed ({ev['gates']['n_failed']}); see the gates above", err=True)
+        raise typer.Exit(code=1)
 
 
 @friendly_errors
@@ -182,12 +236,26 @@ def report(
     out: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write."),
     cost_bps: float = typer.Option(10.0, "--cost-bps", min=0.0, help="Backtest cost, bps per unit of turnover."),
     no_explain: bool = typer.Option(False, "--no-explain", help="Skip attributions (faster)."),
+    pdf: bool = typer.Option(False, "--pdf", help="Also print it to a PDF next to --out (needs headless Chromium; "
+                                                  "implied by --out FILE.pdf)."),
     run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
-    """Write one self-contained HTML report of RUN (opens without a network connection)."""
+    """Write one self-contained HTML report of RUN (opens without a network connection); with
+    --pdf also a PDF of it (A4 pages, printed by headless Chromium)."""
     setup_logging(verbose)
     from finmt_core.report import build_report
 
+    if out.suffix.lower() == ".pdf":  # --out report.pdf: the HTML goes beside it, then it is printed
+        pdf, out = True, out.with_suffix(".html")
+    if pdf:  # fail before the (long) report is built when no Chromium can print it
+        from finmt_core.report_pdf import find_chromium
+
+        find_chromium()
     path = build_report(resolve_run(run, run_dir), out, cost_bps=cost_bps, explain=not no_explain)
     typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    if pdf:
+        from finmt_core.report_pdf import html_to_pdf
+
+        printed = html_to_pdf(path, path.with_suffix(".pdf"))
+        typer.echo(f"wrote {printed} ({printed.stat().st_size / 1e6:.1f} MB)")

@@ -16,6 +16,7 @@ from finmt_core.errors import ConfigError
 #: Task families whose horizon ``--horizon`` sets.
 HORIZON_FAMILIES = ("direction", "return", "signal", "action", "quantiles", "volatility", "regime", "relevance")
 DEVICES = ("auto", "cpu", "cuda")
+FOLD_SCHEMES = ("expanding", "rolling")
 #: A task named with its horizon (``direction_7d``) keeps that horizon under ``--horizon``.
 FIXED_NAME = re.compile(r"_\d+d$")
 
@@ -31,6 +32,8 @@ def build_config(
     seed: int | None = None,
     single_task: str | None = None,
     date_format: str | None = None,
+    folds: int | None = None,
+    fold_scheme: str | None = None,
 ) -> Any:
     """The ExperimentConfig of a ``finmt train`` command line (preset < --config file < flags)."""
     from finmt_core.config import ExperimentConfig, load_preset, load_yaml_mapping, merge
@@ -50,6 +53,11 @@ def build_config(
     train = {k: v for k, v in (("epochs", epochs), ("device", device), ("seed", seed)) if v is not None}
     if train:
         flags["train"] = train
+    if fold_scheme is not None and fold_scheme not in FOLD_SCHEMES:
+        raise ConfigError(f"--fold-scheme must be one of {', '.join(FOLD_SCHEMES)}, got {fold_scheme!r}")
+    split = {k: v for k, v in (("folds", folds), ("walk_forward", fold_scheme)) if v is not None}
+    if split:
+        flags["split"] = split
     overrides = merge(overrides, flags)
     cfg = load_preset(preset, overrides) if preset else ExperimentConfig.from_dict(overrides, where=str(config_file))
     if horizon is None and single_task is None:
@@ -63,6 +71,10 @@ def build_config(
             raise ConfigError(f"--single-task {single_task!r} is not a task of this config; tasks: {', '.join(names)}")
         d["tasks"] = [dict(t, mask_by=None) for t in d["tasks"] if t["name"] == single_task]
         d["loss"]["class_weights"] = {k: v for k, v in d["loss"]["class_weights"].items() if k == single_task}
+        d["loss"]["focal_alpha"] = {k: v for k, v in d["loss"].get("focal_alpha", {}).items() if k == single_task}
+        if d["train"].get("balanced_sampling") not in (None, single_task):
+            d["train"]["balanced_sampling"] = None
+        d["gates"]["tasks"] = {k: v for k, v in d.get("gates", {}).get("tasks", {}).items() if k == single_task}
         d["name"] = f"{d['name']}-{single_task}"
         if d.get("preset"):
             d["preset"] = f"{d['preset']}-{single_task}"
@@ -77,10 +89,19 @@ def set_horizon(tasks: list[dict[str, Any]], horizon: int) -> list[dict[str, Any
     those of the *shortest* named horizon move to ``horizon`` and are renamed
     (``direction_7d`` -> ``direction_1d``); the longer ones stay, unless that would make two
     tasks of one family share a horizon, in which case the longer one is dropped.
+
+    A family with both (``action`` and ``action_5d``: several horizons in one model, the
+    plain name being the short one) moves only its plain task; its named tasks keep their
+    horizons unless one equals ``horizon`` (then it is dropped as a duplicate).
     """
     tasks = [dict(t) for t in tasks]
-    named = [t for t in tasks if t["target"] in HORIZON_FAMILIES and FIXED_NAME.search(t["name"])]
     plain = [t for t in tasks if t["target"] in HORIZON_FAMILIES and not FIXED_NAME.search(t["name"])]
+    with_plain = {t["target"] for t in plain}
+    extra = [t for t in tasks if t["target"] in with_plain and FIXED_NAME.search(t["name"])]
+    if extra:  # several horizons of one family: keep the extra ones, minus a duplicate of the new horizon
+        tasks = [t for t in tasks if not (t in extra and int(t["horizon"]) == horizon)]
+    named = [t for t in tasks if t["target"] in HORIZON_FAMILIES and t["target"] not in with_plain
+             and FIXED_NAME.search(t["name"])]
     if not named and not plain:
         raise ConfigError(f"--horizon changes no task of {[t['name'] for t in tasks]}; edit the tasks in a --config file")
     for t in plain:
@@ -106,15 +127,26 @@ def set_horizon(tasks: list[dict[str, Any]], horizon: int) -> list[dict[str, Any
 
 
 def refuse_unhonoured(cfg: Any) -> None:
-    """ConfigError for a config key ``finmt train`` cannot honour (never silently ignored)."""
+    """ConfigError for a config key ``finmt train`` cannot honour (never silently ignored):
+    walk-forward folds train one after another in one process, so not under torchrun."""
     folds = int(cfg.split.folds)
-    if folds > 1:
+    if folds > 1 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ConfigError(
-            f"split.folds = {folds} asks for walk-forward training, which `finmt train` does not do yet (it would "
-            "train one split and ignore the folds). Set split.folds: 1 to train one run; for a walk-forward "
-            "evaluation (one run per fold, metrics as mean ± std over folds) use Python: "
-            f"`from finmt_core.evaluation import walk_forward_evaluate; walk_forward_evaluate(config, 'runs', folds={folds})`"
+            f"split.folds = {folds} (walk-forward) trains its folds one after another in one process and cannot run "
+            "under --nproc/--nnodes > 1; drop those options, or set split.folds: 1 for one distributed run"
         )
+
+
+def _echo_folds(run: Any) -> None:
+    """One line per fold of a walk-forward run: state, best epoch, val score, test period."""
+    from finmt_core.training.walk_forward import fold_runs
+
+    for k, fold in enumerate(fold_runs(run)):
+        st, cfg = fold.status(), fold.config()
+        typer.echo(f"  fold {k}: {st.get('state')}  val from {cfg.split.val_start}, test from {cfg.split.test_start}  "
+                   f"best epoch {st.get('best_epoch', '-')}: val score {_fmt(st.get('best_val_score'), 3)}")
+    typer.echo(f"per-fold test metrics beside the baselines, their mean ± std and the gates: "
+               f"finmt evaluate {run.name} --run-dir {run.path.parent}")
 
 
 def _fmt(x: Any, digits: int = 4) -> str:
@@ -179,6 +211,8 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(None, "--seed", help="Random seed."),
         single_task: str = typer.Option(None, "--single-task", help="Train only this task (the single-task baseline)."),
         date_format: str = typer.Option(None, "--date-format", help="How the file's dates are written when ambiguous: %d/%m/%Y, dayfirst or monthfirst."),
+        folds: int = typer.Option(None, "--folds", min=1, max=20, help="Walk-forward folds (split.folds): > 1 trains one model per fold into one run."),
+        fold_scheme: str = typer.Option(None, "--fold-scheme", help="Walk-forward train windows: expanding (all earlier dates) | rolling (fixed length)."),
         resume: str = typer.Option(None, "--resume", help="Continue the run NAME from its last checkpoint (or start a queued run)."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
         nproc: int = typer.Option(1, "--nproc", min=1, help="Processes per node: > 1 launches torchrun (one per GPU; gloo on CPU)."),
@@ -194,9 +228,16 @@ def register(app: typer.Typer) -> None:
         from finmt_core.training.callbacks import ProgressBar
         from finmt_core.training.pipeline import train_run
         from finmt_core.training.runs import open_run
+        from finmt_core.training.walk_forward import train_walk_forward
 
         callbacks = [ProgressBar(), _epoch_printer()]
         if resume:
+            given = [flag for flag, v in (("--data", data), ("--preset", preset), ("--config", config), ("--horizon", horizon),
+                                          ("--seed", seed), ("--single-task", single_task), ("--date-format", date_format),
+                                          ("--name", name), ("--folds", folds), ("--fold-scheme", fold_scheme)) if v is not None]
+            if given:  # never silently ignored
+                raise ConfigError(f"--resume continues run {resume!r} with its stored config.yaml; {', '.join(given)} cannot "
+                                  "change it (only --epochs and --device may). Start a new run to train another configuration")
             run = open_run(run_dir, resume)
             cfg = run.config()
             changes = {k: v for k, v in (("epochs", epochs), ("device", device)) if v is not None}
@@ -205,17 +246,22 @@ def register(app: typer.Typer) -> None:
             if changes:
                 cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update=changes)})
             refuse_unhonoured(cfg)
-            run = train_run(cfg, run_dir, name=resume, resume=True, callbacks=callbacks)
+            trainer = train_walk_forward if cfg.split.folds > 1 else train_run
+            run = trainer(cfg, run_dir, name=resume, resume=True, callbacks=callbacks)
         else:
             cfg = build_config(data=data, preset=preset, config_file=config, epochs=epochs, horizon=horizon,
-                               device=device, seed=seed, single_task=single_task, date_format=date_format)
+                               device=device, seed=seed, single_task=single_task, date_format=date_format,
+                               folds=folds, fold_scheme=fold_scheme)
             refuse_unhonoured(cfg)
-            run = train_run(cfg, run_dir, name=name, callbacks=callbacks)
+            trainer = train_walk_forward if cfg.split.folds > 1 else train_run
+            run = trainer(cfg, run_dir, name=name, callbacks=callbacks)
         if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
             return
         st = run.status()
         typer.echo(f"run {run.name}: {st.get('state')}  best epoch {st.get('best_epoch', '-')}: val loss "
                    f"{_fmt(st.get('best_val_loss'))}, val score {_fmt(st.get('best_val_score'), 3)}  -> {run.path}")
+        if run.config().split.folds > 1:
+            _echo_folds(run)
         if st.get("state") == "cancelled":
             typer.echo(f"continue with: finmt train --resume {run.name} --run-dir {run_dir}", err=True)
             raise typer.Exit(code=1)
@@ -231,7 +277,8 @@ def register(app: typer.Typer) -> None:
         rows = []
         for r in list_runs(run_dir):
             st = r.status()
-            rows.append([r.name, str(st.get("preset") or st.get("model") or "-"), r.effective_state(),
+            kind = str(st.get("preset") or st.get("model") or "-") + (f" ({st['folds']} folds)" if st.get("folds") else "")
+            rows.append([r.name, kind, r.effective_state(),
                          f"{st.get('epoch', 0)}/{st.get('epochs', '-')}", _fmt(st.get("best_val_loss")),
                          str(st.get("created", "-")).replace("+00:00", "Z")])
         if not rows:

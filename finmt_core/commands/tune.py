@@ -45,6 +45,12 @@ def register(app: typer.Typer) -> None:
         if epochs is not None:
             overrides["train"] = {"epochs": epochs}
         base = load_preset(preset, overrides)
+        if base.split.folds > 1:  # each trial trains one split: the folds would be silently ignored
+            from finmt_core.errors import ConfigError
+
+            raise ConfigError(f"split.folds = {base.split.folds}: `finmt tune` scores each trial on one validation "
+                              "segment and cannot honour walk-forward folds. Set split.folds: 1 to tune, then train "
+                              "the chosen parameters walk-forward with `finmt train` (split.folds > 1)")
         result = tuning.run_tuning(base, trials, run_dir, storage, study, search_space, seed,
                                    enqueue_defaults=enqueue_defaults, timeout_s=timeout)
         out = {"study": result.study_name, "storage": result.storage, "trials": result.n_trials,

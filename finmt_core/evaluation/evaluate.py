@@ -6,7 +6,7 @@ segment; the single-task variant when a sibling run trained it), with date-block
 uncertainty, signal-gated accuracy, breakdowns (regime, ticker, horizon, cross-task), a
 default backtest net of costs, and plain-spoken warnings. JSON keys: ``run``, ``splits``,
 ``tasks``, ``baselines``, ``significance``, ``signal_gated``, ``breakdowns``, ``confusion``,
-``backtest``, ``warnings``.
+``backtest``, ``warnings``, ``gates`` (validation gates, :mod:`finmt_core.evaluation.gates`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from finmt_core.evaluation.baselines import (
 from finmt_core.evaluation.checks import baseline_warnings, collapse_warnings
 from finmt_core.evaluation.compare import task_significance
 from finmt_core.evaluation.frames import TaskRows, grid_positions, task_rows
+from finmt_core.evaluation.gates import judge_gates
 from finmt_core.evaluation.metrics import HEADLINE, confusion, score_task
 from finmt_core.evaluation.run_backtest import backtest_predictions
 from finmt_core.inference.gating import coverage_accuracy_curve, gated_accuracy, gating_rule
@@ -159,7 +160,18 @@ def evaluate_run(run_dir: str | Path, *, write: bool = True, baselines: tuple[st
     rows: dict[str, TaskRows] = {t.name: task_rows(test, t, split=None) for t in tasks}
 
     names = tuple(b for b in baselines if b != config.model.name)  # an estimator run is not its own baseline
-    base_preds, notes = fit_predict_baselines(prepared, d, n, names, baseline_params)
+    val = preds[preds["split"] == "val"].reset_index(drop=True)
+    dv, nv = _row_index(val, prepared) if len(val) else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    # one fit per baseline predicts the test rows and (for the gates) the validation rows
+    both, notes = fit_predict_baselines(prepared, np.concatenate([d, dv]), np.concatenate([n, nv]), names, baseline_params)
+    base_preds = {b: {t: v[: len(test)] for t, v in bp.items()} for b, bp in both.items()}
+    base_val = {b: {t: v[len(test):] for t, v in bp.items()} for b, bp in both.items()}
+    if config.model.name == "ensemble":  # its members and their equal-weight mix, on the same test rows
+        from finmt_core.ensemble.evaluate import member_baselines
+
+        extra, more = member_baselines(config, test)
+        base_preds.update(extra)
+        notes = [*notes, *more]
     singles = find_single_task_runs(run.path, config)
 
     result: dict[str, Any] = {
@@ -189,17 +201,36 @@ def evaluate_run(run_dir: str | Path, *, write: bool = True, baselines: tuple[st
         result["warnings"] += collapse_warnings(t, m)
         result["warnings"] += baseline_warnings(t, m, result["baselines"], result["significance"][t.name])
 
+    result["gates"] = _gates(config, val, base_val)
     base_frames = {name: _prob_frame(test, config, bp) for name, bp in base_preds.items()}
     result["signal_gated"] = _signal_gated(test, prepared, d, n, config, base_frames)
     result["breakdowns"] = _breakdowns(tasks, rows, result["tasks"], prepared, pd.DatetimeIndex(test["date"]))
     if backtest:
         result["backtest"] = _backtest_summary(test, tasks, prepared, cost_bps, result["warnings"])
+    if config.model.name == "ensemble":
+        from finmt_core.ensemble.build import read_summary
+
+        result["ensemble"] = read_summary(run.path)
     result["elapsed_s"] = round(time.perf_counter() - t0, 3)
     result = _clean(result)
     if write:
         atomic_write_json(run.evaluation_path, result)
         log.info("wrote %s", run.evaluation_path)
     return result
+
+
+def _gates(config: Any, val: pd.DataFrame, base_val: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
+    """Validation gates (:mod:`finmt_core.evaluation.gates`) on the run's validation rows,
+    beside the estimator baselines on those same rows (a single-task sibling run keeps test
+    predictions only, so it is not among them)."""
+    if val.empty:
+        return {"segment": "val", "enabled": config.gates.enabled, "passed": False if config.gates.enabled else None,
+                "n_failed": 1, "tasks": {}, "failed": ["the run has no validation predictions, so no gate can be judged"]}
+    out = judge_gates(config, val, base_val)
+    if config.model.name == "ensemble":  # its combination weights were learned on these very rows
+        out["note"] = ("the ensemble's weights were learned on these validation rows, so its gates are optimistic; "
+                       "its test metrics are the honest check")
+    return out
 
 
 def _with_edge_tests(sig: dict[str, Any]) -> dict[str, Any]:

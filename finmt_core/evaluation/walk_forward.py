@@ -8,6 +8,10 @@ on the panel cut at the fold's last test date (rolling folds also cut the start,
 ``split.test_start`` at the fold's boundaries — so every fold can be inspected, evaluated and
 reported like any run. Metrics are then aggregated as mean ± std over folds, for the model and
 for each baseline.
+
+``finmt train`` with ``split.folds > 1`` keeps the folds inside ONE run directory instead
+(:func:`finmt_core.training.walk_forward.train_walk_forward`, same :func:`fold_configs`);
+:func:`evaluate_walk_forward` scores such a run.
 """
 
 from __future__ import annotations
@@ -115,3 +119,84 @@ def aggregate_frame(result: dict[str, Any], metric: str) -> pd.DataFrame:
                 std = m["std"] if m["std"] is not None and np.isfinite(m["std"]) else float("nan")
                 rows.setdefault(task, {})[src] = f"{m['mean']:.4f} ± {std:.4f}"
     return pd.DataFrame(rows).T
+
+
+def evaluate_walk_forward(run_dir: str | Path, *, write: bool = True, baselines: tuple[str, ...] = DEFAULT_BASELINES,
+                          backtest: bool = True, cost_bps: float = 10.0,
+                          baseline_params: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Evaluate every fold of a walk-forward run (each fold's ``evaluation.json``) and write the
+    run's own ``evaluation.json``: per-fold test metrics beside the baselines on each fold's
+    rows, their aggregate (mean ± std over folds, :func:`aggregate`) and the gates.
+
+    The run's ``gates`` are those of the last fold (the model ``finmt predict`` and the analysis
+    pages use), with every fold's verdict under ``gates["folds"]``; each fold's gates are judged
+    on that fold's validation rows only.
+
+    Returns:
+        ``{"tasks", "baselines" (means over folds), "metrics_note", "run", "walk_forward": {"folds": [{"fold", "run", "splits", "tasks", "baselines",
+        "gates_passed", "warnings"}], "aggregate", "n_folds", "scheme", "spread_note"}, "splits",
+        "gates", "warnings"}``.
+
+    Raises:
+        RunError: the run is not a finished walk-forward run (a fold has no predictions).
+    """
+    from finmt_core.errors import RunError
+    from finmt_core.evaluation.evaluate import _clean, evaluate_run
+    from finmt_core.training.runs import RunDir, atomic_write_json
+    from finmt_core.training.walk_forward import fold_runs
+
+    run = RunDir(run_dir)
+    config = run.config()
+    folds = fold_runs(run)
+    missing = [k for k in range(config.split.folds) if k >= len(folds) or not folds[k].predictions_path.is_file()]
+    if missing:
+        raise RunError(f"walk-forward run {run.name!r} has no predictions for fold(s) {missing} of {config.split.folds}; "
+                       f"finish its training first: finmt train --resume {run.name} --run-dir {run.path.parent}")
+    results = [evaluate_run(f.path, write=write, baselines=baselines, backtest=backtest, cost_bps=cost_bps,
+                            baseline_params=baseline_params) for f in folds]
+    per_fold = [{"fold": k, "run": f.name, "splits": ev["splits"], "tasks": ev["tasks"], "baselines": ev["baselines"],
+                 "gates_passed": (ev.get("gates") or {}).get("passed"), "n_test_rows": ev["run"]["n_test_rows"],
+                 "warnings": ev["warnings"]} for k, (f, ev) in enumerate(zip(folds, results))]
+    last_gates = dict(results[-1].get("gates") or {})
+    last_gates["folds"] = [{"fold": k, "passed": (ev.get("gates") or {}).get("passed"),
+                            "failed": (ev.get("gates") or {}).get("failed", [])} for k, ev in enumerate(results)]
+    last_gates["note"] = (f"Gates of the last fold (fold {len(folds) - 1}: the model predict and the analysis pages use), "
+                          "judged on its validation rows; every fold's verdict under folds")
+    agg = aggregate(results)
+
+    def means(per_task: dict[str, Any]) -> dict[str, dict[str, float]]:
+        return {t: {m: v["mean"] for m, v in ms.items()} for t, ms in per_task.items()}
+
+    out = {
+        # tasks / baselines: means over folds, so run lists, Home and the comparison read a walk-forward run like any other
+        "tasks": means(agg["tasks"]), "baselines": {b: means(per) for b, per in agg["baselines"].items()},
+        "metrics_note": "tasks and baselines are means over the walk-forward folds' test segments (see walk_forward)",
+        "run": {"name": run.name, "model": config.model.name, "preset": config.preset, "tasks": [t.name for t in config.tasks],
+                "data": config.data.source, "state": run.status().get("state"), "walk_forward": True,
+                "n_test_rows": sum(p["n_test_rows"] for p in per_fold)},
+        "walk_forward": {"folds": per_fold, "aggregate": agg, "n_folds": len(results),
+                         "scheme": config.split.walk_forward,
+                         "spread_note": "mean ± std over folds (ddof=1); folds share no test dates"},
+        "splits": {"test": [per_fold[0]["splits"]["test"][0], per_fold[-1]["splits"]["test"][-1]]},
+        "gates": last_gates,
+        "warnings": [f"fold {k}: {w}" for k, ev in enumerate(results) for w in ev["warnings"]],
+    }
+    out = _clean(out)
+    if write:
+        atomic_write_json(run.evaluation_path, out)
+        log.info("wrote %s", run.evaluation_path)
+    return out
+
+
+def fold_table(result: dict[str, Any], metric: str) -> pd.DataFrame:
+    """``(task, fold) x source`` table of ``metric``: each fold's model value beside its baselines'."""
+    rows = []
+    for f in result["walk_forward"]["folds"]:
+        for task, ms in f["tasks"].items():
+            if metric not in ms:
+                continue
+            row = {"task": task, "fold": f["fold"], "test": " → ".join(f["splits"].get("test", [])), "model": ms[metric]}
+            row.update({b: np.nan if per[task].get(metric) is None else float(per[task][metric])
+                        for b, per in f["baselines"].items() if task in per})
+            rows.append(row)
+    return pd.DataFrame(rows)

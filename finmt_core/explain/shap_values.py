@@ -53,7 +53,7 @@ def tree_shap(estimator: Any, prepared: Any, date_idx: np.ndarray, ticker_idx: n
     if isinstance(values, list):  # older shap: one array per class
         values = np.stack(values, axis=-1)
     if values.ndim == 3:  # [n, inputs, classes]: keep the predicted class
-        cls = booster.predict_proba(x).argmax(axis=1)
+        cls = np.asarray(booster.predict(x)).reshape(len(x), -1).argmax(axis=1)  # Booster: [n, C] probs
         values = values[np.arange(len(x)), :, cls]
         expected = np.asarray(expected)[cls]
     out = pd.DataFrame(values, columns=list(estimator.feature_names_))

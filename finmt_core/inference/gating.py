@@ -88,6 +88,23 @@ def signal_gated(df: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
     return pd.DataFrame({"gate": gate, "gate_code": code, "confidence": conf}, index=df.index)
 
 
+def gate_probability(df: pd.DataFrame) -> np.ndarray:
+    """``[n]`` the probability the gate compares with the threshold, per row: P(Signal) for the
+    signal+direction rule, the larger of P(Buy) and P(Sell) for the action rule, the larger of
+    P(Up) and P(Down) for the direction rule. A row gets a call iff this is >= the threshold
+    (for the action rule, also the larger side must win), so a table of it reads consistently
+    against the threshold, unlike ``confidence`` (P(Signal) x P(side) for calls)."""
+    rule = gating_rule(df)
+    if rule == "signal+direction":
+        return np.asarray(_col(df, "signal", "Signal"), dtype=np.float64)
+    if rule == "action":
+        return np.maximum(_col(df, "action", "Buy"), _col(df, "action", "Sell")).astype(np.float64)
+    p_up = _col(df, "direction", "Up")
+    p_dn = _col(df, "direction", "Down")
+    p_dn = 1.0 - p_up if p_dn is None else p_dn
+    return np.maximum(p_up, p_dn).astype(np.float64)
+
+
 def realised_direction(df: pd.DataFrame) -> np.ndarray:
     """``[n]`` realised sign (+1 / -1, NaN unknown) used to score gated calls: a
     ``fwd_return`` column when present (evaluation adds it), else the return target, else the

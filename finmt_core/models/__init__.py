@@ -1,21 +1,18 @@
 """Multi-task models and baselines.
 
-Importing this package imports every model module, which fills the registries::
+Model modules are imported on demand: ``create_model("tgcn", ...)`` imports
+``finmt_core.models.tgcn`` (and with it torch_geometric) only then, so a LightGBM run or
+``list_models()`` pays for no graph library (see ``registry.BUILTIN_MODELS``)::
 
     from finmt_core.models import create_model, list_models
     model = create_model("tgcn", {"hidden": 16}, tasks, info)
+
+``finmt_core.models.tgcn`` etc. stay importable as attributes (``models.tgcn``) for old code.
 """
 
-from finmt_core.models import (  # noqa: F401  (imported for their @register_* side effects)
-    baselines,
-    cnn_lstm,
-    dual_tower,
-    finnex_cnn,
-    finnex_vit,
-    gbm,
-    lstm_transformer,
-    tgcn,
-)
+import importlib
+from typing import Any
+
 from finmt_core.models.base import MultiTaskModel
 from finmt_core.models.heads import (
     GATE_LABELS,
@@ -55,3 +52,14 @@ __all__ = [
     "register_model",
     "signal_gate",
 ]
+
+#: Submodules reachable as attributes (``finmt_core.models.tgcn``), imported on first access.
+_SUBMODULES = frozenset(
+    {"baselines", "cnn_lstm", "dual_tower", "ensemble", "finnex_cnn", "finnex_vit", "gbm", "lstm_transformer", "tgcn"}
+)
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: lazy submodules keep `import finmt_core.models` light
+    if name in _SUBMODULES:
+        return importlib.import_module(f"finmt_core.models.{name}")
+    raise AttributeError(f"module 'finmt_core.models' has no attribute {name!r}")

@@ -11,6 +11,10 @@ Architecture::
                    concat(lstm_vec, cross, cnn_seq[:, -1]) -> MLP    -> embedding [B, D]
       heads:       seed preset: return, volatility, regime (4 classes)
 
+Ablations (seed 002 validates the hybrid against its branches): ``model.params.cnn_only: true``
+(presets ``cnn_lstm_cnn_only``) or ``lstm_only: true`` (``cnn_lstm_lstm_only``) build the same
+class with one branch.
+
 Dropout sits in the fusion MLP and the heads, so :func:`~finmt_core.models.heads.enable_mc_dropout`
 turns the model into an MC-dropout ensemble at inference.
 """
@@ -43,6 +47,10 @@ class CNNLSTMConfig:
         attn_heads: heads of the cross-attention (must divide ``fusion_dim``).
         head_hidden: hidden width of each task head.
         dropout: dropout of the fusion MLP and the heads (MC dropout uses it).
+        cnn_only: ablation (seed 002's CNN baseline): no LSTM branch; the embedding is the
+            fusion MLP over the CNN sequence's attention-pooled vector and its last step.
+        lstm_only: ablation (seed 002's LSTM baseline): no CNN branch; the embedding is the
+            fusion MLP over the LSTM's attention-pooled vector.
     """
 
     kernels: tuple[int, ...] = (3, 5, 7)
@@ -52,37 +60,61 @@ class CNNLSTMConfig:
     attn_heads: int = 2
     head_hidden: int = 32
     dropout: float = 0.2
+    cnn_only: bool = False
+    lstm_only: bool = False
 
 
 class CNNLSTMBackbone(nn.Module):
-    """Multi-scale CNN + BiLSTM branches and their cross-attention fusion."""
+    """Multi-scale CNN + BiLSTM branches and their cross-attention fusion (or one branch alone,
+    for the ablations ``cnn_only`` / ``lstm_only``: the other branch is not built at all)."""
 
     def __init__(self, cfg: CNNLSTMConfig, n_features: int) -> None:
         super().__init__()
-        self.convs = nn.ModuleList(nn.Conv1d(n_features, cfg.conv_channels, k, padding=k // 2) for k in cfg.kernels)
-        self.act = nn.GELU()
-        self.scale_score = nn.Linear(cfg.conv_channels, 1)
-        self.lstm = nn.LSTM(n_features, cfg.lstm_hidden, batch_first=True, bidirectional=True)
-        self.skip = nn.Linear(n_features, 2 * cfg.lstm_hidden)
-        self.pool = AttentionPool(2 * cfg.lstm_hidden)
-        self.query = nn.Linear(2 * cfg.lstm_hidden, cfg.fusion_dim)
-        self.key = nn.Linear(cfg.conv_channels, cfg.fusion_dim)
-        self.cross = nn.MultiheadAttention(cfg.fusion_dim, cfg.attn_heads, batch_first=True)
-        fused_in = 2 * cfg.fusion_dim + cfg.conv_channels
+        self.cnn_only, self.lstm_only = cfg.cnn_only, cfg.lstm_only
+        if not cfg.lstm_only:
+            self.convs = nn.ModuleList(nn.Conv1d(n_features, cfg.conv_channels, k, padding=k // 2) for k in cfg.kernels)
+            self.act = nn.GELU()
+            self.scale_score = nn.Linear(cfg.conv_channels, 1)
+        if not cfg.cnn_only:
+            self.lstm = nn.LSTM(n_features, cfg.lstm_hidden, batch_first=True, bidirectional=True)
+            self.skip = nn.Linear(n_features, 2 * cfg.lstm_hidden)
+        if cfg.cnn_only:
+            self.pool = AttentionPool(cfg.conv_channels)
+            fused_in = 2 * cfg.conv_channels
+        elif cfg.lstm_only:
+            self.pool = AttentionPool(2 * cfg.lstm_hidden)
+            fused_in = 2 * cfg.lstm_hidden
+        else:
+            self.pool = AttentionPool(2 * cfg.lstm_hidden)
+            self.query = nn.Linear(2 * cfg.lstm_hidden, cfg.fusion_dim)
+            self.key = nn.Linear(cfg.conv_channels, cfg.fusion_dim)
+            self.cross = nn.MultiheadAttention(cfg.fusion_dim, cfg.attn_heads, batch_first=True)
+            fused_in = 2 * cfg.fusion_dim + cfg.conv_channels
         self.fuse = nn.Sequential(
             nn.LayerNorm(fused_in), nn.Linear(fused_in, cfg.fusion_dim), nn.GELU(), nn.Dropout(cfg.dropout)
         )
 
-    def forward(self, x: Tensor, explain: bool) -> tuple[Tensor, dict[str, Tensor]]:
-        # CNN branch: [B, F, T] convolutions, scale attention on the time-averaged maps
-        xc = x.transpose(1, 2)
+    def _cnn(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Multi-scale convolutions over time: ``(cnn_seq [B, T, c], scale weights [B, S])``."""
+        xc = x.transpose(1, 2)  # [B, F, T]
         scales = torch.stack([self.act(conv(xc)).transpose(1, 2) for conv in self.convs], dim=1)  # [B, S, T, c]
         scale_w = torch.softmax(self.scale_score(scales.mean(dim=2)).squeeze(-1), dim=1)  # [B, S]
-        cnn_seq = torch.einsum("bs,bstc->btc", scale_w, scales)
+        return torch.einsum("bs,bstc->btc", scale_w, scales), scale_w
+
+    def forward(self, x: Tensor, explain: bool) -> tuple[Tensor, dict[str, Tensor]]:
+        if self.cnn_only:
+            cnn_seq, scale_w = self._cnn(x)
+            cnn_vec, temporal_w = self.pool(cnn_seq)
+            emb = self.fuse(torch.cat([cnn_vec, cnn_seq[:, -1]], dim=-1))
+            return emb, ({"attention/temporal": temporal_w, "attention/scales": scale_w} if explain else {})
         # LSTM branch with a skip connection from the raw inputs
         lstm_seq, _ = self.lstm(x)
         lstm_seq = lstm_seq + self.skip(x)
         lstm_vec, temporal_w = self.pool(lstm_seq)
+        if self.lstm_only:
+            return self.fuse(lstm_vec), ({"attention/temporal": temporal_w} if explain else {})
+        # CNN branch: [B, F, T] convolutions, scale attention on the time-averaged maps
+        cnn_seq, scale_w = self._cnn(x)
         # cross-attention: the LSTM summary asks the CNN sequence what matters
         q = self.query(lstm_vec).unsqueeze(1)
         kv = self.key(cnn_seq)
@@ -129,6 +161,9 @@ class CNNLSTM(MultiTaskModel):
     @classmethod
     def check_compatible(cls, cfg: CNNLSTMConfig, tasks: list[Task], info: Any) -> None:
         super().check_compatible(cfg, tasks, info)
+        if cfg.cnn_only and cfg.lstm_only:
+            raise ConfigError("cnn_lstm: cnn_only and lstm_only cannot both be true (that leaves no branch); "
+                              "set at most one of them")
         if not cfg.kernels or any(k < 1 or k % 2 == 0 for k in cfg.kernels):
             raise ConfigError(f"cnn_lstm: kernels must be odd sizes >= 1, got {list(cfg.kernels)}")
         if cfg.fusion_dim % cfg.attn_heads:

@@ -7,16 +7,22 @@ The estimator contract (shared with the naive rules in baselines.py)::
     est.predict(prepared, date_idx, ticker_idx)         # {task: probs [n, C] | values [n] | quantiles [n, Q]}
 
 Inputs of a row (d, n): ``X[d, n, :]`` and ``X[d - lag, n, :]`` for each lag (scaled
-features known at t, so nothing after t is read). Classification tasks use LGBMClassifier
-(classes unseen in training get probability 0), regression tasks LGBMRegressor (L2),
-quantile tasks one ``objective="quantile"`` booster per level, sorted per row so the
+features known at t, so nothing after t is read). Classification tasks get a binary or
+multiclass booster (classes unseen in training get probability 0), regression tasks an L2
+booster, quantile tasks one ``objective="quantile"`` booster per level, sorted per row so the
 quantiles never cross. Training is deterministic (``deterministic=True``, fixed seed,
 row-wise histograms).
+
+The training matrix is binned once for all boosters: one ``lgb.Dataset`` over the train rows
+any task uses (and one over the validation rows, binned with the train bins), then per task
+a ``subset`` of the rows it can use (shared bins, no re-binning; the whole set itself when
+they are the same rows, as in the preset) with that task's labels. The boosters equal what
+LightGBM's scikit-learn wrappers fitted on each task's own matrix (tested), except that a
+task with fewer rows than the union gets the union's bin edges.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -30,8 +36,6 @@ from finmt_core.tasks import Task
 
 log = logging.getLogger(__name__)
 
-# lightgbm >= 4.6 takes eval_X/eval_y and deprecates eval_set; older releases only know eval_set
-_EVAL_XY = "eval_X" in inspect.signature(lgb.LGBMModel.fit).parameters
 
 
 @dataclass
@@ -92,6 +96,66 @@ def task_rows(prepared: Any, task: Task, segment: str, training: bool = False) -
     return d, n, values[d, n].astype(np.float64)
 
 
+class _SharedRows:
+    """The rows of one segment that any task uses, as one matrix, binned once.
+
+    Train (``reference=None``): one ``lgb.Dataset`` binned here; a task gets the whole set or
+    a ``subset`` of it (same bins, no re-binning) with its labels. Validation: the matrix is
+    kept; a task gets one ``Dataset`` binned with the bins of the train set it trains on (made
+    once and relabelled when it is the whole train set and every validation row).
+
+    Args:
+        X: ``[D, N, F]`` scaled features.
+        task_rows: task name -> ``(date_idx, ticker_idx, y)`` of the segment.
+        lags: feature lags (days).
+        params: LightGBM parameters (binning parameters among them).
+        train: the train rows a validation set is binned with (None for the train set itself).
+    """
+
+    def __init__(self, X: np.ndarray, task_rows: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 lags: tuple[int, ...], params: dict[str, Any], train: _SharedRows | None = None) -> None:
+        keys = {name: d.astype(np.int64) * X.shape[1] + n for name, (d, n, _) in task_rows.items()}
+        union = np.unique(np.concatenate(list(keys.values())))
+        d, n = np.divmod(union, X.shape[1])
+        self.positions = {name: np.searchsorted(union, k) for name, k in keys.items()}
+        self.n_rows = union.size
+        self.params = params
+        self.train = train
+        self.matrix = lagged_features(X, d, n, lags)
+        self._subsets: dict[tuple[str, int], Any] = {}
+        self.dataset: Any = None
+        if train is None:
+            self.dataset = lgb.Dataset(self.matrix, label=np.zeros(union.size), params=params).construct()
+            self.matrix = None  # binned: the raw copy is not needed any more
+
+    def labelled(self, task: str, y: np.ndarray, keep: np.ndarray | None = None, on: Any = None) -> Any:
+        """A ``Dataset`` of ``task``'s rows (``keep``: a mask over them) labelled ``y`` (float64).
+
+        ``on``: for a validation set, the train ``Dataset`` the booster trains on (its bins).
+        """
+        pos = self.positions[task] if keep is None else self.positions[task][keep]
+        order = np.argsort(pos, kind="stable")
+        if (order != np.arange(order.size)).any():  # LightGBM subsets take rows in ascending order
+            pos, y = pos[order], y[order]
+        if self.train is not None:  # validation rows, binned with the train set's bins
+            if pos.size == self.n_rows and on is self.train.dataset:
+                if self.dataset is None:
+                    self.dataset = lgb.Dataset(self.matrix, label=y, reference=on, params=self.params,
+                                               free_raw_data=False).construct()
+                self.dataset.set_label(y)
+                return self.dataset
+            return lgb.Dataset(self.matrix[pos], label=y, reference=on, params=self.params).construct()
+        if pos.size == self.n_rows:  # the task uses every row: the whole set, relabelled
+            ds = self.dataset
+        else:
+            key = (task, pos.size)
+            if key not in self._subsets:
+                self._subsets[key] = self.dataset.subset(pos.astype(np.int32)).construct()
+            ds = self._subsets[key]
+        ds.set_label(y)
+        return ds
+
+
 @register_estimator("lightgbm")
 class LightGBMBaseline:
     """One LightGBM model per task (see module docstring).
@@ -118,67 +182,77 @@ class LightGBMBaseline:
 
     # ---- fitting ---------------------------------------------------------------------------
     def _params(self) -> dict[str, Any]:
+        """LightGBM core parameters (the scikit-learn wrappers' defaults spelled out, so the
+        boosters equal what ``LGBMRegressor``/``LGBMClassifier`` fitted before)."""
         c = self.cfg
         return {
-            "n_estimators": c.n_estimators,
+            "boosting_type": "gbdt",
             "learning_rate": c.learning_rate,
             "num_leaves": c.num_leaves,
+            "max_depth": -1,
             "min_child_samples": c.min_child_samples,
+            "min_child_weight": 1e-3,
+            "min_split_gain": 0.0,
+            "subsample": 1.0,
+            "subsample_freq": 0,
             "colsample_bytree": c.colsample_bytree,
+            "reg_alpha": 0.0,
             "reg_lambda": c.reg_lambda,
+            "subsample_for_bin": 200000,
             "n_jobs": c.n_jobs,
-            "random_state": c.seed,
+            "seed": c.seed,
             "deterministic": True,
             "force_row_wise": True,
             "verbose": -1,
         }
 
-    def _fit_one(self, model: Any, xtr: np.ndarray, ytr: np.ndarray, xva: np.ndarray, yva: np.ndarray) -> Any:
-        # no feature_name: predict() gets plain arrays, and names on the booster would make
-        # scikit-learn warn on every call; the names live in ``feature_names_``
+    def _train(self, objective: dict[str, Any], train: Any, valid: Any | None) -> Any:
+        """One booster on the (already binned) ``train`` set; early stopping on ``valid``."""
+        params = {**self._params(), **objective}
         kwargs: dict[str, Any] = {}
-        if self.cfg.early_stopping_rounds > 0 and len(yva) > 0:
-            if _EVAL_XY:
-                kwargs.update(eval_X=(xva,), eval_y=(yva,))
-            else:
-                kwargs["eval_set"] = [(xva, yva)]
-            kwargs["callbacks"] = [lgb.early_stopping(self.cfg.early_stopping_rounds, verbose=False)]
-        return model.fit(xtr, ytr, **kwargs)
+        if valid is not None and self.cfg.early_stopping_rounds > 0:
+            kwargs = {"valid_sets": [valid], "valid_names": ["valid_0"],
+                      "callbacks": [lgb.early_stopping(self.cfg.early_stopping_rounds, verbose=False)]}
+        return lgb.train(params, train, num_boost_round=self.cfg.n_estimators, **kwargs)
 
     def fit(self, prepared: Any) -> LightGBMBaseline:
         """Fit every task's booster(s) on the train rows, early-stopping on the val rows."""
-        X = prepared.X
         names = list(prepared.info.feature_names)
         self.feature_names_ = names + [f"{n}_lag{lag}" for lag in self.cfg.lags for n in names]
         self.models_: dict[str, Any] = {}
         self.classes_: dict[str, np.ndarray] = {}
         self.best_iterations_: dict[str, list[int]] = {}
+        rows = {seg: {t.name: task_rows(prepared, t, seg, training=True) for t in self.tasks} for seg in ("train", "val")}
         for task in self.tasks:
-            d, n, y = task_rows(prepared, task, "train", training=True)
-            if y.size == 0:
+            if rows["train"][task.name][2].size == 0:
                 raise DataError(f"lightgbm: task {task.name!r} has no valid target in the train segment")
-            dv, nv, yv = task_rows(prepared, task, "val", training=True)
-            xtr = lagged_features(X, d, n, self.cfg.lags)
-            xva = lagged_features(X, dv, nv, self.cfg.lags)
+        train = _SharedRows(prepared.X, rows["train"], self.cfg.lags, self._params())
+        has_val = self.cfg.early_stopping_rounds > 0 and any(r[2].size for r in rows["val"].values())
+        valid = _SharedRows(prepared.X, rows["val"], self.cfg.lags, self._params(), train) if has_val else None
+        for task in self.tasks:
+            y = rows["train"][task.name][2]
+            yv = rows["val"][task.name][2]
             if task.kind == "classification":
-                self._fit_classifier(task, xtr, y.astype(np.int64), xva, yv.astype(np.int64))
+                self._fit_classifier(task, train, valid, y.astype(np.int64), yv.astype(np.int64))
             elif task.kind == "regression":
-                model = self._fit_one(lgb.LGBMRegressor(objective="regression", **self._params()), xtr, y, xva, yv)
+                tset = train.labelled(task.name, y)
+                model = self._train({"objective": "regression"}, tset,
+                                    valid.labelled(task.name, yv, on=tset) if valid is not None and yv.size else None)
                 self.models_[task.name] = model
-                self.best_iterations_[task.name] = [int(model.best_iteration_ or model.n_estimators)]
+                self.best_iterations_[task.name] = [int(model.best_iteration or self.cfg.n_estimators)]
             else:
-                models = [
-                    self._fit_one(
-                        lgb.LGBMRegressor(objective="quantile", alpha=q, **self._params()), xtr, y, xva, yv
-                    )
-                    for q in task.quantiles
-                ]
+                models = []
+                for q in task.quantiles:  # the same binned rows and labels for every level
+                    tset = train.labelled(task.name, y)
+                    vset = valid.labelled(task.name, yv, on=tset) if valid is not None and yv.size else None
+                    models.append(self._train({"objective": "quantile", "alpha": q}, tset, vset))
                 self.models_[task.name] = models
-                self.best_iterations_[task.name] = [int(m.best_iteration_ or m.n_estimators) for m in models]
+                self.best_iterations_[task.name] = [int(m.best_iteration or self.cfg.n_estimators) for m in models]
             log.info("lightgbm %s: %d train rows, rounds %s", task.name, y.size, self.best_iterations_[task.name])
         return self
 
-    def _fit_classifier(self, task: Task, xtr: np.ndarray, y: np.ndarray, xva: np.ndarray, yv: np.ndarray) -> None:
+    def _fit_classifier(self, task: Task, train: _SharedRows, valid: _SharedRows | None, y: np.ndarray,
+                        yv: np.ndarray) -> None:
         seen = np.unique(y)
         self.classes_[task.name] = seen
         if seen.size < 2:
@@ -186,10 +260,17 @@ class LightGBMBaseline:
             self.models_[task.name] = None
             self.best_iterations_[task.name] = [0]
             return
+        objective = ({"objective": "binary"} if seen.size == 2
+                     else {"objective": "multiclass", "num_class": int(seen.size)})
         in_train = np.isin(yv, seen)  # validation rows of unseen classes break the eval metric
-        model = lgb.LGBMClassifier(**self._params())
-        self.models_[task.name] = self._fit_one(model, xtr, y, xva[in_train], yv[in_train])
-        self.best_iterations_[task.name] = [int(model.best_iteration_ or model.n_estimators)]
+        tset = train.labelled(task.name, np.searchsorted(seen, y).astype(np.float64))
+        vset = None
+        if valid is not None and in_train.any():
+            vset = valid.labelled(task.name, np.searchsorted(seen, yv[in_train]).astype(np.float64), keep=in_train,
+                                  on=tset)
+        model = self._train(objective, tset, vset)
+        self.models_[task.name] = model
+        self.best_iterations_[task.name] = [int(model.best_iteration or self.cfg.n_estimators)]
 
     # ---- prediction ------------------------------------------------------------------------
     def predict(self, prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
@@ -213,7 +294,8 @@ class LightGBMBaseline:
                 if model is None:
                     probs[:, seen[0]] = 1.0
                 else:
-                    probs[:, seen] = model.predict_proba(x)
+                    p = np.asarray(model.predict(x), dtype=np.float64)
+                    probs[:, seen] = np.stack([1.0 - p, p], axis=1) if p.ndim == 1 else p
                 out[task.name] = probs
             elif task.kind == "regression":
                 out[task.name] = model.predict(x).astype(np.float64)

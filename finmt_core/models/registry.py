@@ -13,13 +13,16 @@ learnable per-ticker embedding (:meth:`~finmt_core.models.base.MultiTaskModel.ad
 ``ModelConfig.ticker_embedding`` is stored there, so every ``create_model(..., config.model.params,
 ...)`` call and every checkpoint's ``model_params`` carry it.
 
-The registries are filled when the model modules are imported; ``import finmt_core.models``
-imports all of them.
+The registries are filled when the model modules are imported. The built-in models are
+also listed by name in :data:`BUILTIN_MODELS` / :data:`BUILTIN_ESTIMATORS` (name -> module), so
+a lookup imports only the module it needs: ``finmt train --preset lightgbm`` never imports
+``torch_geometric`` (3 s of start-up here) and ``list_models()`` imports no model at all.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -32,6 +35,30 @@ from finmt_core.tasks import Task
 
 _MODELS: dict[str, type[nn.Module]] = {}
 _ESTIMATORS: dict[str, type] = {}
+
+#: Built-in neural models: registry name -> module that registers it (imported on first lookup).
+BUILTIN_MODELS: dict[str, str] = {
+    "cnn_lstm": "finmt_core.models.cnn_lstm",
+    "dual_tower": "finmt_core.models.dual_tower",
+    "finnex_cnn": "finmt_core.models.finnex_cnn",
+    "finnex_vit": "finmt_core.models.finnex_vit",
+    "lstm_transformer": "finmt_core.models.lstm_transformer",
+    "tgcn": "finmt_core.models.tgcn",
+}
+#: Built-in estimators: registry name -> module that registers it (imported on first lookup).
+BUILTIN_ESTIMATORS: dict[str, str] = {
+    "lightgbm": "finmt_core.models.gbm",
+    "naive_majority": "finmt_core.models.baselines",
+    "naive_momentum": "finmt_core.models.baselines",
+    "naive_zero": "finmt_core.models.baselines",
+    "ensemble": "finmt_core.models.ensemble",
+}
+
+
+def _load_builtin(name: str, table: dict[str, str], registry: dict[str, Any]) -> None:
+    """Import the module that registers the built-in ``name`` (no-op when already registered)."""
+    if name not in registry and name in table:
+        importlib.import_module(table[name])
 
 C = TypeVar("C", bound=type)
 
@@ -79,28 +106,32 @@ def register_estimator(name: str) -> Callable[[C], C]:
 
 
 def list_models() -> list[str]:
-    """Registered neural model names, sorted."""
-    return sorted(_MODELS)
+    """Registered neural model names (built-in ones included, imported or not), sorted."""
+    return sorted(set(_MODELS) | set(BUILTIN_MODELS))
 
 
 def list_estimators() -> list[str]:
-    """Registered estimator (baseline) names, sorted."""
-    return sorted(_ESTIMATORS)
+    """Registered estimator (baseline) names (built-in ones included, imported or not), sorted."""
+    return sorted(set(_ESTIMATORS) | set(BUILTIN_ESTIMATORS))
 
 
 def get_model_class(name: str) -> type[nn.Module]:
-    """The class registered as ``name``; ConfigError listing the choices otherwise."""
+    """The class registered as ``name`` (importing its module if built in); ConfigError listing
+    the choices otherwise."""
+    _load_builtin(name, BUILTIN_MODELS, _MODELS)
     try:
         return _MODELS[name]
     except KeyError:
-        hint = " (it is an estimator: use create_estimator)" if name in _ESTIMATORS else ""
+        hint = " (it is an estimator: use create_estimator)" if is_estimator(name) else ""
         raise ConfigError(
             f"unknown model {name!r}{hint}; registered models: {', '.join(list_models())}"
         ) from None
 
 
 def get_estimator_class(name: str) -> type:
-    """The estimator class registered as ``name``; ConfigError listing the choices otherwise."""
+    """The estimator class registered as ``name`` (importing its module if built in);
+    ConfigError listing the choices otherwise."""
+    _load_builtin(name, BUILTIN_ESTIMATORS, _ESTIMATORS)
     try:
         return _ESTIMATORS[name]
     except KeyError:
@@ -111,7 +142,7 @@ def get_estimator_class(name: str) -> type:
 
 def is_estimator(name: str) -> bool:
     """True when ``name`` is a registered estimator (a baseline trained by ``fit``, not by the trainer)."""
-    return name in _ESTIMATORS
+    return name in _ESTIMATORS or name in BUILTIN_ESTIMATORS
 
 
 def build_config(config_class: type, params: dict[str, Any] | None, where: str) -> Any:

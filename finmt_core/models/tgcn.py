@@ -43,6 +43,7 @@ from torch_geometric.utils import scatter, softmax
 
 from finmt_core.errors import ConfigError
 from finmt_core.models.base import MultiTaskModel
+from finmt_core.models.graph_attention import gatv2_window, window_csr_layout
 from finmt_core.models.heads import build_heads
 from finmt_core.models.registry import register_model
 from finmt_core.tasks import Task
@@ -57,6 +58,10 @@ class TGCNConfig:
         layers: stacked TGCN layers (layer k+1 reads layer k's hidden sequence).
         use_gat: GATv2Conv (edge weights as 1-d edge features) instead of GCNConv.
         gat_heads: attention heads of GATv2Conv (averaged to H outputs).
+        gat_attention: ``"step"``: GATv2Conv's attention at every time step (the seed's cell);
+            ``"window"``: one attention coefficient per edge and head from the window's mean
+            inputs, shared by its T steps (:mod:`finmt_core.models.graph_attention`; one sparse
+            product per layer, as fast as GCN). Same parameters either way.
         root_weight: GCN only: add a separate linear map of the node's own features to the
             gate inputs (PyG GraphConv's "root weight"). GCN's normalised aggregation mixes a
             stock's own features with its neighbours' under one weight; this keeps them apart.
@@ -69,6 +74,7 @@ class TGCNConfig:
     layers: int = 2
     use_gat: bool = False
     gat_heads: int = 2
+    gat_attention: str = "step"
     root_weight: bool = True
     head_hidden: int = 0
     dropout: float = 0.1
@@ -86,10 +92,12 @@ class TGCNLayer(nn.Module):
         ``x`` ``[N, T, F_in]`` -> ``(h [N, T, H], attention [E, T, heads] or None)``.
     """
 
-    def __init__(self, in_dim: int, hidden: int, use_gat: bool, gat_heads: int, root_weight: bool = False) -> None:
+    def __init__(self, in_dim: int, hidden: int, use_gat: bool, gat_heads: int, root_weight: bool = False,
+                 gat_attention: str = "step") -> None:
         super().__init__()
         self.hidden = hidden
         self.use_gat = use_gat
+        self.window_attention = gat_attention == "window"
         if use_gat:
             self.conv: nn.Module = GATv2Conv(
                 in_dim, hidden, heads=gat_heads, concat=False, edge_dim=1, add_self_loops=True
@@ -128,7 +136,7 @@ class TGCNLayer(nn.Module):
                     out.addmm_(x.reshape(n * t, f), self.root.weight.t())
                 return out.view(n, t, width), None
         assert isinstance(self.conv, GATv2Conv)
-        out, alpha = gatv2_all_steps(self.conv, x, graph)
+        out, alpha = (gatv2_window if self.window_attention else gatv2_all_steps)(self.conv, x, graph)
         # input edges first, the self-loops appended (as GATv2Conv orders them)
         alpha = alpha[: graph["n_edges"]] if want_attention else None
         return self.gates(out).view(n, t, 3 * self.hidden), alpha
@@ -237,6 +245,7 @@ class TGCNBackbone(nn.Module):
         gat_heads: GAT heads.
         root_weight: GCN only: separate linear map of each node's own features (see
             :class:`TGCNConfig`); False (default) = the plain TGCN cell.
+        gat_attention: ``"step"`` (default) or ``"window"`` (see :class:`TGCNConfig`).
 
     Shapes:
         ``x`` ``[N, T, F]``, ``edge_index`` ``[2, E]``, ``edge_weight`` ``[E]`` (or None = 1),
@@ -254,18 +263,25 @@ class TGCNBackbone(nn.Module):
         use_gat: bool = False,
         gat_heads: int = 2,
         root_weight: bool = False,
+        gat_attention: str = "step",
     ) -> None:
         super().__init__()
         self.use_gat = use_gat
+        self.gat_heads = gat_heads
+        self.window_attention = use_gat and gat_attention == "window"
         self.layers = nn.ModuleList(
-            TGCNLayer(in_channels if i == 0 else hidden, hidden, use_gat, gat_heads, root_weight) for i in range(layers)
+            TGCNLayer(in_channels if i == 0 else hidden, hidden, use_gat, gat_heads, root_weight, gat_attention)
+            for i in range(layers)
         )
 
     def _graph(self, edge_index: Tensor, edge_weight: Tensor, keep: Tensor, n: int, dtype: torch.dtype) -> dict[str, Tensor]:
         ei, ew = edge_index[:, keep], edge_weight[keep]
         if not self.use_gat:
             return normalised_adjacency(ei, ew, n, dtype)
-        return gat_graph(ei, ew, n)
+        graph = gat_graph(ei, ew, n)
+        if self.window_attention:  # the attention matrix's index layout, shared by the layers
+            graph.update(window_csr_layout(graph["src"], graph["dst"], n, self.gat_heads))
+        return graph
 
     def forward(
         self,
@@ -330,7 +346,7 @@ class TGCN(MultiTaskModel):
     def __init__(self, cfg: TGCNConfig, tasks: list[Task], info: Any) -> None:
         super().__init__(cfg, tasks, info)
         self.backbone = TGCNBackbone(
-            info.n_features, cfg.hidden, cfg.layers, cfg.use_gat, cfg.gat_heads, cfg.root_weight
+            info.n_features, cfg.hidden, cfg.layers, cfg.use_gat, cfg.gat_heads, cfg.root_weight, cfg.gat_attention
         )
         self.heads = build_heads(tasks, cfg.hidden, cfg.head_hidden, cfg.dropout)
 
@@ -341,6 +357,8 @@ class TGCN(MultiTaskModel):
             raise ConfigError(f"tgcn: hidden and layers must be >= 1, got hidden={cfg.hidden}, layers={cfg.layers}")
         if cfg.use_gat and cfg.gat_heads < 1:
             raise ConfigError(f"tgcn: gat_heads must be >= 1, got {cfg.gat_heads}")
+        if cfg.gat_attention not in ("step", "window"):
+            raise ConfigError(f"tgcn: gat_attention must be 'step' or 'window', got {cfg.gat_attention!r}")
 
     def encode(self, batch: dict[str, Any], explain: bool) -> tuple[Tensor, dict[str, Tensor]]:
         x = batch["x"]

@@ -12,16 +12,20 @@ from finmt_core.plots._common import base_layout, color, empty_figure
 
 
 def attention_heatmap(weights: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], title: str = "Attention",
-                      x_title: str = "", y_title: str = "") -> go.Figure:
+                      x_title: str = "", y_title: str = "", zmin: float | None = None,
+                      zmax: float | None = None) -> go.Figure:
     """Heatmap of a 2-D attention (or attribution) map with labelled axes.
 
     Args:
         weights: ``[len(y_labels), len(x_labels)]``.
+        zmin, zmax: fixed ends of the colour scale (default: the data's range, which stretches a
+            near-uniform map into strong contrast; pass 0 and a bound for an honest scale).
     """
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim == 1:
         w = w[None, :]
     fig = go.Figure(go.Heatmap(z=w, x=[str(v) for v in x_labels], y=[str(v) for v in y_labels], colorscale="Viridis",
+                               zmin=zmin, zmax=zmax,
                                hovertemplate=f"{y_title or 'row'} %{{y}}<br>{x_title or 'col'} %{{x}}<br>%{{z:.4f}}<extra></extra>"))
     return base_layout(fig, title, x_title, y_title, height=max(300, min(900, 22 * w.shape[0] + 140)))
 

@@ -98,12 +98,15 @@ class ModelService:
         """
         from finmt_core.inference import Predictor
         from finmt_core.training import load_run_data
+        from finmt_core.training.runs import RunDir
+        from finmt_core.training.walk_forward import walk_forward_parent
 
         served = []
         for run_dir in run_dirs:
             t0 = time.perf_counter()
             predictor = Predictor.from_run(run_dir)
-            name = Path(run_dir).name
+            parent = walk_forward_parent(RunDir(run_dir))  # a walk-forward run is served by its last fold
+            name = parent.name if parent is not None else Path(run_dir).name
             if name in {s.name for s in served}:
                 raise RunError(f"run {name!r} is given twice; serve each run once")
             if panel is None:

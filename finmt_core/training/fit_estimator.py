@@ -97,5 +97,10 @@ def fit_estimator_run(config: ExperimentConfig, prepared: Any, run: RunDir) -> d
     run.truncate_metrics(0)  # an estimator run has exactly one line, also when re-run
     run.append_metrics(record)
     run.write_predictions(segment_predictions(predict, prepared))
+    summary = getattr(est, "summary", None)  # an ensemble records its weights beside the run
+    if callable(summary):
+        from finmt_core.training.runs import atomic_write_json
+
+        atomic_write_json(run.path / "ensemble.json", summary())
     log.info("%s fitted in %.1fs; val loss %s", config.model.name, fit_s, record["val_loss"])
     return record

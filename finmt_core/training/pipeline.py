@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from finmt_core.config import ExperimentConfig
-from finmt_core.errors import FinmtError, RunError
+from finmt_core.errors import ConfigError, FinmtError, RunError
 from finmt_core.training import distributed as dist
 from finmt_core.training.atomic import is_disk_full
 from finmt_core.training.callbacks import Callback, default_callbacks
@@ -143,6 +143,11 @@ def train_run(
     probe = config if config is not None else (open_run(runs_root, name).config() if name else None)
     if probe is None:
         raise RunError("resume needs the name of the run to continue")
+    if probe.split.folds > 1:  # never train one split and silently ignore the folds
+        raise ConfigError(
+            f"split.folds = {probe.split.folds} asks for walk-forward training, and train_run trains one split. "
+            "Train it with `finmt train` (or finmt_core.training.walk_forward.train_walk_forward), or set split.folds: 1"
+        )
     owns_group = dist.setup(_device_type(probe))
     held: list[RunDir] = []  # the run, once known (for the disk-full message)
     try:
@@ -200,6 +205,10 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
         panel = panel if panel is not None else load_source_panel(config)
         run = None  # type: ignore[assignment]
     assert config is not None
+    if config.model.name == "ensemble" and main:  # members first: train (or reuse) them, name them in the config
+        from finmt_core.ensemble.build import resolve_ensemble
+
+        config = resolve_ensemble(config, root, callbacks)
     from finmt_core.data.prepare import prepare  # after the lock: a refused trainer stops at once
     from finmt_core.models import create_model, is_estimator
 
@@ -211,6 +220,9 @@ def _train_run(config: ExperimentConfig | None, root: Path, name: str | None, re
         model = None if estimator else create_model(config.model.name, config.model.params, config.tasks, prepared.info)
         if model is not None:
             build_param_groups(model, None, config.train)  # a bad train.lr_groups fails before any file is written
+            from finmt_core.data.balanced_sampling import check_balanced_sampling
+
+            check_balanced_sampling(config, model.input_kind, dist.world_size())
     except Exception as exc:
         if run is not None and main:  # a queued/resumed run must not stay "queued" when its data fails
             _mark_failed(run, exc)

@@ -95,6 +95,9 @@ class Trainer:
         self.val_set = make_dataset(self.kind, prepared, "val")
         self.world_size = dist.world_size()
         self.is_main = dist.is_main_process()
+        from finmt_core.data.balanced_sampling import check_balanced_sampling
+
+        check_balanced_sampling(config, self.kind, self.world_size)
         per_rank = math.ceil(len(self.train_set) / self.world_size)
         n_batches = max(1, math.ceil(per_rank / self.cfg.batch_size))
         if self.cfg.max_batches_per_epoch:
@@ -230,6 +233,12 @@ class Trainer:
     def _loader(self, dataset: Any, shuffle: bool, epoch: int) -> Any:
         from finmt_core.data.tensors import make_loader
 
+        if shuffle and self.cfg.balanced_sampling is not None:  # training batches balanced over one task's classes
+            from finmt_core.data.balanced_sampling import balanced_loader
+
+            return balanced_loader(dataset, self.prepared, self.cfg.balanced_sampling, self.cfg.batch_size,
+                                   self.cfg.seed, epoch, num_workers=self.cfg.num_workers,
+                                   pin_memory=self.device.type == "cuda")
         sampler = None
         if self.world_size > 1:
             sampler = DistributedSampler(dataset, num_replicas=self.world_size, rank=dist.rank(),

@@ -21,7 +21,7 @@ from finmt_core.training.runs import RunDir, list_runs, now_iso
 
 #: page -> what mutates there: (AppTest element kind, key or label) pairs
 MUTATING = {
-    "home": [("page_link", "Train a model")],
+    "home": [("page_link", "Train a model"), ("button", "run_save"), ("button", "run_rename"), ("button", "run_trash")],
     "data": [("file_uploader", "upload"), ("text_input", "date_format")],
     "train": [("button", "launch"), ("selectbox", "train_preset"), ("button", "cancel.vw-running"),
               ("button", "resume.vw-stopped")],
@@ -30,7 +30,8 @@ MUTATING = {
 }
 #: labels of controls that change runs or start work; none may show anywhere in viewer mode
 MUTATING_LABELS = ("Launch training", "Cancel", "Resume", "Start", "Save for training", "Evaluate now",
-                   "Evaluate the best trial on its test segment")
+                   "Evaluate the best trial on its test segment", "Save tags and notes", "Rename", "Move to trash",
+                   "Restore")
 REPO = Path(__file__).resolve().parents[2]
 PAGES_DIR = REPO / "pages"
 

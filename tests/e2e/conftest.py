@@ -64,10 +64,16 @@ def runs_dir(tmp_path_factory: pytest.TempPathFactory, browser_tools: tuple[str,
 @pytest.fixture(scope="session")
 def server(runs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real app (``streamlit run dashboard/app.py``) on a free port; yields its base URL."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
     first_start = "FINMT_E2E_RUNS" not in os.environ
-    env = dict(os.environ, FINMT_RUNS_DIR=str(runs_dir), FINMT_DEMO="1" if first_start else "0", PYTHONUNBUFFERED="1")
+    yield from serve(runs_dir, tmp_path_factory.mktemp("server") / "streamlit.log", demo=first_start)
+    _stop_demo(runs_dir)
+
+
+def serve(runs_dir: Path, log: Path, *, demo: bool) -> Iterator[str]:
+    """Start the app on ``runs_dir`` (with or without the first-start demo set), yield its URL,
+    stop it afterwards (a generator for fixtures: ``yield from serve(...)``)."""
+    port = _free_port()
+    env = dict(os.environ, FINMT_RUNS_DIR=str(runs_dir), FINMT_DEMO="1" if demo else "0", PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"), "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
@@ -93,7 +99,6 @@ def server(runs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-        _stop_demo(runs_dir)
 
 
 def _stop_demo(runs_dir: Path) -> None:

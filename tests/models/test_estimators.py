@@ -10,7 +10,7 @@ from finmt_core.config import ExperimentConfig
 from finmt_core.data.prepare import PreparedData, prepare
 from finmt_core.data.samples import synthetic_market
 from finmt_core.errors import ConfigError
-from finmt_core.models import create_estimator, list_estimators
+from finmt_core.models import create_estimator, get_estimator_class, list_estimators
 
 ALL_FAMILIES = [
     {"target": "signal"},
@@ -22,6 +22,8 @@ ALL_FAMILIES = [
     {"name": "relevance_7d", "target": "relevance", "horizon": 7},
     {"target": "quantiles"},
 ]
+#: fit-on-data estimators (the ensemble combines finished runs: tests/ensemble/)
+BASELINES = [n for n in list_estimators() if not getattr(get_estimator_class(n), "is_combiner", False)]
 FAST_GBM = {"n_estimators": 30, "num_leaves": 7, "min_child_samples": 20}
 
 
@@ -36,7 +38,7 @@ def _fit(name: str, prepared: PreparedData) -> object:
     return create_estimator(name, params, prepared.config.tasks).fit(prepared)
 
 
-@pytest.mark.parametrize("name", list_estimators())
+@pytest.mark.parametrize("name", BASELINES)
 def test_fit_predict_shapes(name: str, prepared: PreparedData) -> None:
     est = create_estimator(name, FAST_GBM if name == "lightgbm" else {}, prepared.config.tasks)
     with pytest.raises(ConfigError, match="fit"):
@@ -116,7 +118,7 @@ def test_lightgbm_beats_the_naive_rules_on_a_planted_signal() -> None:
     y = prep.targets.values["direction"][d, n][ok].astype(int)
     r = prep.targets.values["return"][d, n][ok]
     acc, logloss = {}, {}
-    for name in list_estimators():
+    for name in BASELINES:
         out = create_estimator(name, {}, cfg.tasks).fit(prep).predict(prep, d, n)
         p = out["direction"][ok]
         acc[name] = float((p.argmax(axis=1) == y).mean())

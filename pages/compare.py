@@ -1,0 +1,124 @@
+"""Compare runs: pick several runs -> the config keys that differ, test metrics beside the
+baselines of each run, runs grouped by everything but the seed (mean ± std, n), and overlaid
+curves of any logged metric. The picked runs, the table's metrics, the curve metric, its scale
+and the grouping live in the URL (``?runs=a,b,c&metrics=accuracy,ic&metric=val_loss&scale=log&group=seed``),
+so the view is a link."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import cache, links, state
+from dashboard import widgets as w
+from dashboard.errors import guard
+from finmt_core import plots
+from finmt_core.evaluation.compare_runs import (
+    RunComparison,
+    available_metrics,
+    compare_runs,
+    curve_columns,
+    seed_groups,
+)
+from finmt_core.training.runs import RunDir, list_runs
+
+#: grouping choice (URL value) -> (label, keys to group by; None = everything but the seed)
+GROUPINGS: dict[str, tuple[str, list[str] | None]] = {
+    "seed": ("Everything but the seed", None),
+    "model": ("Model only", ["model.name"]),
+    "none": ("No grouping (one row per run)", []),
+}
+
+#: metrics in the table until the viewer picks others: each task kind's headline and the row count
+HEADLINE = ("n", "accuracy", "ic", "pinball")
+
+root = state.runs_root()
+st.title("Compare runs", anchor=False)
+runs = list_runs(root)
+if len(runs) < 2:
+    w.no_runs("the run comparison (it needs two runs or more)")
+names = [r.name for r in runs]
+
+picked = links.url_multiselect(st, "Runs to compare", names, key="runs", placeholder="choose two or more runs",
+                               help="Runs in the runs folder, newest first. The selection is part of the page's link.")
+if len(picked) < 2:
+    st.info("Pick two or more runs to see what differs in their configs, their test metrics beside "
+            "their baselines, and their curves overlaid.", icon=":material/compare_arrows:")
+    st.stop()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def comparison(paths: tuple[str, ...], stamps: tuple[object, ...], metrics: tuple[str, ...]) -> RunComparison:
+    """compare_runs, read again whenever a config or evaluation file changes (``stamps``)."""
+    return compare_runs([RunDir(p) for p in paths], metrics=list(metrics) or None)
+
+
+chosen = [RunDir(root / n) for n in picked]
+with guard("Comparing the runs"):
+    options = available_metrics(chosen)
+    result = comparison(tuple(str(r.path) for r in chosen),
+                        tuple((cache.stamp(r.config_path), cache.stamp(r.evaluation_path)) for r in chosen),
+                        tuple(options))
+for warning in result.warnings:
+    st.warning(warning, icon=":material/warning:")
+
+# ---- config diff -----------------------------------------------------------------------------
+st.subheader("Config: only the keys that differ", anchor=False)
+if len(result.config_diff):
+    st.dataframe(result.config_diff.astype(str), width="stretch")
+else:
+    st.caption("The configs are the same except for the run names.")
+
+# ---- test metrics beside baselines -----------------------------------------------------------
+st.subheader("Test metrics beside baselines", anchor=False)
+st.caption("Each column is one run's test segment; its baselines were scored on exactly that run's "
+           "rows (`model` = the run, `benchmark` = buy-and-hold for the backtest rows, net of costs for the model).")
+with st.expander("Test rows of each run", icon=":material/table_rows:"):
+    st.dataframe(result.test_rows, width="stretch")
+shown_metrics = links.url_multiselect(st, "Metrics", options, key="metrics", default=[m for m in HEADLINE if m in options],
+                                      help="Test metrics of the model and its baselines; the backtest rows are always shown.")
+level = result.metrics.index.get_level_values
+metrics_shown = result.metrics[level("metric").isin(shown_metrics) | (level("task") == "backtest")]
+if len(metrics_shown):
+    table = metrics_shown.reset_index()
+    counts = table["metric"].eq("n")
+    values = table[picked]
+    # text for people: 4 decimals, whole row counts, "—" where a metric is undefined (e.g. the IC
+    # of a constant baseline); the CSV download of the dataframe keeps these strings
+    text = values.map("{:.4f}".format)
+    text[counts] = values[counts].map("{:,.0f}".format)
+    table[picked] = text.where(values.notna(), "—")
+    st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3,
+                 column_config={n: st.column_config.TextColumn(n, alignment="right") for n in picked})
+else:
+    st.info("None of these runs is evaluated yet: run `finmt evaluate RUN` or open it on the Evaluation page.",
+            icon=":material/info:")
+
+# ---- groups ----------------------------------------------------------------------------------
+st.subheader("Groups: mean ± std over runs", anchor=False)
+group = links.url_choice(st, "Group runs by", list(GROUPINGS), key="group", default="seed",
+                         format_func=lambda k: GROUPINGS[k][0])
+by = GROUPINGS[str(group)][1]
+with guard("Grouping the runs"):
+    groups = seed_groups(chosen, metrics_shown, by=by)
+shown = ["runs", "n", *[c for c in groups.columns if "/" in c and not c.endswith((" mean", " std", " n"))]]
+# one column per group, one row per metric: readable however many metrics there are
+st.table(groups.set_index("group")[[c for c in shown if c in groups.columns]].astype(str).T)
+st.caption("Model metrics on each run's test segment; std over the runs of a group (n − 1 in the "
+           "denominator); a group of one run has no spread.")
+
+# ---- curves ----------------------------------------------------------------------------------
+st.subheader("Curves", anchor=False)
+with guard("Reading the metrics logs"):
+    logs = {n: cache.metrics(RunDir(root / n)) for n in picked}
+columns = curve_columns(logs)
+if not columns:
+    st.caption("None of these runs logged epochs (fitted baselines have no curves).")
+    st.stop()
+c1, c2 = st.columns([3, 1])
+metric = links.url_choice(c1, "Logged metric", columns, key="metric", default="val_loss")
+scale = links.url_choice(c2, "Scale", ["linear", "log"], key="scale", default="linear")
+st.plotly_chart(plots.compare_runs(logs, str(metric), log_y=scale == "log", title=f"{metric} by run"), key="cmp_curves")
+last = pd.Series({n: pd.to_numeric(m[metric], errors="coerce").dropna().iloc[-1]
+                  for n, m in logs.items() if metric in m and m[metric].notna().any()}, name=f"last {metric}")
+st.dataframe(last.to_frame(), width="content", column_config={last.name: st.column_config.NumberColumn(format="%.4f")})
