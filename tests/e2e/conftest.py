@@ -69,6 +69,13 @@ def server(runs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     _stop_demo(runs_dir)
 
 
+@pytest.fixture(scope="session")
+def serve_fn():
+    """The server starter below, for test modules that start their own server (a fixture, because
+    ``from conftest import serve`` resolves to whichever conftest.py was imported first)."""
+    return serve
+
+
 def serve(runs_dir: Path, log: Path, *, demo: bool) -> Iterator[str]:
     """Start the app on ``runs_dir`` (with or without the first-start demo set), yield its URL,
     stop it afterwards (a generator for fixtures: ``yield from serve(...)``)."""

@@ -53,10 +53,8 @@ def small_runs(own_tmp: Path, browser_tools) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app(small_runs: Path, own_tmp: Path) -> Iterator[str]:
-    from conftest import serve  # tests/e2e/conftest.py
-
-    yield from serve(small_runs, own_tmp / "streamlit.log", demo=False)
+def app(small_runs: Path, own_tmp: Path, serve_fn) -> Iterator[str]:
+    yield from serve_fn(small_runs, own_tmp / "streamlit.log", demo=False)
 
 
 @pytest.fixture(scope="module")
