@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from e2e_server import serve_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -67,28 +65,9 @@ def signin_server(provider: str, browser_tools, tmp_path_factory: pytest.TempPat
     log = work / "dashboard.log"
     cmd = [sys.executable, "-m", "finmt_core.cli", "dashboard", "--sign-in", "--secrets", str(secrets_file),
            "--port", str(port), "--runs-dir", str(runs), "--", "--server.fileWatcherType=none"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"finmt dashboard --sign-in did not start; log:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)  # finmt forwards it to streamlit
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    # SIGTERM: finmt forwards it to streamlit
+    yield from serve_process(cmd, cwd=work, env=env, log=log, port=port, what="finmt dashboard --sign-in",
+                             start_timeout_s=SERVER_START_TIMEOUT_S, stop_timeout_s=30)
 
 
 def _wait_for(driver, predicate, what: str, timeout: float = WAIT_S):
