@@ -99,10 +99,12 @@ def task_of(output: str) -> str:
     """``direction_prob_Up`` / ``return_pred`` / ``quantiles_q10`` -> the task name."""
     if "_prob_" in output:
         return output.split("_prob_")[0]
-    return output.removesuffix("_pred").rsplit("_q", 1)[0] if output not in ("gate_confidence",) else "~gate"
+    return output.removesuffix("_pred").rsplit("_q", 1)[0] if output != "gate_probability" else "~gate"
 
 
 def label(output: str) -> str:
+    if output == "gate_probability":
+        return "gate: probability it tests"
     if "_prob_" in output:
         task, cls = output.split("_prob_")
         return f"{task}: P({cls})"
@@ -114,7 +116,7 @@ outputs = sorted((i for i in table.index if i != "gate_code" and not i.endswith(
 cols = st.columns(min(4, max(1, len(outputs))))
 for i, name in enumerate(outputs):
     before, after = table.loc[name, "before"], table.loc[name, "after"]
-    spec = "{:.3f}" if "_prob_" in name or name == "gate_confidence" else "{:+.4f}"
+    spec = "{:.3f}" if "_prob_" in name or name == "gate_probability" else "{:+.4f}"
     cols[i % len(cols)].metric(label(name), spec.format(after), delta=f"{after - before:+.4f}" if shocks else None,
                                border=True, help=f"before: {spec.format(before)}")
 if "gate_code" in table.index:
@@ -126,7 +128,8 @@ for note in result.notes:
     st.warning(note, icon=":material/warning:")
 # people read outputs by name: the internal gate code is shown as the call above, not as a number
 readable = table.drop(index=[i for i in table.index if i == "gate_code"]).rename(index=label)
-charts.show(plots.whatif_before_after(table.drop(index=[i for i in table.index if i == "gate_code"])), key="wi_bars",
+charts.show(plots.whatif_before_after(table.drop(index=[i for i in table.index if i == "gate_code"]),
+                                      labels={str(o): label(str(o)) for o in table.index}), key="wi_bars",
             file_name=f"{run.name}-{ticker}-what-if")
 
 left, right = st.columns(2)

@@ -184,6 +184,10 @@ def test_what_if_changes_predictions_and_touches_nothing(runs: dict, panel: pd.D
     res = p.what_if(panel, "S003", shocks={"return": -0.15})
     assert res.ticker == "S003" and res.date == prepared.dates[-1]
     assert np.abs(res.table["difference"]).max() > 1e-4
+    # the gate's own number: P(Signal) itself, not the call's confidence P(Signal) x P(side)
+    assert "gate_probability" in res.table.index and "gate_confidence" not in res.table.index
+    np.testing.assert_allclose(res.table.loc["gate_probability", ["before", "after"]].to_numpy(float),
+                               res.table.loc["signal_prob_Signal", ["before", "after"]].to_numpy(float))
     assert res.features.loc["ret_1", "difference"] == pytest.approx(-0.15, abs=1e-5)  # the shocked close moved ret_1
     assert res.features.loc["mkt_ret_1", "difference"] == 0.0  # market features stay
     calm = p.what_if(panel, "S003", shocks={"volatility": 0.5, "volume": 3.0})

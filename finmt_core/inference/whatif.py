@@ -29,7 +29,7 @@ import pandas as pd
 
 from finmt_core.data.dense import DensePanel
 from finmt_core.errors import DataError
-from finmt_core.inference.gating import signal_gated
+from finmt_core.inference.gating import gate_probability, signal_gated
 
 PRICE_SHOCKS = ("return", "volatility", "volume")
 #: Days of history before the window recomputed for price-level shocks (longest feature
@@ -82,7 +82,10 @@ def _flat(tasks: list, preds: dict[str, np.ndarray]) -> pd.DataFrame:
     try:
         g = signal_gated(out)
         out["gate_code"] = g["gate_code"].astype(np.float64)
-        out["gate_confidence"] = g["confidence"]
+        # the probability the gate compares with its threshold (P(Signal) for signal+direction),
+        # not the call's confidence P(Signal) x P(side): a shock that moves it across the
+        # threshold is what flips the call, so that is the number a person must see move
+        out["gate_probability"] = gate_probability(out)
     except DataError:  # no gating heads
         pass
     return out

@@ -15,23 +15,25 @@ SEGMENT_FILL = {"val": "rgba(255, 165, 0, 0.12)", "test": "rgba(31, 119, 180, 0.
 
 def _panel_of(output: str) -> str:
     """Which what-if panel an output belongs to (they differ in scale)."""
-    if "_prob_" in output or output == "gate_confidence":
+    if "_prob_" in output or output == "gate_probability":
         return "probabilities"
     if output.endswith("_entropy"):
         return "entropy (nats)"
     return "values (log return)"
 
 
-def whatif_before_after(table: pd.DataFrame, title: str = "Before vs after the shock") -> go.Figure:
+def whatif_before_after(table: pd.DataFrame, title: str = "Before vs after the shock",
+                        labels: dict[str, str] | None = None) -> go.Figure:
     """Grouped bars of every output before and after a what-if shock, one panel per scale.
 
     Args:
         table: ``WhatIfResult.table`` — index = output (``<task>_prob_<Class>``,
-            ``<task>_pred``, ``<task>_q<NN>``, ``gate_confidence``, ``<task>_entropy``),
+            ``<task>_pred``, ``<task>_q<NN>``, ``gate_probability``, ``<task>_entropy``),
             columns ``before`` / ``after`` (point predictions) and, after an MC-dropout
             what-if, ``before_mean`` / ``before_lo`` / ``before_hi`` and the ``after_*`` alike.
             With the MC columns the bars are the sample means with ``[lo, hi]`` error bars
             (rows without an interval, e.g. entropy, get none); ``gate_code`` is not drawn.
+        labels: output -> the name a person reads on the axis (default: the output name).
     """
     if table is None or table.empty:
         return empty_figure(title, "no predictions to compare")
@@ -53,7 +55,7 @@ def whatif_before_after(table: pd.DataFrame, title: str = "Before vs after the s
                 if has.any():  # asymmetric bars from the mean to each quantile (0 where no interval)
                     error = {"type": "data", "symmetric": False, "array": np.where(has, hi - y, 0.0),
                              "arrayminus": np.where(has, y - lo, 0.0), "thickness": 1.5}
-            fig.add_trace(go.Bar(x=[str(o) for o in rows.index], y=y, name=side, legendgroup=side, showlegend=j == 1,
+            fig.add_trace(go.Bar(x=[(labels or {}).get(str(o), str(o)) for o in rows.index], y=y, name=side, legendgroup=side, showlegend=j == 1,
                                  marker_color=color(7 if i == 0 else 0), error_y=error,
                                  hovertemplate=f"{side}<br>%{{x}}: %{{y:.4f}}<extra></extra>"), row=1, col=j)
     fig.update_layout(barmode="group")
