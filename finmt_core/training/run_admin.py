@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -198,3 +199,11 @@ def default_run(runs: Sequence[RunDir]) -> RunDir | None:
     plain = [r for r in runs if not is_trial(r)]
     finished = [r for r in plain if r.effective_state() == "done"]
     return (finished or plain or list(runs))[0]
+
+
+def delete_run(root: str | Path, name: str, force: bool = False) -> None:
+    """Delete a run directory. A live "running" run needs ``force=True`` (cancel it first)."""
+    run = open_run(root, name)
+    if not force and run.effective_state() == "running":
+        raise RunError(f"run {name!r} is still running; cancel it first (or pass force=True)")
+    shutil.rmtree(run.path)

@@ -57,7 +57,7 @@ from finmt_core.training.run_state import (
 
 __all__ = [
     "DAMAGED_STATE", "STALE_STATE", "DiskFullError", "RunDir", "atomic_write_bytes", "atomic_write_json",
-    "atomic_write_text", "create_run", "delete_run", "effective_state", "list_runs", "now_iso", "open_run",
+    "atomic_write_text", "create_run", "effective_state", "list_runs", "now_iso", "open_run",
     "validate_run_name",
 ]
 
@@ -392,11 +392,3 @@ def list_runs(root: str | Path) -> list[RunDir]:
             continue
     keyed.sort(key=lambda x: (x[0], x[1]), reverse=True)
     return [r for _, _, r in keyed]
-
-
-def delete_run(root: str | Path, name: str, force: bool = False) -> None:
-    """Delete a run directory. A live "running" run needs ``force=True`` (cancel it first)."""
-    run = open_run(root, name)
-    if not force and run.effective_state() == "running":
-        raise RunError(f"run {name!r} is still running; cancel it first (or pass force=True)")
-    shutil.rmtree(run.path)

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DistributedSampler
 
 from finmt_core.config import ExperimentConfig
 from finmt_core.losses import MultiTaskLoss, last_shared_parameters
@@ -32,6 +31,7 @@ from finmt_core.training import distributed as dist
 from finmt_core.training.callbacks import Callback
 from finmt_core.training.checkpoint import build_checkpoint, rng_state, set_rng_state
 from finmt_core.training.device import resolve_device, seed_everything, to_device
+from finmt_core.training.loaders import epoch_loader
 from finmt_core.training.metrics import task_metrics, validation_score
 from finmt_core.training.optim import build_optimizer, build_scheduler, current_lrs, refresh_schedule
 from finmt_core.training.predict import outputs_to_numpy
@@ -230,24 +230,6 @@ class Trainer:
             return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
         return contextlib.nullcontext()
 
-    def _loader(self, dataset: Any, shuffle: bool, epoch: int) -> Any:
-        from finmt_core.data.tensors import make_loader
-
-        if shuffle and self.cfg.balanced_sampling is not None:  # training batches balanced over one task's classes
-            from finmt_core.data.balanced_sampling import balanced_loader
-
-            return balanced_loader(dataset, self.prepared, self.cfg.balanced_sampling, self.cfg.batch_size,
-                                   self.cfg.seed, epoch, num_workers=self.cfg.num_workers,
-                                   pin_memory=self.device.type == "cuda")
-        sampler = None
-        if self.world_size > 1:
-            sampler = DistributedSampler(dataset, num_replicas=self.world_size, rank=dist.rank(),
-                                         shuffle=shuffle, seed=self.cfg.seed)
-            sampler.set_epoch(epoch)
-        # A fresh, epoch-seeded loader: the order of epoch e is the same with or without a resume.
-        return make_loader(dataset, self.cfg.batch_size, shuffle, self.cfg.seed + epoch, sampler,
-                           num_workers=self.cfg.num_workers, pin_memory=self.device.type == "cuda")
-
     def _step(self, batch: dict[str, Any]) -> Any:
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
@@ -308,7 +290,7 @@ class Trainer:
         n_batches, rows = self.batches_per_epoch, 0
         t0 = last_sync = time.monotonic()
         done = 0
-        for i, batch in enumerate(self._loader(self.train_set, True, epoch)):
+        for i, batch in enumerate(epoch_loader(self.train_set, self.prepared, self.cfg, self.device, self.world_size, True, epoch)):
             if i >= n_batches:
                 break
             rows += int(batch["date_idx"].shape[0])
@@ -349,7 +331,7 @@ class Trainer:
         outs: dict[str, list[torch.Tensor]] = {n: [] for n in self.task_names}
         tgts: dict[str, list[torch.Tensor]] = {n: [] for n in self.task_names}
         oks: dict[str, list[torch.Tensor]] = {n: [] for n in self.task_names}
-        for batch in self._loader(self.val_set, False, 0):
+        for batch in epoch_loader(self.val_set, self.prepared, self.cfg, self.device, self.world_size, False, 0):
             batch = to_device(batch, self.device, self.non_blocking)
             with self._autocast():
                 outputs = self.net(batch)

@@ -10,13 +10,13 @@ import pytest
 
 from finmt_core.config import ExperimentConfig
 from finmt_core.errors import RunError
+from finmt_core.training.run_admin import delete_run
 from finmt_core.training.runs import (
     STALE_STATE,
     RunDir,
     atomic_write_json,
     atomic_write_text,
     create_run,
-    delete_run,
     effective_state,
     list_runs,
     open_run,
