@@ -65,7 +65,10 @@ for warning in result.warnings:
 # ---- config diff -----------------------------------------------------------------------------
 st.subheader("Config: only the keys that differ", anchor=False)
 if len(result.config_diff):
-    st.dataframe(result.config_diff.astype(str), width="stretch")
+    # a key a run's model does not have (or leaves unset) is "—", not Python's None/nan
+    st.dataframe(result.config_diff.map(lambda v: "—" if v is None or (isinstance(v, float) and v != v) else str(v)),
+                 width="stretch")
+    st.caption("— : the key is not set in that run's config (its model has no such parameter, or it uses the default).")
 else:
     st.caption("The configs are the same except for the run names.")
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))
 
@@ -65,3 +66,20 @@ def test_fewer_than_two_picks_explains(world: Path, open_page) -> None:
     at = open_page(world, "compare")
     assert not at.exception
     assert any("two or more runs" in i.value for i in at.info)
+
+
+def test_a_key_one_run_lacks_reads_as_a_dash(world: Path, open_page) -> None:
+    cfg = world / "cmp-lr" / "config.yaml"
+    original = cfg.read_text()
+    data = yaml.safe_load(original)
+    data["model"].setdefault("params", {})["kernel_sizes"] = [3, 5]  # a parameter only this run sets
+    cfg.write_text(yaml.safe_dump(data))
+    try:
+        at = open_page(world, "compare", runs="cmp-s0,cmp-lr", group="none")
+    finally:  # the world is shared by the module's tests
+        cfg.write_text(original)
+    assert not at.exception
+    diff = at.dataframe[0].value
+    assert diff.loc["model.params.kernel_sizes", "cmp-s0"] == "—"
+    assert diff.loc["model.params.kernel_sizes", "cmp-lr"] == "[3, 5]"
+    assert not diff.isin(["None", "nan"]).any().any()
