@@ -336,8 +336,8 @@ class TGCN(MultiTaskModel):
         ``{task: output}`` with B = G*N rows; with ``explain=True`` also ``"embedding"``
         ``[G*N, H]`` and, when ``use_gat``, ``"attention/edges"`` ``[G*E, gat_heads]``
         (GATv2 coefficients of each input edge, mean over time steps and layers).
-        Use :func:`finmt_core.models.heads.signal_gate` on the ``signal`` and ``direction``
-        logits for the seed's Neutral/Up/Down decision.
+        :class:`finmt_core.inference.gating.GatingPolicy` turns the ``signal`` and ``direction``
+        heads' probabilities into the seed's Neutral/Up/Down decision.
     """
 
     input_kind: ClassVar[str] = "graph"
