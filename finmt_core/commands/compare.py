@@ -48,11 +48,10 @@ def compare(
     """Compare runs: the config keys that differ, test metrics beside baselines per run, and runs
     that differ only by seed grouped as mean ± std (n)."""
     setup_logging(verbose)
-    from finmt_core.commands.evaluate import resolve_run
     from finmt_core.evaluation.compare_runs import compare_runs
-    from finmt_core.training.runs import RunDir
+    from finmt_core.run import Run
 
-    result = compare_runs([RunDir(resolve_run(r, run_dir, last_fold=False)) for r in runs], metrics=metric or None)
+    result = compare_runs([Run.resolve(r, run_dir, last_fold=False) for r in runs], metrics=metric or None)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, default=str, allow_nan=False))
     else:

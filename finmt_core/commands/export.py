@@ -47,13 +47,12 @@ def export(
     """Export RUN: to an MLflow run, TensorBoard event files, alphalens factor_data, or daily returns
     for quantstats / pyfolio."""
     setup_logging(verbose)
-    from finmt_core.commands.evaluate import resolve_run
     from finmt_core.export import TARGETS
-    from finmt_core.training.runs import RunDir
+    from finmt_core.run import Run
 
     if to not in TARGETS:
         raise ConfigError(f"--to {to!r} is not one of {', '.join(TARGETS)}")
-    rd = RunDir(resolve_run(run, run_dir))
+    rd = Run.resolve(run, run_dir)
     if to == "mlflow":
         from finmt_core.export.mlflow_export import export_mlflow
 

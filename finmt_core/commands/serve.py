@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         import torch
         import uvicorn
 
-        from finmt_core.commands.evaluate import resolve_run
+        from finmt_core.run import Run
         from finmt_core.serve import ModelService, create_app
 
         panel = None
@@ -71,7 +71,7 @@ def register(app: typer.Typer) -> None:
             panel = load_panel(data)
         torch.set_num_threads(torch_threads)
         typer.echo(f"loading {len(runs)} run(s) ...")
-        service = ModelService.load([resolve_run(r, run_dir) for r in runs], panel, data_label=data)
+        service = ModelService.load([Run.resolve(r, run_dir) for r in runs], panel, data_label=data)
         typer.echo(f"finmt serve on http://{address}:{port}  (runs: {', '.join(service.runs)}; API docs: "
                    f"http://{address}:{port}/docs)")
         uvicorn.run(create_app(service), host=address, port=port, log_level="debug" if verbose else "info",
