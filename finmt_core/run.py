@@ -77,6 +77,7 @@ class Run(RunDir):
         self._panel: pd.DataFrame | None = None
         self._data: PreparedData | None = None
         self._predictor: Predictor | None = None
+        self._predictions: tuple[tuple[int, int], pd.DataFrame] | None = None
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
@@ -106,10 +107,22 @@ class Run(RunDir):
     # ---- files --------------------------------------------------------------------------------
     def predictions(self, split: str | None = None) -> pd.DataFrame:
         """predictions.parquet (RunError when missing or damaged); with ``split`` ("val",
-        "test") only that split's rows, re-indexed from 0."""
-        frame = super().predictions()
+        "test") only that split's rows, re-indexed from 0. Read once per version of the file
+        (its mtime and size); every call returns its own frame (copy-on-write)."""
+        try:
+            st = self.predictions_path.stat()
+            key: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            key = None
+        with self._lock:
+            if key is None or self._predictions is None or self._predictions[0] != key:
+                frame = super().predictions()
+                if key is not None:
+                    self._predictions = (key, frame)
+            else:
+                frame = self._predictions[1]
         if split is None:
-            return frame
+            return frame.copy(deep=False)
         return frame[frame["split"] == split].reset_index(drop=True)
 
     def evaluation_file(self) -> dict[str, Any] | None:
