@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from finmt_core.errors import RunError
+from finmt_core.run import Run
 from finmt_core.training.runs import RunDir
 
 log = logging.getLogger(__name__)
@@ -122,11 +123,15 @@ def _collapse_partial_tasks(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _evaluation(run: RunDir) -> dict[str, Any] | None:
+    """The run's evaluation.json, or None (logged) when it has none or it is damaged."""
     try:
-        return run.evaluation()
+        ev = Run.of(run).evaluation_file()
     except RunError as exc:
         log.info("%s", exc)
         return None
+    if ev is None:
+        log.info("run %r has no evaluation.json; run `finmt evaluate %s`", run.name, run.name)
+    return ev
 
 
 def _metric_rows(ev: dict[str, Any], metrics: Sequence[str] | None) -> dict[tuple[str, str, str], float]:
