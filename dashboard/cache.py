@@ -230,21 +230,21 @@ def latest_predictions(run: RunDir) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _report(path: str, key: tuple[Stamp, ...], cost_bps: float, explain: bool) -> bytes:
+def _report(path: str, key: tuple[Stamp, ...], model: ModelStamp, cost_bps: float, explain: bool) -> bytes:
     import tempfile
 
     from finmt_core.report import build_report
 
     with tempfile.TemporaryDirectory(prefix="finmt-report-") as tmp:
-        out = build_report(_run(path, key[-3:]), Path(tmp) / "report.html", cost_bps=cost_bps, explain=explain)
+        out = build_report(_run(path, model), Path(tmp) / "report.html", cost_bps=cost_bps, explain=explain)
         return out.read_bytes()
 
 
 def report(run: RunDir, cost_bps: float = 10.0, explain: bool = True) -> bytes:
     """The self-contained HTML report of a run (built in a temp folder; the run is only read,
     except that a missing evaluation.json is computed and written first)."""
-    key = (stamp(run.predictions_path), stamp(run.evaluation_path), stamp(run.metrics_path), *model_stamp(run))
-    return _report(str(run.path), key, float(cost_bps), bool(explain))
+    key = (stamp(run.predictions_path), stamp(run.evaluation_path), stamp(run.metrics_path))
+    return _report(str(run.path), key, model_stamp(run), float(cost_bps), bool(explain))
 
 
 def with_outcome(run: RunDir, rows: pd.DataFrame) -> pd.DataFrame:

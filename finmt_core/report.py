@@ -150,7 +150,7 @@ def _explanations(run: Run, config: ExperimentConfig, prepared: PreparedData | N
         return figs, notes
     from finmt_core.explain import attention_maps, integrated_gradients
 
-    model = ex.predictor.model
+    model = ex.predictor.network()
     for t in config.tasks[:4]:
         a = integrated_gradients(model, ex.batch, t, prepared.info, nodes=ex.nodes)
         figs.append(plots.attribution_bars(a.by_feature(absolute=True), top=15,

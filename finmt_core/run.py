@@ -73,7 +73,7 @@ class Run(RunDir):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
-        self._lock = threading.RLock()
+        self._cache_lock = threading.RLock()
         self._panel: pd.DataFrame | None = None
         self._data: PreparedData | None = None
         self._predictor: Predictor | None = None
@@ -114,7 +114,7 @@ class Run(RunDir):
             key: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
         except FileNotFoundError:
             key = None
-        with self._lock:
+        with self._cache_lock:
             if key is None or self._predictions is None or self._predictions[0] != key:
                 frame = super().predictions()
                 if key is not None:
@@ -133,7 +133,7 @@ class Run(RunDir):
     def _load(self) -> None:
         from finmt_core.training import load_run_data
 
-        with self._lock:
+        with self._cache_lock:
             if self._data is None:
                 self._panel, self._data = load_run_data(self)
 
@@ -151,7 +151,7 @@ class Run(RunDir):
 
     def predictor(self) -> Predictor:
         """The run's Predictor (best checkpoint; estimators refitted once on ``data()``), shared."""
-        with self._lock:
+        with self._cache_lock:
             if self._predictor is None:
                 from finmt_core.inference.predictor import Predictor
 

@@ -15,6 +15,8 @@ import pandas as pd
 from finmt_core.errors import RunError
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from finmt_core.explain.attention import AttentionMap
     from finmt_core.explain.attribution import Attribution
     from finmt_core.run import Run
@@ -30,12 +32,13 @@ def _sample(run: Run, segment: str, n_rows: int, rng: np.random.Generator) -> tu
     return d[pick], n[pick]
 
 
-def _model(run: Run) -> Any:
-    model = run.predictor().model
-    if model is None:
+def _model(run: Run) -> nn.Module:
+    """The run's network (RunError naming the SHAP view for an estimator run)."""
+    pred = run.predictor()
+    if pred.model is None:
         raise RunError(f"run {run.name!r} is a fitted estimator ({run.config().model.name}): it has no network to "
                        "explain with gradients or attention; see its SHAP values instead")
-    return model
+    return pred.network()
 
 
 def attention(run: Run, day: Any, ticker: str) -> list[AttentionMap]:

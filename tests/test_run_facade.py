@@ -45,8 +45,9 @@ def test_predictions_by_split_and_reread_when_the_file_changes(tmp_path: Path) -
     assert len(test) + len(run.predictions("val")) == len(full)
     full["scratch"] = 1.0  # a caller's change does not leak into the next read
     assert "scratch" not in run.predictions().columns
-    RunDir(run.path).write_predictions(test.head(5))
+    run.write_predictions(test.head(5))
     assert len(run.predictions()) == 5  # a new version of the file is read again
+    assert run.write_status(message="checked")["message"] == "checked"  # RunDir's own file lock still works
 
 
 def test_data_and_predictor_are_built_once_and_shared(hier: Run) -> None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -56,13 +56,22 @@ _RULE_HEADS: dict[str, tuple[tuple[str, ...], str]] = {
 #: The probability column whose presence makes a head usable for gating.
 _KEY_COLUMNS = {"signal": "signal_prob_Signal", "direction": "direction_prob_Up", "action": "action_prob_Buy"}
 
-Columns = pd.DataFrame | Mapping[str, Any]
+#: A predictions frame, or a ``{column: [n] array}`` mapping with the same column names.
+Columns: TypeAlias = "pd.DataFrame | Mapping[str, Any]"
 
 
 def _col(cols: Columns, task: str, cls: str) -> np.ndarray | None:
     """``[n]`` float64 probability column ``<task>_prob_<cls>``, or None when absent."""
     c = f"{task}_prob_{cls}"
     return np.asarray(cols[c], dtype=np.float64) if c in cols else None
+
+
+def _need(cols: Columns, task: str, cls: str) -> np.ndarray:
+    """``[n]`` float64 probability column ``<task>_prob_<cls>``; DataError naming it when absent."""
+    p = _col(cols, task, cls)
+    if p is None:
+        raise DataError(f"signal gating needs the column {task}_prob_{cls}; the predictions lack it")
+    return p
 
 
 def check_threshold(threshold: float) -> float:
@@ -102,7 +111,7 @@ class GatingPolicy:
     @classmethod
     def for_frame(cls, df: Columns) -> GatingPolicy:
         """The policy of a predictions frame (or ``{column: array}`` mapping)."""
-        return cls.for_columns(df.columns if isinstance(df, pd.DataFrame) else df.keys())
+        return cls.for_columns(df.columns if isinstance(df, pd.DataFrame) else list(df.keys()))
 
     @classmethod
     def for_tasks(cls, tasks: Sequence[Task]) -> GatingPolicy:
@@ -152,13 +161,13 @@ class GatingPolicy:
         threshold = check_threshold(threshold)
         rule = self.require()
         if rule == "signal+direction":
-            p_sig, (p_up, p_dn) = _col(cols, "signal", "Signal"), self._up_down(cols)
+            p_sig, (p_up, p_dn) = _need(cols, "signal", "Signal"), self._up_down(cols)
             side = np.where(p_up >= p_dn, 1, -1)
             call = p_sig >= threshold
             code = np.where(call, side, 0)
             conf = np.where(call, p_sig * np.maximum(p_up, p_dn), 1.0 - p_sig)
         elif rule == "action":
-            p_buy, p_sell = _col(cols, "action", "Buy"), _col(cols, "action", "Sell")
+            p_buy, p_sell = _need(cols, "action", "Buy"), _need(cols, "action", "Sell")
             up = (p_buy >= threshold) & (p_buy > p_sell)
             down = (p_sell >= threshold) & (p_sell > p_buy)
             code = np.where(up, 1, np.where(down, -1, 0))
@@ -173,9 +182,8 @@ class GatingPolicy:
 
     @staticmethod
     def _up_down(cols: Columns) -> tuple[np.ndarray, np.ndarray]:
-        p_up = _col(cols, "direction", "Up")
+        p_up = _need(cols, "direction", "Up")
         p_dn = _col(cols, "direction", "Down")
-        assert p_up is not None  # the rule was chosen because the column is there
         return p_up, (1.0 - p_up if p_dn is None else p_dn)
 
     @staticmethod
@@ -205,9 +213,9 @@ class GatingPolicy:
         consistently against the threshold, unlike ``confidence``."""
         rule = self.require()
         if rule == "signal+direction":
-            return np.asarray(_col(cols, "signal", "Signal"), dtype=np.float64)
+            return _need(cols, "signal", "Signal")
         if rule == "action":
-            return np.maximum(_col(cols, "action", "Buy"), _col(cols, "action", "Sell")).astype(np.float64)
+            return np.maximum(_need(cols, "action", "Buy"), _need(cols, "action", "Sell"))
         return np.maximum(*self._up_down(cols)).astype(np.float64)
 
     # ---- scoring --------------------------------------------------------------------------------
@@ -235,7 +243,7 @@ class GatingPolicy:
         # the confidence that must clear the threshold, and the side, do not depend on it
         side, conf = self.arrays(df, 0.0)
         if self.rule == "signal+direction":
-            score = np.asarray(_col(df, "signal", "Signal"))
+            score = _need(df, "signal", "Signal")
         elif self.rule == "action":
             score = np.where(side != 0, conf, -np.inf)
         else:

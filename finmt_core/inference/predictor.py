@@ -129,7 +129,14 @@ class Predictor:
 
     @property
     def input_kind(self) -> str:
-        return self.model.input_kind if self.model is not None else "flat"
+        """The model's batch kind (``window``, ``graph``, ...); ``flat`` for estimators."""
+        return str(self.model.input_kind) if self.model is not None else "flat"
+
+    def network(self) -> nn.Module:
+        """The neural model; RunError for an estimator run (it has no network to run or explain)."""
+        if self.model is None:
+            raise RunError(f"run model {self.config.model.name!r} is a fitted estimator, not a neural network")
+        return self.model
 
     # ---- data -------------------------------------------------------------------------------
     def prepare(self, panel: pd.DataFrame) -> PreparedData:
@@ -201,7 +208,7 @@ class Predictor:
             from finmt_core.training.predict import predict_rows
 
             self._bind_tickers(prepared)
-            return predict_rows(self.model, prepared, date_idx, ticker_idx, self.device, BATCH_ROWS)
+            return predict_rows(self.network(), prepared, date_idx, ticker_idx, self.device, BATCH_ROWS)
 
     def predict(self, panel: pd.DataFrame, dates: Any = None, tickers: Sequence[str] | None = None) -> pd.DataFrame:
         """Predictions for ``panel`` rows (``dates``: None = all rows with a full window,
@@ -236,7 +243,7 @@ class Predictor:
         d, n = self.select_rows(prepared, dates)
         with self._lock:
             self._bind_tickers(prepared)
-            return mc_dropout(self.model, prepared, d, n, self.tasks, n_samples=n_samples, seed=seed, device=self.device)
+            return mc_dropout(self.network(), prepared, d, n, self.tasks, n_samples=n_samples, seed=seed, device=self.device)
 
     def what_if(self, panel: pd.DataFrame, ticker: str, date: Any = None, shocks: dict[str, float] | None = None,
                 mc_samples: int = 0, seed: int = 0) -> WhatIfResult:

@@ -175,7 +175,7 @@ def _shock_prices(sl: DensePanel, n: int, w0: int, shocks: dict[str, float]) -> 
         cols["volume"][w0:, n] *= k
 
 
-def shocked_window(prepared: PreparedData, n: int, d: int, shocks: dict[str, float], cache: dict[Any, np.ndarray]) -> np.ndarray:
+def shocked_window(prepared: PreparedData, n: int, d: int, shocks: dict[str, float], cache: dict[Any, Any]) -> np.ndarray:
     """The stock's raw feature window ``[T, F]`` (float64) after ``shocks``."""
     frame = prepared.frame
     t = prepared.info.window
@@ -300,4 +300,4 @@ def _sample(predictor: Predictor, prepared: PreparedData, di: np.ndarray, ni: np
     """MC-dropout samples ``{task: [S, 1, ...]}`` of one row and the active dropout layers."""
     from finmt_core.inference.uncertainty import mc_samples
 
-    return mc_samples(predictor.model, prepared, di, ni, n_samples, seed=seed, device=predictor.device)
+    return mc_samples(predictor.network(), prepared, di, ni, n_samples, seed=seed, device=predictor.device)
