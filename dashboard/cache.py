@@ -143,7 +143,7 @@ def model_stamp(run: RunDir) -> ModelStamp:
     return stamp(run.config_path), stamp(run.best_checkpoint), stamp(run.last_checkpoint)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=4)  # each may hold a run's data: bounded like before
 def _run(path: str, key: ModelStamp) -> Run:
     return Run(path)
 
