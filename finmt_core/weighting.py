@@ -15,9 +15,16 @@ Each strategy turns the ``[K]`` vector of unweighted per-task losses into one sc
 
 ``task.weight`` multiplies every strategy's weight (the fixed weights are the prior).
 All state lives in parameters and buffers, so ``state_dict()`` round-trips it.
+
+A strategy owns its part of a training step: the trainer calls :meth:`Weighting.backward_step`
+(one hook, whatever the strategy) with a function that back-propagates the objective; GradNorm
+sets its own weights' gradient around it. ``after_step`` and ``epoch_end`` are the other hooks.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -31,6 +38,9 @@ _EPS = 1e-8
 
 class Weighting(nn.Module):
     """Base class: fixed weights ``task.weight``."""
+
+    #: whether :meth:`backward_step` needs the parameters of the model's last shared layer
+    needs_shared_params: ClassVar[bool] = False
 
     def __init__(self, tasks: list[Task]) -> None:
         super().__init__()
@@ -53,6 +63,19 @@ class Weighting(nn.Module):
 
     def after_step(self) -> None:
         """Called after each optimizer step (only GradNorm uses it)."""
+
+    def backward_step(self, task_losses: Tensor, shared: Sequence[Tensor], backward: Callable[[], None]) -> None:
+        """Fill one training step's gradients: the model's (``backward()``: the objective's backward
+        pass, unscaled by the trainer's grad scaler) and this strategy's own.
+
+        Args:
+            task_losses: ``[K]`` unweighted per-task losses of the batch, with graph.
+            shared: the model's last shared layer's parameters (empty unless
+                :attr:`needs_shared_params`).
+            backward: back-propagates the objective (learnable and uncertainty weights get
+                their gradients from it, as parameters of the objective).
+        """
+        backward()
 
 
 class LearnableWeighting(Weighting):
@@ -113,8 +136,10 @@ class GradNormWeighting(Weighting):
     """GradNorm (Chen et al. 2018): learnable weights balanced by gradient norms.
 
     The weights enter the model objective *detached*; their gradient comes only from
-    :meth:`gradnorm_step`, which the trainer calls before back-propagating the objective.
+    :meth:`gradnorm_step`, which :meth:`backward_step` runs before back-propagating the objective.
     """
+
+    needs_shared_params: ClassVar[bool] = True
 
     def __init__(self, tasks: list[Task], alpha: float) -> None:
         super().__init__(tasks)
@@ -159,6 +184,14 @@ class GradNormWeighting(Weighting):
         (grad_w,) = torch.autograd.grad(gn_loss, self.raw)
         self.raw.grad = grad_w.detach()
         return weighted.detach()
+
+    def backward_step(self, task_losses: Tensor, shared: Sequence[Tensor], backward: Callable[[], None]) -> None:
+        """GradNorm's gradient of the weights, then the objective's backward pass. The weights'
+        gradient is set aside meanwhile: it is not scaled, so the grad scaler must not unscale it."""
+        self.gradnorm_step(list(shared), task_losses)
+        own, self.raw.grad = self.raw.grad, None
+        backward()
+        self.raw.grad = own
 
     @torch.no_grad()
     def after_step(self) -> None:
