@@ -7,13 +7,16 @@ Events, in the order the trainer raises them::
         on_batch_end(trainer, batch, n_batches)      every batch: must not synchronise the GPU
         on_heartbeat(trainer, info)                  at sync points (every heartbeat_s)
       on_epoch_end(trainer, record)                  record = the metrics.jsonl line (read-only)
-      on_checkpoint(trainer, record)                 every callback has acted on the epoch
+      on_checkpoint(trainer, record)                 after every on_epoch_end
+      on_epoch_saved(trainer, record)                after every on_checkpoint
     on_train_end(trainer, state)
 
 The record is complete when the callbacks see it (the trainer adds the best epoch so far) and
-read-only, so no callback depends on another running first: decisions (early stopping, pruning)
-and logs happen in ``on_epoch_end``; ``on_checkpoint`` comes after all of them, when the state
-to persist (``last.pt``: every callback's state, the stop decision) is final.
+read-only, so no callback depends on another running first; the three epoch events are phases
+instead of an order among callbacks: decisions (early stopping, pruning) in ``on_epoch_end``;
+checkpoints in ``on_checkpoint``, when the state to persist (every callback's state, the stop
+decision) is final; the metrics log and status in ``on_epoch_saved``, so metrics.jsonl never
+runs ahead of ``last.pt``.
 ``stop_requested()`` is polled at sync points (cancellation). A callback's ``state_dict()``
 goes into ``last.pt`` so that early stopping and best-k bookkeeping survive a resume.
 Callbacks that write files do so only on the main process (``trainer.is_main``).
@@ -56,6 +59,7 @@ class Callback:
     def on_heartbeat(self, trainer: Trainer, info: dict[str, Any]) -> None: ...
     def on_epoch_end(self, trainer: Trainer, record: Mapping[str, Any]) -> None: ...
     def on_checkpoint(self, trainer: Trainer, record: Mapping[str, Any]) -> None: ...
+    def on_epoch_saved(self, trainer: Trainer, record: Mapping[str, Any]) -> None: ...
     def on_train_end(self, trainer: Trainer, state: str) -> None: ...
 
     def stop_requested(self) -> bool:
@@ -102,8 +106,8 @@ class EarlyStopping(Callback):
 
 class Checkpointing(Callback):
     """Best-k checkpoints by the monitored criterion (``epoch-NNNN.pt``, the best copied to
-    ``best.pt``; at ``on_epoch_end``) and ``last.pt`` with the full training state after every
-    epoch (at ``on_checkpoint``, so it holds every callback's decision about the epoch)."""
+    ``best.pt``), then ``last.pt`` with the full training state after every epoch (at
+    ``on_checkpoint``, so it holds every callback's decision about the epoch)."""
 
     name = "checkpointing"
 
@@ -120,7 +124,7 @@ class Checkpointing(Callback):
         assert self.run is not None
         return self.run.checkpoints_dir / f"epoch-{epoch:04d}.pt"
 
-    def on_epoch_end(self, trainer: Trainer, record: Mapping[str, Any]) -> None:
+    def on_checkpoint(self, trainer: Trainer, record: Mapping[str, Any]) -> None:
         val, epoch = monitored(record), int(record["epoch"])
         enters = val is not None and (len(self.top) < self.k or val < self.top[-1][0])
         if enters:
@@ -138,8 +142,6 @@ class Checkpointing(Callback):
             for entry in dropped:
                 with contextlib.suppress(FileNotFoundError):
                     self._epoch_path(int(entry[1])).unlink()
-
-    def on_checkpoint(self, trainer: Trainer, record: Mapping[str, Any]) -> None:
         if trainer.is_main and self.run is not None:
             # last.pt carries this epoch's metrics line: a crash before the line is appended is
             # healed on resume (the line is restored from the checkpoint).
@@ -153,7 +155,8 @@ class Checkpointing(Callback):
 
 
 class MetricsLogger(Callback):
-    """metrics.jsonl (one line per epoch) and status.json (heartbeat, progress, ETA)."""
+    """metrics.jsonl (one line per epoch, at ``on_epoch_saved``: after the epoch's last.pt) and
+    status.json (heartbeat, progress, ETA)."""
 
     name = "metrics_logger"
 
@@ -173,7 +176,7 @@ class MetricsLogger(Callback):
         if trainer.is_main and self.run is not None:
             self.run.write_status(heartbeat=now_iso(), **info)
 
-    def on_epoch_end(self, trainer: Trainer, record: Mapping[str, Any]) -> None:
+    def on_epoch_saved(self, trainer: Trainer, record: Mapping[str, Any]) -> None:
         if trainer.is_main and self.run is not None:
             self.run.append_metrics(dict(record))
             fields: dict[str, Any] = {

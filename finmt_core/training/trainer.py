@@ -55,8 +55,8 @@ class Trainer:
     """Train one model on one PreparedData.
 
     The trainer makes each epoch's metrics line, best epoch included, before any callback sees
-    it; callbacks get it read-only (``on_epoch_end``), then ``on_checkpoint`` once every
-    callback has acted on the epoch (see :mod:`.callbacks`).
+    it; callbacks get it read-only in three phases: ``on_epoch_end`` (decide), ``on_checkpoint``
+    (persist), ``on_epoch_saved`` (log) (see :mod:`.callbacks`).
 
     Args:
         config: the experiment config (tasks, loss, train sections are used here).
@@ -226,8 +226,8 @@ class Trainer:
                 self.epoch = epoch
                 self._progress = epoch / self.epochs
                 line = MappingProxyType(record)  # read-only: callbacks share nothing through it
-                self._emit("on_epoch_end", line)
-                self._emit("on_checkpoint", line)  # every callback has acted on the epoch: persist
+                for event in ("on_epoch_end", "on_checkpoint", "on_epoch_saved"):  # decide, persist, log
+                    self._emit(event, line)
                 if self.stop_reason:
                     break
             state = {"cancelled": "cancelled", "nonfinite": "failed"}.get(self.stop_reason or "", "done")
