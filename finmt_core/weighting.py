@@ -39,6 +39,8 @@ _EPS = 1e-8
 class Weighting(nn.Module):
     """Base class: fixed weights ``task.weight``."""
 
+    base: Tensor  # [K] task.weight (buffer)
+
     #: whether :meth:`backward_step` needs the parameters of the model's last shared layer
     needs_shared_params: ClassVar[bool] = False
 
@@ -93,6 +95,8 @@ class LearnableWeighting(Weighting):
 class UncertaintyWeighting(Weighting):
     """Homoscedastic-uncertainty weighting (Kendall et al. 2018) with learned ``s_i = log sigma_i^2``."""
 
+    scale: Tensor  # [K] 1 (classification) or 1/2 (Gaussian) (buffer)
+
     def __init__(self, tasks: list[Task]) -> None:
         super().__init__(tasks)
         self.log_vars = nn.Parameter(torch.zeros(len(tasks)))
@@ -110,6 +114,10 @@ class UncertaintyWeighting(Weighting):
 
 class DWAWeighting(Weighting):
     """Dynamic Weight Averaging (Liu et al. 2019) from the last two epochs' mean losses."""
+
+    history: Tensor  # [2, K] mean losses of epochs t-2 and t-1 (buffer)
+    seen: Tensor  # () epochs seen (buffer)
+    w: Tensor  # [K] current weights (buffer)
 
     def __init__(self, tasks: list[Task], temperature: float) -> None:
         super().__init__(tasks)
@@ -140,6 +148,8 @@ class GradNormWeighting(Weighting):
     """
 
     needs_shared_params: ClassVar[bool] = True
+    initial_losses: Tensor  # [K] L_i(0) (buffer)
+    initialised: Tensor  # () bool (buffer)
 
     def __init__(self, tasks: list[Task], alpha: float) -> None:
         super().__init__(tasks)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +170,7 @@ def _epoch_printer() -> Any:
 
         name = "epoch_printer"
 
-        def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+        def on_epoch_end(self, trainer: Any, record: Mapping[str, Any]) -> None:
             if not trainer.is_main:
                 return
             parts = [f"epoch {record['epoch']}/{trainer.epochs}", f"train {_fmt(record['train_loss'])}",

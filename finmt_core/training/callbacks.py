@@ -127,7 +127,7 @@ class Checkpointing(Callback):
     def on_checkpoint(self, trainer: Trainer, record: Mapping[str, Any]) -> None:
         val, epoch = monitored(record), int(record["epoch"])
         enters = val is not None and (len(self.top) < self.k or val < self.top[-1][0])
-        if enters:
+        if val is not None and enters:
             loss, score = record.get("val_loss"), record.get("val_score")
             self.top.append([float(val), epoch, math.nan if loss is None else float(loss),
                              math.nan if score is None else float(score)])

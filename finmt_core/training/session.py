@@ -63,7 +63,7 @@ def prepare_setup(config: ExperimentConfig, panel: pd.DataFrame, scaler_state: d
         build_param_groups(model, None, config.train)  # a bad train.lr_groups fails before any file is written
         from finmt_core.data.balanced_sampling import check_balanced_sampling
 
-        check_balanced_sampling(config, model.input_kind, dist.world_size())
+        check_balanced_sampling(config, str(model.input_kind), dist.world_size())
     return Setup(prepared, model, device)
 
 

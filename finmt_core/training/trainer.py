@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from finmt_core.config import ExperimentConfig
 from finmt_core.losses import MultiTaskLoss, last_shared_parameters
@@ -88,7 +89,7 @@ class Trainer:
         self.task_names = [t.name for t in self.tasks]
         self.fixed_weights = torch.tensor([t.weight for t in self.tasks], dtype=torch.float64)
         self.model_name = config.model.name
-        self.kind = model.input_kind
+        self.kind = str(model.input_kind)
         self.model = model.to(device)
         self.loss_fn = MultiTaskLoss(self.tasks, config.loss)
         if config.loss.standardize:
@@ -267,7 +268,7 @@ class Trainer:
         self.grad_scaler.step(self.optimizer)
         self.grad_scaler.update()
         self.loss_fn.after_step()
-        if self.schedule_mode == "batch":
+        if self.schedule_mode == "batch" and not isinstance(self.scheduler, ReduceLROnPlateau):
             self.scheduler.step()
         self.global_step += 1
         return res
