@@ -327,7 +327,7 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def apply_overrides(
+def with_overrides(
     base: ExperimentConfig | Mapping[str, Any], overrides: Mapping[str, Any] | None, where: str = "config"
 ) -> ExperimentConfig:
     """The one place config overrides are applied: ``overrides`` deep-merged over ``base``, validated.
@@ -364,4 +364,4 @@ def load_preset(name: str, overrides: dict[str, Any] | None = None) -> Experimen
     data = yaml.safe_load(path.read_text()) or {}
     data.setdefault("preset", name)
     data.setdefault("name", name)
-    return apply_overrides(data, overrides, where=f"preset {name}")
+    return with_overrides(data, overrides, where=f"preset {name}")

@@ -43,7 +43,7 @@ def build_config(
     fold_scheme: str | None = None,
 ) -> Any:
     """The ExperimentConfig of a ``finmt train`` command line (preset < --config file < flags)."""
-    from finmt_core.config import ExperimentConfig, apply_overrides, load_preset, load_yaml_mapping, merge
+    from finmt_core.config import ExperimentConfig, load_preset, load_yaml_mapping, merge, with_overrides
 
     if preset is None and config_file is None:
         from finmt_core.config import list_presets
@@ -66,7 +66,7 @@ def build_config(
     if split:
         flags["split"] = split
     overrides = merge(overrides, flags)  # layers: preset < --config file < flags, applied once below
-    cfg = load_preset(preset, overrides) if preset else apply_overrides({}, overrides, where=str(config_file))
+    cfg = load_preset(preset, overrides) if preset else with_overrides({}, overrides, where=str(config_file))
     if horizon is None and single_task is None:
         return cfg
     d = cfg.model_dump(mode="json")

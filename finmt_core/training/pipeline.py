@@ -13,7 +13,7 @@ Three ways in, one per situation:
 :func:`continue_run` is ``finmt train --resume NAME``'s choice between the last two, and
 :func:`train_run` the older single entry point (kept; it calls these). A run's config.yaml
 is read once per start; the fields a resume may change (:data:`RESUMABLE_FIELDS`) are
-applied by :func:`finmt_core.config.apply_overrides`, like every other override.
+applied by :func:`finmt_core.config.with_overrides`, like every other override.
 Walk-forward configs (``split.folds > 1``) go to :mod:`.walk_forward` from :func:`start`,
 :func:`start_queued`, :func:`resume` and :func:`continue_run`; :func:`train_run` refuses them.
 
@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from finmt_core.config import ExperimentConfig, apply_overrides
+from finmt_core.config import ExperimentConfig, with_overrides
 from finmt_core.errors import ConfigError, RunError
 from finmt_core.training import distributed as dist
 from finmt_core.training.atomic import is_disk_full
@@ -176,7 +176,7 @@ def resumed_config(stored: ExperimentConfig, overrides: Mapping[str, Any] | None
     if extra:
         raise RunError(f"cannot resume {name} with {extra} changed; only train.{', train.'.join(RESUMABLE_FIELDS)} "
                        "may change on --resume. Start a new run instead.")
-    return apply_overrides(stored, overrides, where=f"the resumed config of {name}")
+    return with_overrides(stored, overrides, where=f"the resumed config of {name}")
 
 
 # ---- the sessions -------------------------------------------------------------------------

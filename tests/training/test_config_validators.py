@@ -1,5 +1,5 @@
 """The config's validators: every refusal is a ConfigError naming the key and the fix, at the
-boundary (``from_dict`` / ``from_yaml``) and through apply_overrides (the one place overrides
+boundary (``from_dict`` / ``from_yaml``) and through with_overrides (the one place overrides
 are applied). Built directly, a section raises pydantic's ValidationError instead."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from finmt_core.config import (
     ModelConfig,
     SplitConfig,
     TrainConfig,
-    apply_overrides,
     load_preset,
+    with_overrides,
 )
 from finmt_core.errors import ConfigError
 
@@ -82,13 +82,13 @@ def test_unknown_keys_are_refused_with_their_place(tmp_path) -> None:
         ExperimentConfig.from_yaml(path)
 
 
-def test_apply_overrides_merges_validates_and_names_the_source() -> None:
+def test_with_overrides_merges_validates_and_names_the_source() -> None:
     base = load_preset("lightgbm")
-    out = apply_overrides(base, {"train": {"epochs": 3}, "data": {"window": 12}}, where="the test")
+    out = with_overrides(base, {"train": {"epochs": 3}, "data": {"window": 12}}, where="the test")
     assert out.train.epochs == 3 and out.data.window == 12
     assert out.model == base.model and out.tasks == base.tasks  # untouched sections stay as they were
-    assert apply_overrides(base, None) == base
+    assert with_overrides(base, None) == base
     with pytest.raises(ConfigError, match=r"invalid the test: train\.epochs"):
-        apply_overrides(base, {"train": {"epochs": 0}}, where="the test")
+        with_overrides(base, {"train": {"epochs": 0}}, where="the test")
     with pytest.raises(ConfigError, match="labels would leak"):  # the model validators run on the result too
-        apply_overrides({"tasks": TWO_TASKS}, {"split": {"embargo": 1}})
+        with_overrides({"tasks": TWO_TASKS}, {"split": {"embargo": 1}})
