@@ -11,7 +11,7 @@ import pandas as pd
 
 from finmt_core.errors import DataError
 
-RUN_HELP = "Run directory path, or a run name under --run-dir."
+RUN_HELP = "Run directory path, or a run name under --runs-dir."
 
 
 def dumps(obj: Any) -> str:

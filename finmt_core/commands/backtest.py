@@ -6,7 +6,13 @@ from pathlib import Path
 
 import typer
 
-from finmt_core.commands._common import friendly_errors, setup_logging
+from finmt_core.commands._common import (
+    friendly_errors,
+    run_dir_alias,
+    runs_dir_option,
+    runs_root,
+    setup_logging,
+)
 from finmt_core.commands._output import RUN_HELP, dumps, write_frame
 from finmt_core.errors import DataError
 
@@ -33,7 +39,8 @@ def backtest(
     split: str = typer.Option("test", "--split", help="test | val"),
     out: Path = typer.Option(None, "--out", help="Write the daily series (equity, drawdown, turnover) to CSV/Parquet."),
     as_json: bool = typer.Option(False, "--json", help="Print settings and metrics as JSON."),
-    run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
+    runs_dir: Path | None = runs_dir_option(),
+    run_dir: Path | None = run_dir_alias(),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Trade RUN's predictions (positions at close t earn t -> t+1), net and gross of costs, vs buy & hold."""
@@ -45,7 +52,7 @@ def backtest(
 
     if split not in ("test", "val"):
         raise DataError(f"--split must be test or val, got {split!r}")
-    res = Run.resolve(run, run_dir).backtest(split, strategy=strategy, k=k, threshold=threshold, cost_bps=cost_bps,
+    res = Run.resolve(run, runs_root(runs_dir, run_dir)).backtest(split, strategy=strategy, k=k, threshold=threshold, cost_bps=cost_bps,
                                              slippage_bps=slippage_bps, max_gross=max_gross, max_net=max_net)
     if out is not None:
         write_frame(res.frame().reset_index(), out)

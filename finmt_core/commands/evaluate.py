@@ -9,7 +9,13 @@ from typing import Any
 
 import typer
 
-from finmt_core.commands._common import friendly_errors, setup_logging
+from finmt_core.commands._common import (
+    friendly_errors,
+    run_dir_alias,
+    runs_dir_option,
+    runs_root,
+    setup_logging,
+)
 from finmt_core.commands._output import RUN_HELP, dumps
 
 
@@ -89,7 +95,8 @@ def format_evaluation(ev: dict[str, Any]) -> str:
 def evaluate(
     run: str = typer.Argument(..., help=RUN_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the evaluation as one JSON object."),
-    run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
+    runs_dir: Path | None = runs_dir_option(),
+    run_dir: Path | None = run_dir_alias(),
     cost_bps: float = typer.Option(10.0, "--cost-bps", min=0.0, help="Cost of the default backtest, bps per turnover."),
     no_backtest: bool = typer.Option(False, "--no-backtest", help="Skip the default backtest."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when a validation gate fails (default: report only)."),
@@ -103,7 +110,7 @@ def evaluate(
     from finmt_core.run import Run
     from finmt_core.training.walk_forward import is_walk_forward
 
-    target = Run.resolve(run, run_dir, last_fold=False)
+    target = Run.resolve(run, runs_root(runs_dir, run_dir), last_fold=False)
     if is_walk_forward(target):
         ev = evaluate_walk_forward(target.path, cost_bps=cost_bps, backtest=not no_backtest)
         typer.echo(dumps(ev) if as_json else format_walk_forward(ev))

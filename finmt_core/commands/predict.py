@@ -6,7 +6,13 @@ from pathlib import Path
 
 import typer
 
-from finmt_core.commands._common import friendly_errors, setup_logging
+from finmt_core.commands._common import (
+    friendly_errors,
+    run_dir_alias,
+    runs_dir_option,
+    runs_root,
+    setup_logging,
+)
 from finmt_core.commands._output import RUN_HELP, write_frame
 
 
@@ -22,7 +28,8 @@ def predict(
     date: str = typer.Option("latest", "--date", help="A date (YYYY-MM-DD), 'latest' (default) or 'all'."),
     threshold: float = typer.Option(0.5, "--threshold", min=0.0, max=1.0, help="Signal-gating threshold."),
     out: Path = typer.Option(None, "--out", help="Write the predictions to FILE.csv or FILE.parquet."),
-    run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
+    runs_dir: Path | None = runs_dir_option(),
+    run_dir: Path | None = run_dir_alias(),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """What does RUN's model say on DATA (default: for the day after its last date)?"""
@@ -30,7 +37,7 @@ def predict(
     from finmt_core.data.panel import load_panel
     from finmt_core.run import Run
 
-    p = Run.resolve(run, run_dir).predictor()
+    p = Run.resolve(run, runs_root(runs_dir, run_dir)).predictor()
     df = p.predict(load_panel(data), dates=None if date == "all" else date)
     df = p.gating.gate_if_possible(df, threshold)
     if out is not None:

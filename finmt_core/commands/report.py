@@ -6,7 +6,13 @@ from pathlib import Path
 
 import typer
 
-from finmt_core.commands._common import friendly_errors, setup_logging
+from finmt_core.commands._common import (
+    friendly_errors,
+    run_dir_alias,
+    runs_dir_option,
+    runs_root,
+    setup_logging,
+)
 from finmt_core.commands._output import RUN_HELP
 
 
@@ -23,7 +29,8 @@ def report(
     no_explain: bool = typer.Option(False, "--no-explain", help="Skip attributions (faster)."),
     pdf: bool = typer.Option(False, "--pdf", help="Also print it to a PDF next to --out (needs headless Chromium; "
                                                   "implied by --out FILE.pdf)."),
-    run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
+    runs_dir: Path | None = runs_dir_option(),
+    run_dir: Path | None = run_dir_alias(),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Write one self-contained HTML report of RUN (opens without a network connection); with
@@ -38,7 +45,7 @@ def report(
         from finmt_core.report_pdf import find_chromium
 
         find_chromium()
-    path = build_report(Run.resolve(run, run_dir), out, cost_bps=cost_bps, explain=not no_explain)
+    path = build_report(Run.resolve(run, runs_root(runs_dir, run_dir)), out, cost_bps=cost_bps, explain=not no_explain)
     typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if pdf:
         from finmt_core.report_pdf import html_to_pdf
