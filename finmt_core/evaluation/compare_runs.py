@@ -111,7 +111,8 @@ def _collapse_partial_tasks(table: pd.DataFrame) -> pd.DataFrame:
         has = block.notna().any(axis=0)
         if has.all():
             continue
-        field = {f: block.loc[f"tasks.{name}.{f}"].astype(str) if f"tasks.{name}.{f}" in block.index else "?"
+        unknown = pd.Series("?", index=block.columns)
+        field = {f: block.loc[f"tasks.{name}.{f}"].astype(str) if f"tasks.{name}.{f}" in block.index else unknown
                  for f in ("target", "horizon", "kind")}
         summary = field["target"] + ", h=" + field["horizon"] + ", " + field["kind"]
         rows.append(summary.where(has, None).rename(f"tasks.{name}"))
