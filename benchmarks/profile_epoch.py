@@ -124,8 +124,9 @@ def probes(trainer: Any, clock: _Clock) -> Iterator[None]:
 
 
 def profile_preset(workdir: str, preset: str, n_stocks: int, n_days: int, batches: int,
-                   cprofile: bool = False) -> dict[str, Any]:
-    """One warm-up epoch, then one probed epoch: seconds per part, shares and rows/s."""
+                   cprofile: bool = False, epochs: int = 1) -> dict[str, Any]:
+    """A warm-up pass, then ``epochs`` probed epochs (summed: a burst of load on a shared machine
+    weighs less): seconds per part, shares and rows/s."""
     import tempfile
 
     import torch
@@ -137,7 +138,7 @@ def profile_preset(workdir: str, preset: str, n_stocks: int, n_days: int, batche
     from finmt_core.training.trainer import Trainer, seed_everything
 
     config, prepared = preset_prepared(workdir, preset, n_stocks, n_days,
-                                       {"max_batches_per_epoch": batches or None, "epochs": 1})
+                                       {"max_batches_per_epoch": batches or None, "epochs": epochs})
     seed_everything(0)
     model = create_model(config.model.name, config.model.params, config.tasks, prepared.info)
     clock = _Clock()
@@ -173,8 +174,9 @@ def profile_preset(workdir: str, preset: str, n_stocks: int, n_days: int, batche
     parts["other"] = max(0.0, wall - sum(parts.values()))
     result = {
         "preset": preset, "model": config.model.name, "kind": model.input_kind,
-        "batch_size": config.train.batch_size, "batches": trainer.batches_per_epoch, "rows": rows[0],
-        "val_rows": len(trainer.val_set), "wall_s": wall, "rows_per_s": rows[0] / wall, "seconds": parts,
+        "batch_size": config.train.batch_size, "batches": trainer.batches_per_epoch, "epochs": epochs,
+        "rows": sum(rows), "val_rows": len(trainer.val_set), "wall_s": wall, "rows_per_s": sum(rows) / wall,
+        "seconds": parts,
         "share": {p: v / wall for p, v in parts.items()},
         "compute_share": sum(parts[p] for p in COMPUTE) / wall,
         "threads": torch.get_num_threads(), "load_avg_1m": os.getloadavg()[0],
@@ -227,6 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=500)
     parser.add_argument("--batches", type=int, default=0, help="cap of training batches (0: the whole epoch)")
     parser.add_argument("--workdir", default="/tmp/finmt-profile")
+    parser.add_argument("--epochs", type=int, default=2, help="probed epochs, summed")
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args(argv)
@@ -242,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     names = [p for p in preset_names(args.presets) if not is_estimator(load_preset(p).model.name)]
     results = []
     for preset in names:
-        r = profile_preset(args.workdir, preset, args.stocks, args.days, args.batches, args.cprofile)
+        r = profile_preset(args.workdir, preset, args.stocks, args.days, args.batches, args.cprofile, args.epochs)
         results.append(r)
         print(f"{preset}: {r['rows_per_s']:,.0f} rows/s, compute {100 * r['compute_share']:.0f} % "
               f"({', '.join(f'{p} {100 * v:.0f} %' for p, v in r['share'].items())}), load {r['load_avg_1m']:.1f}",

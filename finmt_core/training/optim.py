@@ -89,8 +89,10 @@ def build_param_groups(model: nn.Module, loss_fn: nn.Module | None, cfg: TrainCo
 
 def build_optimizer(model: nn.Module, loss_fn: nn.Module | None, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
     groups = build_param_groups(model, loss_fn, cfg)
-    # The fused CUDA kernel is one launch for all parameters; CPU keeps the default (foreach).
-    kwargs: dict[str, Any] = {"fused": True} if device.type == "cuda" else {}
+    # The fused kernel updates each parameter in one pass (CUDA: one launch for all). On the CPU,
+    # torch's default is a Python loop of per-tensor ops: fused measured 1.4-7x faster per step
+    # (tgcn 14 vs 19 ms, lstm_transformer 16 vs 27, finnex_cnn 8 vs 57; docs/PERFORMANCE.md).
+    kwargs: dict[str, Any] = {"fused": True} if device.type in ("cuda", "cpu") else {}
     return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, **kwargs)
 
 
