@@ -89,10 +89,11 @@ def build_param_groups(model: nn.Module, loss_fn: nn.Module | None, cfg: TrainCo
 
 def build_optimizer(model: nn.Module, loss_fn: nn.Module | None, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
     groups = build_param_groups(model, loss_fn, cfg)
-    # The fused kernel updates each parameter in one pass (CUDA: one launch for all). On the CPU,
-    # torch's default is a Python loop of per-tensor ops: fused measured 1.4-7x faster per step
-    # (tgcn 14 vs 19 ms, lstm_transformer 16 vs 27, finnex_cnn 8 vs 57; docs/PERFORMANCE.md).
-    kwargs: dict[str, Any] = {"fused": True} if device.type in ("cuda", "cpu") else {}
+    # The fused CUDA kernel is one launch for all parameters. CPU keeps torch's default (a loop of
+    # per-tensor ops): the CPU fused kernel is ~4x faster on one thread but splits every tensor
+    # over the OpenMP threads, and on a shared machine those wake-ups made it 3-10x *slower* per
+    # step (measured; docs/PERFORMANCE.md, "Where an epoch's time goes").
+    kwargs: dict[str, Any] = {"fused": True} if device.type == "cuda" else {}
     return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, **kwargs)
 
 
