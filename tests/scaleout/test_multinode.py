@@ -18,7 +18,7 @@ from finmt_core.errors import ConfigError
 from finmt_core.training.checkpoint import load_checkpoint, model_from_checkpoint
 from finmt_core.training.launch import torchrun_command
 from finmt_core.training.loaders import GlobalBatchShare
-from finmt_core.training.pipeline import weights_fingerprint
+from finmt_core.training.session import weights_fingerprint
 
 #: rows per rank and batch; the one-process reference uses 2 x this
 BATCH = 32
