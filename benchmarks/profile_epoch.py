@@ -214,7 +214,7 @@ def run(workdir: str, n_stocks: int, n_days: int, batches: int, presets: list[st
 def format_rows(results: list[dict[str, Any]]) -> str:
     """A markdown table: one row per preset, shares in percent."""
     head = ("| preset | rows/s | compute | " + " | ".join(p.replace("_", " ") for p in PARTS) + " | load |")
-    lines = [head, "|" + "---|" * (len(PARTS) + 3)]
+    lines = [head, "|" + "---|" * (len(PARTS) + 4)]
     for r in results:
         s = r["share"]
         lines.append(f"| {r['preset']} | {r['rows_per_s']:,.0f} | **{100 * r['compute_share']:.0f} %** | "

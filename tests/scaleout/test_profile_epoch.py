@@ -24,3 +24,4 @@ def test_parts_add_up_to_the_epoch_and_probes_are_removed(tmp_path: Path) -> Non
     assert torch.Tensor.backward is backward and trainer_mod.epoch_loader is loader
     table = format_rows([r]).splitlines()
     assert len(table) == 3 and table[2].startswith("| lstm_transformer |")
+    assert len({line.count("|") for line in table}) == 1  # header, separator and rows line up
