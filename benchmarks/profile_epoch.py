@@ -17,7 +17,11 @@ scratch run directory), with light wall-clock probes around its parts:
 - ``other``: the rest of the loop (zeroing gradients, the learning-rate schedule, running sums,
   finiteness checks, the epoch record).
 
-``compute share`` = (forward + backward + optimizer) / epoch wall time. The probes cost a few
+``compute share`` = (forward + backward + optimizer) / (epoch wall time - validation): the share
+of the training part of the epoch (loop and callbacks) that is model compute. The validation pass
+is left out of the denominator — a forward-only pass whose length is set by the number of
+validation rows (a capped profile epoch would otherwise be judged by its validation), not by
+overhead — and its share of the whole epoch is shown beside. The probes cost a few
 microseconds per batch. Run: ``python -m benchmarks.profile_epoch --presets tgcn lstm_transformer``
 (``--cprofile`` prints the top functions of each epoch too).
 """
@@ -178,7 +182,7 @@ def profile_preset(workdir: str, preset: str, n_stocks: int, n_days: int, batche
         "rows": sum(rows), "val_rows": len(trainer.val_set), "wall_s": wall, "rows_per_s": sum(rows) / wall,
         "seconds": parts,
         "share": {p: v / wall for p, v in parts.items()},
-        "compute_share": sum(parts[p] for p in COMPUTE) / wall,
+        "compute_share": sum(parts[p] for p in COMPUTE) / max(wall - parts["validation"], 1e-12),
         "threads": torch.get_num_threads(), "load_avg_1m": os.getloadavg()[0],
     }
     if prof is not None:
