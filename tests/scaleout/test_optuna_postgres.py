@@ -55,6 +55,24 @@ def test_unreachable_server_is_a_config_error_without_the_password(tmp_path: Pat
     assert "hunter2" not in str(err.value)
 
 
+def test_tuning_page_reads_the_storage_named_by_the_environment(tmp_path: Path, open_page,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """FINMT_OPTUNA_STORAGE, not <runs>/optuna.db: here a SQLite file elsewhere (no server needed)."""
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'elsewhere' / 'shared.db'}"
+    (tmp_path / "elsewhere").mkdir()
+    study = optuna.create_study(study_name="env-study", storage=open_storage(url))
+    for value in (0.3, 0.1):
+        study.add_trial(optuna.trial.create_trial(params={"train.lr": value / 100}, value=value,
+                                                  distributions={"train.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2)}))
+    monkeypatch.setenv(STORAGE_ENV, url)
+    at = open_page(tmp_path / "runs", "tuning")  # an empty runs folder: no optuna.db there
+    assert not at.exception and not at.error
+    assert at.selectbox(key="tuning_study").value == "env-study"
+    assert {m.label: m.value for m in at.metric}["Trials"] == "2"
+
+
 def _seed_reference_trial(url: str, study: str) -> None:
     """Create the study with one COMPLETE trial whose per-epoch values nothing can beat.
 
