@@ -75,7 +75,8 @@ def epoch_loader(dataset: Any, prepared: Any, cfg: TrainConfig, device: torch.de
                                num_workers=cfg.num_workers, pin_memory=pin)
     if world_size > 1:
         share = GlobalBatchShare(len(dataset), cfg.batch_size, world_size, dist.rank(), shuffle, cfg.seed + epoch)
-        return DataLoader(dataset, batch_sampler=share, collate_fn=collate_batch, num_workers=cfg.num_workers,
-                          pin_memory=pin, persistent_workers=cfg.num_workers > 0)
+        # index tensors as batches and the dataset's own batch dicts: like make_loader's BatchIndexSampler
+        return DataLoader(dataset, batch_sampler=share, collate_fn=collate_batch,  # type: ignore[arg-type]
+                          num_workers=cfg.num_workers, pin_memory=pin, persistent_workers=cfg.num_workers > 0)
     return make_loader(dataset, cfg.batch_size, shuffle, cfg.seed + epoch,
                        num_workers=cfg.num_workers, pin_memory=pin)

@@ -58,7 +58,9 @@ def storage_exists(url: str) -> bool:
     from sqlalchemy.engine import make_url
 
     database = make_url(url.strip()).database
-    return bool(database) and database != ":memory:" and Path(database).is_file()
+    if not database or database == ":memory:":
+        return False
+    return Path(database).is_file()
 
 
 def _has(module: str) -> bool:
