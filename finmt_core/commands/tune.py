@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -53,7 +54,7 @@ def register(app: typer.Typer) -> None:
                               "the chosen parameters walk-forward with `finmt train` (split.folds > 1)")
         result = tuning.run_tuning(base, trials, run_dir, storage, study, search_space, seed,
                                    enqueue_defaults=enqueue_defaults, timeout_s=timeout)
-        out = {"study": result.study_name, "storage": result.storage, "trials": result.n_trials,
+        out: dict[str, Any] = {"study": result.study_name, "storage": result.storage, "trials": result.n_trials,
                "best_value": result.best_value, "best_params": result.best_params, "best_run": result.best_run,
                "defaults_value": result.defaults_value}
         if evaluate_best and result.best_run:

@@ -26,14 +26,16 @@ import importlib
 import types
 import typing
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
-
-from torch import nn
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from finmt_core.errors import ConfigError
 from finmt_core.tasks import Task
 
-_MODELS: dict[str, type[nn.Module]] = {}
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import InputInfo
+    from finmt_core.models.base import MultiTaskModel
+
+_MODELS: dict[str, type[MultiTaskModel]] = {}
 _ESTIMATORS: dict[str, type] = {}
 
 #: Built-in neural models: registry name -> module that registers it (imported on first lookup).
@@ -61,6 +63,7 @@ def _load_builtin(name: str, table: dict[str, str], registry: dict[str, Any]) ->
         importlib.import_module(table[name])
 
 C = TypeVar("C", bound=type)
+M = TypeVar("M", bound="type[MultiTaskModel]")
 
 #: The input kinds a model may declare (see data/tensors.py for the batch keys of each).
 INPUT_KINDS: tuple[str, ...] = ("window", "image", "graph", "tower", "flat")
@@ -68,14 +71,14 @@ INPUT_KINDS: tuple[str, ...] = ("window", "image", "graph", "tower", "flat")
 TICKER_EMBEDDING = "ticker_embedding"
 
 
-def register_model(name: str) -> Callable[[C], C]:
+def register_model(name: str) -> Callable[[M], M]:
     """Class decorator: register a neural model class under ``name``.
 
     The class must define ``input_kind`` (one of :data:`INPUT_KINDS`) and ``config_class``
     (a dataclass of hyper-parameters with defaults for every field).
     """
 
-    def wrap(cls: C) -> C:
+    def wrap(cls: M) -> M:
         if name in _MODELS and _MODELS[name] is not cls:
             raise ValueError(f"model name {name!r} is already registered by {_MODELS[name].__qualname__}")
         kind = getattr(cls, "input_kind", None)
@@ -83,8 +86,8 @@ def register_model(name: str) -> Callable[[C], C]:
             raise ValueError(f"model {name!r}: input_kind must be one of {INPUT_KINDS}, got {kind!r}")
         if not dataclasses.is_dataclass(getattr(cls, "config_class", None)):
             raise ValueError(f"model {name!r}: config_class must be a dataclass")
-        cls.model_name = name  # type: ignore[attr-defined]
-        _MODELS[name] = cls  # type: ignore[assignment]
+        cls.model_name = name
+        _MODELS[name] = cls
         return cls
 
     return wrap
@@ -115,7 +118,7 @@ def list_estimators() -> list[str]:
     return sorted(set(_ESTIMATORS) | set(BUILTIN_ESTIMATORS))
 
 
-def get_model_class(name: str) -> type[nn.Module]:
+def get_model_class(name: str) -> type[MultiTaskModel]:
     """The class registered as ``name`` (importing its module if built in); ConfigError listing
     the choices otherwise."""
     _load_builtin(name, BUILTIN_MODELS, _MODELS)
@@ -214,7 +217,7 @@ def _check_tasks(name: str, cls: type, tasks: Sequence[Task]) -> None:
             raise ConfigError(f"task name {t.name!r} contains '.', which cannot name a model head; rename it")
 
 
-def create_model(name: str, params: dict[str, Any] | None, tasks: Sequence[Task], info: Any) -> nn.Module:
+def create_model(name: str, params: dict[str, Any] | None, tasks: Sequence[Task], info: InputInfo) -> MultiTaskModel:
     """Build the registered model ``name``.
 
     Args:
@@ -230,7 +233,7 @@ def create_model(name: str, params: dict[str, Any] | None, tasks: Sequence[Task]
     """
     cls = get_model_class(name)
     params, ticker_dim = _pop_ticker_embedding(params, f"model {name!r}")
-    cfg = build_config(cls.config_class, params, f"model {name!r}")  # type: ignore[attr-defined]
+    cfg = build_config(cls.config_class, params, f"model {name!r}")
     tasks = list(tasks)
     _check_tasks(name, cls, tasks)
     check = getattr(cls, "check_compatible", None)

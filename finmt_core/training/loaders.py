@@ -4,17 +4,20 @@ without a resume."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
-from torch.utils.data import DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from finmt_core.config import TrainConfig
 from finmt_core.training import distributed as dist
 
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
 
-def epoch_loader(dataset: Any, prepared: Any, cfg: TrainConfig, device: torch.device, world_size: int,
-                 shuffle: bool, epoch: int) -> Any:
+
+def epoch_loader(dataset: Dataset, prepared: PreparedData, cfg: TrainConfig, device: torch.device, world_size: int,
+                 shuffle: bool, epoch: int) -> DataLoader:
     """A DataLoader over ``dataset`` for ``epoch`` (batches of ``cfg.batch_size`` rows).
 
     Training batches (``shuffle``) are class-balanced over ``cfg.balanced_sampling``'s task when
@@ -28,7 +31,7 @@ def epoch_loader(dataset: Any, prepared: Any, cfg: TrainConfig, device: torch.de
 
         return balanced_loader(dataset, prepared, cfg.balanced_sampling, cfg.batch_size, cfg.seed, epoch,
                                num_workers=cfg.num_workers, pin_memory=pin)
-    sampler = None
+    sampler: DistributedSampler | None = None
     if world_size > 1:
         sampler = DistributedSampler(dataset, num_replicas=world_size, rank=dist.rank(), shuffle=shuffle,
                                      seed=cfg.seed)
