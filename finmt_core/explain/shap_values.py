@@ -24,13 +24,14 @@ from finmt_core.tasks import Task
 
 if TYPE_CHECKING:
     from finmt_core.data.prepare import InputInfo, PreparedData
+    from finmt_core.models.gbm import LightGBMBaseline
 
 #: Random baselines drawn from the background per example, and background rows used.
 SHAP_SAMPLES = 16
 BACKGROUND_ROWS = 128
 
 
-def tree_shap(estimator: Any, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray, task: Task) -> pd.DataFrame:
+def tree_shap(estimator: LightGBMBaseline, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray, task: Task) -> pd.DataFrame:
     """SHAP values of a fitted LightGBM baseline (``create_estimator("lightgbm", ...)``) for
     ``task`` on the given rows.
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -70,7 +70,7 @@ class _NaiveEstimator(abc.ABC):
         self.cfg = cfg
         self.tasks = list(tasks)
 
-    def fit(self, prepared: PreparedData) -> _NaiveEstimator:
+    def fit(self, prepared: PreparedData) -> Self:
         """Store each task's training class frequencies / mean / quantiles / median."""
         self.class_freq_: dict[str, np.ndarray] = {}
         self.mean_: dict[str, float] = {}

@@ -61,6 +61,7 @@ class Ensemble:
     """
 
     config_class: ClassVar[type] = EnsembleConfig
+    model_name: ClassVar[str] = "ensemble"
     #: not a baseline: evaluation does not fit it beside other runs
     is_combiner: ClassVar[bool] = True
 

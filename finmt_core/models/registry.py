@@ -26,17 +26,41 @@ import importlib
 import types
 import typing
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar
 
 from finmt_core.errors import ConfigError
 from finmt_core.tasks import Task
 
 if TYPE_CHECKING:
-    from finmt_core.data.prepare import InputInfo
+    import numpy as np
+
+    from finmt_core.data.prepare import InputInfo, PreparedData
     from finmt_core.models.base import MultiTaskModel
 
+
+class Estimator(Protocol):
+    """What a registered estimator (LightGBM, the naive baselines, the ensemble) is: parameters
+    in the constructor, fitted state from :meth:`fit` (scikit-learn style)."""
+
+    config_class: ClassVar[type]
+    model_name: ClassVar[str]
+    tasks: list[Task]
+
+    def __init__(self, cfg: Any, tasks: list[Task]) -> None:
+        """Store the parameters (an instance of ``config_class``) and the tasks; nothing fitted."""
+        ...
+
+    def fit(self, prepared: PreparedData) -> Self:
+        """Fit on ``prepared``'s train rows (early stopping / weights on its validation rows)."""
+        ...
+
+    def predict(self, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
+        """``{task: probabilities [n, C] | values [n] | quantiles [n, Q]}`` for the given rows."""
+        ...
+
+
 _MODELS: dict[str, type[MultiTaskModel]] = {}
-_ESTIMATORS: dict[str, type] = {}
+_ESTIMATORS: dict[str, type[Estimator]] = {}
 
 #: Built-in neural models: registry name -> module that registers it (imported on first lookup).
 BUILTIN_MODELS: dict[str, str] = {
@@ -62,8 +86,8 @@ def _load_builtin(name: str, table: dict[str, str], registry: dict[str, Any]) ->
     if name not in registry and name in table:
         importlib.import_module(table[name])
 
-C = TypeVar("C", bound=type)
 M = TypeVar("M", bound="type[MultiTaskModel]")
+E = TypeVar("E", bound="type[Estimator]")
 
 #: The input kinds a model may declare (see data/tensors.py for the batch keys of each).
 INPUT_KINDS: tuple[str, ...] = ("window", "image", "graph", "tower", "flat")
@@ -93,15 +117,15 @@ def register_model(name: str) -> Callable[[M], M]:
     return wrap
 
 
-def register_estimator(name: str) -> Callable[[C], C]:
-    """Class decorator: register an estimator (``fit(prepared)`` / ``predict(...)``) under ``name``."""
+def register_estimator(name: str) -> Callable[[E], E]:
+    """Class decorator: register an :class:`Estimator` (``fit(prepared)`` / ``predict(...)``) under ``name``."""
 
-    def wrap(cls: C) -> C:
+    def wrap(cls: E) -> E:
         if name in _ESTIMATORS and _ESTIMATORS[name] is not cls:
             raise ValueError(f"estimator name {name!r} is already registered")
         if not dataclasses.is_dataclass(getattr(cls, "config_class", None)):
             raise ValueError(f"estimator {name!r}: config_class must be a dataclass")
-        cls.model_name = name  # type: ignore[attr-defined]
+        cls.model_name = name
         _ESTIMATORS[name] = cls
         return cls
 
@@ -131,7 +155,7 @@ def get_model_class(name: str) -> type[MultiTaskModel]:
         ) from None
 
 
-def get_estimator_class(name: str) -> type:
+def get_estimator_class(name: str) -> type[Estimator]:
     """The estimator class registered as ``name`` (importing its module if built in);
     ConfigError listing the choices otherwise."""
     _load_builtin(name, BUILTIN_ESTIMATORS, _ESTIMATORS)
@@ -257,13 +281,13 @@ def _pop_ticker_embedding(params: dict[str, Any] | None, where: str) -> tuple[di
     return params, dim
 
 
-def create_estimator(name: str, params: dict[str, Any] | None, tasks: Sequence[Task]) -> Any:
+def create_estimator(name: str, params: dict[str, Any] | None, tasks: Sequence[Task]) -> Estimator:
     """Build the registered estimator ``name`` (parameters only; fitted state comes from ``fit``)."""
     cls = get_estimator_class(name)
     params, ticker_dim = _pop_ticker_embedding(params, f"estimator {name!r}")
     if ticker_dim:
         raise ConfigError(f"{TICKER_EMBEDDING} is for neural models; estimator {name!r} has none. Set it to 0.")
-    cfg = build_config(cls.config_class, params, f"estimator {name!r}")  # type: ignore[attr-defined]
+    cfg = build_config(cls.config_class, params, f"estimator {name!r}")
     tasks = list(tasks)
     _check_tasks(name, cls, tasks)
     return cls(cfg, tasks)

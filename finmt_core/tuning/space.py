@@ -136,6 +136,7 @@ def load_search_space(preset: str, config: ExperimentConfig, path: str | Path | 
 def _model_fields(name: str) -> set[str] | None:
     from finmt_core.models import registry
 
+    cls: type  # a neural model's or an estimator's class
     try:
         cls = registry.get_model_class(name)
     except ConfigError:
