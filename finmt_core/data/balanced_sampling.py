@@ -97,5 +97,7 @@ def balanced_loader(dataset: Any, prepared: PreparedData, task_name: str, batch_
     valid = prepared.targets.valid[task_name][d, n]
     weights = balanced_row_weights(labels, valid, len(task.classes))
     sampler = BalancedBatchSampler(weights, batch_size, seed, epoch)
+    # torch's stub types batch_sampler as Sampler[list[int]]; int64 index tensors serve the
+    # dataset's __getitems__ just as well (one vectorised gather, no list of Python ints)
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_batch, num_workers=num_workers,  # type: ignore[arg-type]
                       pin_memory=pin_memory, persistent_workers=num_workers > 0)
