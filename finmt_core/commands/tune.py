@@ -46,6 +46,7 @@ def register(app: typer.Typer) -> None:
         if epochs is not None:
             overrides["train"] = {"epochs": epochs}
         base = load_preset(preset, overrides)
+        out: dict[str, Any]  # what is printed (or dumped with --json)
         if base.split.folds > 1:  # each trial trains one split: the folds would be silently ignored
             from finmt_core.errors import ConfigError
 
@@ -54,7 +55,7 @@ def register(app: typer.Typer) -> None:
                               "the chosen parameters walk-forward with `finmt train` (split.folds > 1)")
         result = tuning.run_tuning(base, trials, run_dir, storage, study, search_space, seed,
                                    enqueue_defaults=enqueue_defaults, timeout_s=timeout)
-        out: dict[str, Any] = {"study": result.study_name, "storage": result.storage, "trials": result.n_trials,
+        out = {"study": result.study_name, "storage": result.storage, "trials": result.n_trials,
                "best_value": result.best_value, "best_params": result.best_params, "best_run": result.best_run,
                "defaults_value": result.defaults_value}
         if evaluate_best and result.best_run:
