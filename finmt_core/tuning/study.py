@@ -16,6 +16,7 @@ storage is a local SQLite file ``<runs>/optuna.db``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ class OptunaPruning(Callback):
         self.trial = trial
         self.pruned_at: int | None = None
 
-    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Any, record: Mapping[str, Any]) -> None:
         val = record.get("monitor", record.get("val_loss"))
         if val is None:
             return
