@@ -4,10 +4,10 @@ without a resume."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler
 
 from finmt_core.config import TrainConfig
 from finmt_core.training import distributed as dist
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from finmt_core.data.prepare import PreparedData
 
 
-def epoch_loader(dataset: Dataset, prepared: PreparedData, cfg: TrainConfig, device: torch.device, world_size: int,
+def epoch_loader(dataset: Any, prepared: PreparedData, cfg: TrainConfig, device: torch.device, world_size: int,
                  shuffle: bool, epoch: int) -> DataLoader:
     """A DataLoader over ``dataset`` for ``epoch`` (batches of ``cfg.batch_size`` rows).
 
