@@ -15,10 +15,9 @@ import pandas as pd
 from finmt_core.errors import RunError
 
 if TYPE_CHECKING:
-    from torch import nn
-
     from finmt_core.explain.attention import AttentionMap
     from finmt_core.explain.attribution import Attribution
+    from finmt_core.models.base import MultiTaskModel
     from finmt_core.run import Run
 
 #: Methods of :func:`attribution`.
@@ -32,7 +31,7 @@ def _sample(run: Run, segment: str, n_rows: int, rng: np.random.Generator) -> tu
     return d[pick], n[pick]
 
 
-def _model(run: Run) -> nn.Module:
+def _model(run: Run) -> MultiTaskModel:
     """The run's network (RunError naming the SHAP view for an estimator run)."""
     pred = run.predictor()
     if pred.model is None:

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from finmt_core.config import ExperimentConfig
 from finmt_core.data.containers import Split
@@ -34,6 +33,7 @@ from finmt_core.data.prepare import InputInfo, PreparedData
 from finmt_core.errors import DataError, RunError
 from finmt_core.inference.gating import GatingPolicy
 from finmt_core.inference.whatif import WhatIfResult, what_if
+from finmt_core.models.base import MultiTaskModel
 from finmt_core.tasks import Task
 from finmt_core.training.runs import RunDir
 
@@ -60,11 +60,11 @@ class Predictor:
     Attributes:
         config: the run's ExperimentConfig.
         tasks: the heads, in order.
-        model: the ``nn.Module`` in eval mode (None for estimator runs).
+        model: the network (a MultiTaskModel) in eval mode (None for estimator runs).
         estimator: the fitted estimator (None for neural runs).
     """
 
-    def __init__(self, config: ExperimentConfig, *, model: nn.Module | None = None, estimator: Any = None,
+    def __init__(self, config: ExperimentConfig, *, model: MultiTaskModel | None = None, estimator: Any = None,
                  scaler_state: dict[str, Any] | None = None, info: InputInfo | None = None,
                  run_prepared: PreparedData | None = None,
                  run_path: Path | None = None, device: str = "cpu") -> None:
@@ -132,7 +132,7 @@ class Predictor:
         """The model's batch kind (``window``, ``graph``, ...); ``flat`` for estimators."""
         return str(self.model.input_kind) if self.model is not None else "flat"
 
-    def network(self) -> nn.Module:
+    def network(self) -> MultiTaskModel:
         """The neural model; RunError for an estimator run (it has no network to run or explain)."""
         if self.model is None:
             raise RunError(f"run model {self.config.model.name!r} is a fitted estimator, not a neural network")
