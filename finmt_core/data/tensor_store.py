@@ -44,10 +44,16 @@ class TensorStore:
         self.X_rows = self.X.view(d_count * self.n_tickers, n_feat)
         names = [t.name for t in prepared.targets.tasks]
         has_window = prepared.has_window()
-        tv = np.stack([prepared.targets.training(n) for n in names], axis=-1).astype(np.float32, copy=False)
-        ok = np.stack([prepared.targets.valid[n] for n in names], axis=-1) & has_window[..., None]
         k = len(names)
-        self.targets = torch.from_numpy(np.where(ok, np.nan_to_num(tv, nan=0.0), 0.0).astype(np.float32)).view(-1, k)
+        # built in place in one [D, N, K] array: the expression form made three more of them
+        tv = np.empty((*has_window.shape, k), dtype=np.float32)
+        ok = np.empty((*has_window.shape, k), dtype=bool)
+        for j, name in enumerate(names):  # loop over the K tasks, not rows
+            tv[..., j] = prepared.targets.training(name)
+            np.logical_and(prepared.targets.valid[name], has_window, out=ok[..., j])
+        np.nan_to_num(tv, copy=False, nan=0.0)
+        tv[~ok] = 0.0
+        self.targets = torch.from_numpy(tv).view(-1, k)
         self.valid = torch.from_numpy(np.ascontiguousarray(ok)).view(-1, k)  # [D*N, K]
         self.has_window = torch.from_numpy(np.ascontiguousarray(has_window))
         self.task_names = names
