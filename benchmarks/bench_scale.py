@@ -1,0 +1,109 @@
+"""Figure — scale (long, opt-in: ``finmt bench --only scale``): 250 -> 5,000 stocks x 2,520 days.
+
+One case = one fresh process = one universe size and one preset (``tgcn``, ``lstm_transformer``),
+as a user runs it: ``load_panel(parquet)`` -> ``prepare`` (``data.storage: auto``: the feature
+arrays go to memory-mapped scratch files from 1 GiB up) -> the real :class:`Trainer` -> one
+training epoch. Figures per case: load and prepare seconds, training rows/s, and the process's
+peak RSS (``ru_maxrss``: imports, panel, features, targets, graph, model and the epoch; the
+suite reads it in the child, the same number the parent's ``RUSAGE_CHILDREN`` gives).
+
+A full tgcn epoch at 5,000 stocks is ~50 graph batches of 32 dates x 5,000 stocks (160k nodes
+each), tens of minutes on 2 cores: the model steps are capped at ``batches`` (rows/s measured
+on them), and the rest of the epoch's batches are still *gathered* (every train date's window
+read from ``X``, no model), so the peak memory is that of a whole epoch's data side. The
+lstm_transformer preset's own epoch is 60 batches of 256 rows (``train.max_batches_per_epoch``),
+run in full. The synthetic panels are generated in a separate process (not in the peak).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from benchmarks.fixtures import synthetic_parquet
+from benchmarks.harness import Result, current_rss_mb, peak_rss_mb
+
+#: goal of issue 17: the 5,000-stock panel prepares and trains one epoch within this peak RSS
+TARGET_MB = 8192.0
+TARGET_STOCKS = 5000
+PRESETS = ("tgcn", "lstm_transformer")
+
+
+def expand(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """One child process (so one peak-memory figure) per universe size and preset."""
+    return [dict(case, n_stocks=[n], presets=[p]) for n in case["n_stocks"] for p in case.get("presets") or PRESETS]
+
+
+def _gather_rest(trainer: Any, done: int) -> tuple[int, float]:
+    """Gather (no model) the epoch's batches after the first ``done``: ``(batches, seconds)``."""
+    from finmt_core.training.loaders import epoch_loader
+
+    t0 = time.perf_counter()
+    n = 0
+    loader = epoch_loader(trainer.train_set, trainer.prepared, trainer.cfg, trainer.device, 1, True, 1)
+    for i, _batch in enumerate(loader):
+        if i >= done:
+            n += 1
+    return n, time.perf_counter() - t0
+
+
+def run(workdir: str, n_stocks: list[int], n_days: int, presets: list[str], batches: dict[str, int] | None = None,
+        storage: str = "auto") -> list[Result]:
+    import torch
+
+    from finmt_core.config import load_preset
+    from finmt_core.data.panel import load_panel
+    from finmt_core.data.prepare import prepare
+    from finmt_core.models import create_model
+    from finmt_core.training.trainer import Trainer, seed_everything
+
+    (n,), (preset,) = n_stocks, presets
+    cap = (batches or {}).get(preset)
+    path = synthetic_parquet(workdir, n, n_days)
+    base_mb = current_rss_mb()
+    train: dict[str, Any] = {"device": "cpu"}
+    if cap:
+        train["max_batches_per_epoch"] = cap
+    config = load_preset(preset, {"train": train, "data": {"storage": storage}})
+
+    t0 = time.perf_counter()
+    panel = load_panel(path)
+    t_load = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    prepared = prepare(panel, config)
+    t_prep = time.perf_counter() - t0
+    prep_peak = peak_rss_mb()
+
+    seed_everything(0)
+    model = create_model(config.model.name, config.model.params, config.tasks, prepared.info)
+    trainer = Trainer(config, prepared, model, torch.device("cpu"), callbacks=())
+    out = trainer._train_epoch(1)
+    rate = out["rows"] / out["time"]
+    full = -(-len(trainer.train_set) // config.train.batch_size)
+    gathered, t_gather = (0, 0.0)
+    if cap and trainer.batches_per_epoch < full:
+        gathered, t_gather = _gather_rest(trainer, trainer.batches_per_epoch)
+    peak = peak_rss_mb()
+
+    d, _, f = prepared.X.shape
+    size = f"{n}x{n_days}"
+    what = (f"{n} stocks x {d} days x {f} features, preset {preset}, data.storage={storage} -> "
+            f"{prepared.storage}; baseline after imports {base_mb:.0f} MB")
+    unit = "dates" if model.input_kind == "graph" else "rows"
+    if cap:
+        epoch = (f"{trainer.batches_per_epoch} of the epoch's {full} batches of {config.train.batch_size} {unit} "
+                 "trained" + (f"; the other {gathered} gathered without the model in {t_gather:.1f} s"
+                              if gathered else ""))
+    else:
+        epoch = (f"the preset's epoch: {trainer.batches_per_epoch} batches of {config.train.batch_size} {unit}"
+                 f" (train.max_batches_per_epoch={config.train.max_batches_per_epoch})")
+    target = TARGET_MB if n == TARGET_STOCKS else None
+    return [
+        Result(f"scale_load_{preset}_{size}", "s", [t_load], None, "lower", note=f"load_panel(parquet); {what}"),
+        Result(f"scale_prepare_{preset}_{size}", "s", [t_prep], None, "lower",
+               note=f"prepare (features, labels, split, graph, scaler, X); peak RSS by then {prep_peak:.0f} MB"),
+        Result(f"scale_train_rows_per_s_{preset}_{size}", "rows/s", [rate], None, "higher",
+               note=f"{epoch}; {out['rows']} rows in {out['time']:.1f} s"),
+        Result(f"scale_peak_mem_{preset}_{size}", "MB", [peak], target, "lower",
+               note=f"peak RSS of the process: load + prepare + one epoch ({epoch})"),
+    ]
