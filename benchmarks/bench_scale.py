@@ -7,12 +7,15 @@ training epoch. Figures per case: load and prepare seconds, training rows/s, and
 peak RSS (``ru_maxrss``: imports, panel, features, targets, graph, model and the epoch; the
 suite reads it in the child, the same number the parent's ``RUSAGE_CHILDREN`` gives).
 
-A full tgcn epoch at 5,000 stocks is ~50 graph batches of 32 dates x 5,000 stocks (160k nodes
-each), tens of minutes on 2 cores: the model steps are capped at ``batches`` (rows/s measured
-on them), and the rest of the epoch's batches are still *gathered* (every train date's window
-read from ``X``, no model), so the peak memory is that of a whole epoch's data side. The
-lstm_transformer preset's own epoch is 60 batches of 256 rows (``train.max_batches_per_epoch``),
-run in full. The synthetic panels are generated in a separate process (not in the peak).
+A tgcn batch is G whole dates (G x N nodes); the preset's 32 dates are sized for ~500 stocks,
+so past 500 stocks G shrinks to keep a batch at <= 16,000 nodes (:func:`graph_batch_size`: 3
+dates at 5,000 stocks): the backward pass keeps every step's activations, ~8 GB for 32 dates
+of 5,000 stocks. A full tgcn epoch is then hundreds of batches, hours on 2 cores: the model
+steps are capped at ``batches`` (rows/s measured on them), and the rest of the epoch's batches
+are still *gathered* (every train date's window read from ``X``, no model), so the peak memory
+is that of a whole epoch's data side. The lstm_transformer preset's own epoch is 60 batches of
+256 rows (``train.max_batches_per_epoch``), run in full. The synthetic panels are generated
+in a separate process (not in the peak).
 """
 
 from __future__ import annotations
@@ -47,8 +50,17 @@ def _gather_rest(trainer: Any, done: int) -> tuple[int, float]:
     return n, time.perf_counter() - t0
 
 
+def graph_batch_size(preset_dates: int, n_stocks: int, nodes: int) -> int:
+    """Dates per tgcn batch: the preset's, or fewer so that a batch holds at most ``nodes`` nodes.
+
+    The preset's 32 dates x 500 stocks are 16,000 nodes; 32 dates x 5,000 stocks would be 160,000,
+    whose activations (20 steps x 2 GRU layers, kept for the backward pass) alone take ~8 GB.
+    """
+    return max(1, min(preset_dates, nodes // n_stocks))
+
+
 def run(workdir: str, n_stocks: list[int], n_days: int, presets: list[str], batches: dict[str, int] | None = None,
-        storage: str = "auto") -> list[Result]:
+        storage: str = "auto", graph_nodes: int = 16_000) -> list[Result]:
     import torch
 
     from finmt_core.config import load_preset
@@ -65,6 +77,9 @@ def run(workdir: str, n_stocks: list[int], n_days: int, presets: list[str], batc
     if cap:
         train["max_batches_per_epoch"] = cap
     config = load_preset(preset, {"train": train, "data": {"storage": storage}})
+    if config.model.name == "tgcn":  # a batch is G whole dates: bound its nodes (see graph_batch_size)
+        train["batch_size"] = graph_batch_size(config.train.batch_size, n, graph_nodes)
+        config = load_preset(preset, {"train": train, "data": {"storage": storage}})
 
     t0 = time.perf_counter()
     panel = load_panel(path)

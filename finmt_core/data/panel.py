@@ -102,6 +102,9 @@ def _build_panel(raw: RawTable, date_format: str | None = None) -> pd.DataFrame:
     raw.frame["_pos"] = np.arange(len(raw.frame))  # source row of each line, for messages
     interp = interpret_columns(raw)
     df, notes = interp.frame, [*raw.notes, *interp.notes]
+    # messages read rows through `df` (its `_pos` column) from here on: keeping the source frame
+    # would keep every original column alive after `df` replaces it with its parsed version
+    raw.frame = raw.frame.iloc[:0]
     df["date"] = parse_dates(raw, df, date_format, notes)
     df["ticker"] = parse_tickers(raw, df)
     # integer ticker codes (in sorted ticker order): grouping and sorting on ints, not strings
