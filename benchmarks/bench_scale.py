@@ -122,3 +122,24 @@ def run(workdir: str, n_stocks: list[int], n_days: int, presets: list[str], batc
         Result(f"scale_peak_mem_{preset}_{size}", "MB", [peak], target, "lower",
                note=f"peak RSS of the process: load + prepare + one epoch ({epoch})"),
     ]
+
+
+def derive(results: list[Result]) -> list[Result]:
+    """Growth from the smallest to the largest universe of this run, per preset: prepare time and
+    peak memory over the stock ratio (1.0 = linear; below 1 the fixed costs, imports and model,
+    still weigh in)."""
+    out = []
+    for preset in PRESETS:
+        for kind, unit_note in (("prepare", "prepare time"), ("peak_mem", "peak RSS")):
+            pts = {}
+            for r in results:
+                prefix = f"scale_{kind}_{preset}_"
+                if r.figure.startswith(prefix) and r.samples:
+                    pts[int(r.figure[len(prefix):].split("x")[0])] = r.median
+            if len(pts) < 2:
+                continue
+            lo, hi = min(pts), max(pts)
+            ratio = (pts[hi] / pts[lo]) / (hi / lo)
+            out.append(Result(f"scale_{kind}_growth_{preset}_{hi}_vs_{lo}", "x", [ratio], None, "lower",
+                              note=f"({unit_note} at {hi} / at {lo} stocks) / ({hi}/{lo}); 1.0 = linear in stocks"))
+    return out
