@@ -9,8 +9,8 @@ suite reads it in the child, the same number the parent's ``RUSAGE_CHILDREN`` gi
 
 A tgcn batch is G whole dates (G x N nodes); the preset's 32 dates are sized for ~500 stocks,
 so past 500 stocks G shrinks to keep a batch at <= 16,000 nodes (:func:`graph_batch_size`: 3
-dates at 5,000 stocks): the backward pass keeps every step's activations, ~8 GB for 32 dates
-of 5,000 stocks. A full tgcn epoch is then hundreds of batches, hours on 2 cores: the model
+dates at 5,000 stocks): the backward pass keeps every step's activations, which took a run with
+32 dates of 5,000 stocks past 10 GB. A full tgcn epoch is then hundreds of batches, hours on 2 cores: the model
 steps are capped at ``batches`` (rows/s measured on them), and the rest of the epoch's batches
 are still *gathered* (every train date's window read from ``X``, no model), so the peak memory
 is that of a whole epoch's data side. The lstm_transformer preset's own epoch is 60 batches of
@@ -54,7 +54,7 @@ def graph_batch_size(preset_dates: int, n_stocks: int, nodes: int) -> int:
     """Dates per tgcn batch: the preset's, or fewer so that a batch holds at most ``nodes`` nodes.
 
     The preset's 32 dates x 500 stocks are 16,000 nodes; 32 dates x 5,000 stocks would be 160,000,
-    whose activations (20 steps x 2 GRU layers, kept for the backward pass) alone take ~8 GB.
+    whose activations (20 steps x 2 GRU layers, kept for the backward pass) took a run past 10 GB.
     """
     return max(1, min(preset_dates, nodes // n_stocks))
 
