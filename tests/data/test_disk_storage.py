@@ -131,3 +131,10 @@ def test_bad_storage_settings_are_clear_errors(panel: pd.DataFrame, tmp_path: Pa
     blocker.write_text("not a folder")
     with pytest.raises(ConfigError, match=r"data\.storage_dir .* cannot hold the on-disk features"):
         prepare(panel, _config(blocker / "sub", storage="disk"))
+
+
+def test_runs_differing_only_in_storage_group_together() -> None:
+    from finmt_core.evaluation.compare_runs import group_key
+
+    base = {"name": "a", "model.name": "tgcn", "data.window": 20}
+    assert group_key({**base, "data.storage": "disk", "data.storage_dir": "/scratch"}) == group_key(base)
