@@ -103,8 +103,10 @@ def _build_panel(raw: RawTable, date_format: str | None = None) -> pd.DataFrame:
     interp = interpret_columns(raw)
     df, notes = interp.frame, [*raw.notes, *interp.notes]
     # messages read rows through `df` (its `_pos` column) from here on: keeping the source frame
-    # would keep every original column alive after `df` replaces it with its parsed version
+    # (or `interp`) would keep every original column, and later the whole unsorted frame, alive
+    # after `df` is replaced by its parsed and sorted versions (1.4 GB at 5,000 stocks)
     raw.frame = raw.frame.iloc[:0]
+    del interp
     df["date"] = parse_dates(raw, df, date_format, notes)
     df["ticker"] = parse_tickers(raw, df)
     # integer ticker codes (in sorted ticker order): grouping and sorting on ints, not strings
@@ -156,7 +158,12 @@ def _assemble(df: pd.DataFrame, columns: list[str], tickers: pd.Index) -> pd.Dat
     unused, so the levels are rebuilt from the codes actually present.
     """
     date_codes, dates = pd.factorize(df["date"], sort=True)
-    used, ticker_codes = np.unique(df["_tc"].to_numpy(), return_inverse=True)
+    # the tickers in use and each row's rank among them, in O(rows) (np.unique sorted all rows)
+    tc = df["_tc"].to_numpy()
+    used = np.flatnonzero(np.bincount(tc, minlength=len(tickers)))
+    rank = np.zeros(len(tickers), dtype=np.int64)
+    rank[used] = np.arange(used.size)
+    ticker_codes = rank[tc]
     order = np.lexsort((ticker_codes, date_codes))
     index = pd.MultiIndex(
         levels=[pd.DatetimeIndex(dates).astype("datetime64[ns]"), tickers[used]],
