@@ -171,7 +171,18 @@ def _assemble(df: pd.DataFrame, columns: list[str], tickers: pd.Index) -> pd.Dat
         names=["date", "ticker"],
         verify_integrity=False,
     )
-    return pd.DataFrame({c: df[c].to_numpy()[order] for c in columns}, index=index)
+    numeric = [c for c in columns if c != "sector"]
+    if not all(df[c].dtype == np.float64 for c in numeric):
+        return pd.DataFrame({c: df[c].to_numpy()[order] for c in columns}, index=index)
+    # the float columns gathered straight into the one 2-D block pandas keeps them in (building
+    # the frame from a dict of columns copied them all into it: 0.5 GB more at 5,000 stocks)
+    block = np.empty((order.size, len(numeric)), dtype=np.float64)
+    for j, c in enumerate(numeric):  # loop over columns, not rows
+        np.take(df[c].to_numpy(), order, out=block[:, j], mode="clip")  # indices are valid: no check
+    panel = pd.DataFrame(block, index=index, columns=numeric, copy=False)
+    if "sector" in columns:  # always last in `columns`
+        panel["sector"] = df["sector"].to_numpy()[order]
+    return panel
 
 
 def _numeric_extras(raw: RawTable, df: pd.DataFrame, notes: list[str]) -> list[str]:
