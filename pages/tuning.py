@@ -14,7 +14,8 @@ from dashboard.tuning_jobs import launch_tuning
 from finmt_core.config import list_presets
 from finmt_core.plots.optuna_views import optuna_views
 from finmt_core.plots.tuning import param_importances, tuning_history
-from finmt_core.tuning.study import default_storage, evaluate_best, list_studies, load_study, study_summary
+from finmt_core.tuning.storage import display_url, is_sqlite, storage_exists, study_storage
+from finmt_core.tuning.study import evaluate_best, list_studies, load_study, study_summary
 
 
 def test_metric_table(result: dict) -> pd.DataFrame:
@@ -53,8 +54,10 @@ else:
                 log_path = launch_tuning(preset, data, int(trials), int(epochs), study_name, root)
                 st.success(f"Search started in the background; its log is `{log_path}`. Trials appear below as they finish.")
 
-storage = default_storage(root)
-if not (root / "optuna.db").is_file():
+storage = study_storage(root)  # $FINMT_OPTUNA_STORAGE (e.g. a shared PostgreSQL), else <runs>/optuna.db
+if not is_sqlite(storage):
+    st.caption(f"Studies from `{display_url(storage)}` (FINMT_OPTUNA_STORAGE).")
+elif not storage_exists(storage):
     st.info(("No study yet." if viewer else "No study yet. Start one above or run "
              "`finmt tune --preset lstm_transformer --trials 10`."), icon=":material/info:")
     st.stop()

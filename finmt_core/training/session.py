@@ -35,6 +35,7 @@ from finmt_core.training.trainer import Trainer
 
 if TYPE_CHECKING:
     from finmt_core.data.prepare import PreparedData
+    from finmt_core.models.base import MultiTaskModel
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class Setup:
     """What a session trains: the prepared data, the net (None for an estimator run) and where."""
 
     prepared: PreparedData
-    model: torch.nn.Module | None
+    model: MultiTaskModel | None
     device: torch.device
 
 
@@ -217,12 +218,14 @@ def _record_rank_sync(run: RunDir, model: torch.nn.Module, main: bool) -> None:
     ref = torch.tensor(prints[0])
     in_sync = all(torch.allclose(torch.tensor(p), ref, rtol=1e-5, atol=1e-6) for p in prints[1:])
     if main:
-        run.write_status(ddp={"world_size": len(prints), "weights_in_sync": in_sync})
+        # one checksum per rank (sum of its fingerprint): comparable with the saved checkpoint's weights
+        run.write_status(ddp={"world_size": len(prints), "weights_in_sync": in_sync},
+                         ddp_rank_checksums=[float(sum(p)) for p in prints])
         if not in_sync:
             log.warning("DDP ranks ended with different weights: results are not reproducible across ranks")
 
 
-def write_predictions(run: RunDir, prepared: PreparedData, model: torch.nn.Module, device: torch.device) -> None:
+def write_predictions(run: RunDir, prepared: PreparedData, model: MultiTaskModel, device: torch.device) -> None:
     """predictions.parquet from the best checkpoint's weights (the current ones if none)."""
     if run.best_checkpoint.is_file():
         model = model_from_checkpoint(load_checkpoint(run.best_checkpoint), device=device)
