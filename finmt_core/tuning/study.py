@@ -26,6 +26,7 @@ from finmt_core.config import ExperimentConfig
 from finmt_core.errors import ConfigError, RunError
 from finmt_core.training.callbacks import Callback
 from finmt_core.tuning.space import SearchSpace, apply_overrides, current_values, load_search_space
+from finmt_core.tuning.store import default_storage
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,6 @@ SQLITE_TIMEOUT_S = 60
 MIN_TRIALS_FOR_IMPORTANCE = 20
 
 
-def default_storage(runs_root: str | Path) -> str:
-    return f"sqlite:///{Path(runs_root).resolve() / 'optuna.db'}"
 
 
 def _storage(url: str) -> Any:
