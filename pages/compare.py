@@ -6,7 +6,6 @@ so the view is a link."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import cache, links, state
@@ -20,6 +19,7 @@ from finmt_core.evaluation.compare_runs import (
     curve_columns,
     seed_groups,
 )
+from finmt_core.training.metrics_log import last_values
 from finmt_core.training.runs import RunDir, list_runs
 
 #: grouping choice (URL value) -> (label, keys to group by; None = everything but the seed)
@@ -122,6 +122,5 @@ c1, c2 = st.columns([3, 1])
 metric = links.url_choice(c1, "Logged metric", columns, key="metric", default="val_loss")
 scale = links.url_choice(c2, "Scale", ["linear", "log"], key="scale", default="linear")
 st.plotly_chart(plots.compare_runs(logs, str(metric), log_y=scale == "log", title=f"{metric} by run"), key="cmp_curves")
-last = pd.Series({n: pd.to_numeric(m[metric], errors="coerce").dropna().iloc[-1]
-                  for n, m in logs.items() if metric in m and m[metric].notna().any()}, name=f"last {metric}")
+last = last_values(logs, str(metric))
 st.dataframe(last.to_frame(), width="content", column_config={last.name: st.column_config.NumberColumn(format="%.4f")})

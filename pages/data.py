@@ -13,6 +13,7 @@ from dashboard import widgets as w
 from dashboard.errors import guard, show_error
 from finmt_core import plots
 from finmt_core.data.panel_quality import USABILITY_RULE, WARNING, check_usable, describe_fits
+from finmt_core.data.uploads import save_upload
 from finmt_core.errors import DataError, FinmtError
 from finmt_core.tasks import CATALOGUE
 
@@ -70,8 +71,9 @@ if upload is not None:
                    icon=":material/check_circle:")
         if st.button("Save for training", icon=":material/save:", key="save_upload",
                      help="Stores the validated panel with the runs; pick it on the Train page."):
-            stem = w.save_upload(root, upload.name, data, panel)
-            st.toast(f"Saved as dataset “Upload: {w.plain_text(stem)}”.", icon=":material/save:")
+            with guard("Saving the upload", stop=False):  # a full disk: one message, and no file left behind
+                stem = save_upload(root, upload.name, data, panel)
+                st.toast(f"Saved as dataset “Upload: {w.plain_text(stem)}”.", icon=":material/save:")
         # keyed by the bytes' hash: another file under the same name and row count is never
         # confused with this one (the summary, features and labels below are cached by this key)
         source_key = cache.upload_key(data, date_format)
