@@ -121,3 +121,29 @@ def significance_table(sig: Any) -> Any:
         "edge 95% CI": [interval(lo, hi, reason=few) for lo, hi in zip(sig["edge_ci_low"], sig["edge_ci_high"])],
         "significant": sig["significant"].astype(bool),
     })
+
+
+def metric_cells(values: Any, counts: Any) -> Any:
+    """Metric values as text: 4 decimals, whole numbers with thousands separators on the rows
+    where ``counts`` is true (row counts), a dash where a value is missing (e.g. the IC of a
+    constant baseline). ``values``: a frame; ``counts``: a boolean mask of its rows."""
+    text = values.map("{:.4f}".format)
+    text[counts] = values[counts].map("{:,.0f}".format)
+    return text.where(values.notna(), DASH)
+
+
+def cell_or_dash(value: Any) -> str:
+    """A config value as text; None / NaN (a key a run does not set) as a dash."""
+    return DASH if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def labelled_metrics(columns: Mapping[str, Mapping[str, Any]], labels: Mapping[str, tuple[str, str]]) -> Any:
+    """Several metric dicts side by side as text: one row per key of ``labels`` that any
+    column has (in ``labels`` order, shown as its label), each value formatted with its spec;
+    None / NaN -> a dash (an infinite profit factor stays ``inf``). ``labels``: key -> (label,
+    ``str.format`` spec)."""
+    import pandas as pd
+
+    keys = [k for k in labels if any(k in col for col in columns.values())]
+    return pd.DataFrame({name: [labels[k][1].format(col[k]) if pd.notna(col.get(k)) else DASH for k in keys]
+                         for name, col in columns.items()}, index=[labels[k][0] for k in keys])
