@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -14,7 +13,7 @@ from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
 from finmt_core.errors import DataError
-from finmt_core.evaluation.signal_hits import calls_up_to, gated_calls, hit_summary
+from finmt_core.evaluation.signal_hits import CURVE_THRESHOLDS, calls_up_to, gated_calls, hit_summary
 from finmt_core.inference.gating import coverage_accuracy_curve, gated_accuracy, gating_rule
 
 RULE_TEXT = {
@@ -75,7 +74,7 @@ m[1].metric("Accuracy of calls", fmt.pct(score["accuracy"], reason="no calls"), 
             help=f"of {int(score['n_calls'])} calls with a known outcome")
 m[2].metric("Calls", f"{int(score['n_calls'])}", border=True)
 today = gated[gated["date"] == day]
-m[3].metric(f"Calls on {day:%Y-%m-%d}", f"{int((today['gate_code'] != 0).sum())} of {len(today)}", border=True)
+m[3].metric(f"Calls on {day:%Y-%m-%d}", f"{hit_summary(today)['n_calls']:.0f} of {len(today)}", border=True)
 
 # ---- the chosen date ----------------------------------------------------------------------------
 left, right = st.columns([1, 1])  # the table's five columns need half the width at 1280 px
@@ -101,7 +100,7 @@ with right:
 # ---- coverage vs accuracy -----------------------------------------------------------------
 st.subheader("Coverage vs accuracy", anchor=False)
 with guard("Computing the coverage-accuracy curve"):
-    curve = coverage_accuracy_curve(rows, np.round(np.linspace(0.0, 0.95, 20), 3))
+    curve = coverage_accuracy_curve(rows, CURVE_THRESHOLDS)
 charts.show(plots.coverage_accuracy(curve), key="curve", file_name=f"{run.name}-coverage-accuracy")
 charts.csv_download(curve, f"{run.name}-coverage-accuracy-{split}", key="sg_csv_curve", label="Curve (CSV)")
 st.caption(f"On the {split} segment: raising the threshold trades coverage for accuracy; the labels are the number "

@@ -17,6 +17,8 @@ from finmt_core.inference.output_columns import probability_columns, probability
 
 #: tasks whose class probabilities the gate reads (shown beside the calls)
 GATING_TASKS = ("signal", "direction", "action")
+#: thresholds of the coverage-accuracy curve a person scans: 0 to 0.95 in steps of 0.05
+CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.95, 20), 3)
 #: realised sign -> side (a zero or unknown return is "unknown")
 OUTCOME = {1.0: "Up", -1.0: "Down"}
 

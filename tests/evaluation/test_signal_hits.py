@@ -48,3 +48,10 @@ def test_calls_up_to_keeps_the_last_dates_before_the_day():
 def test_no_gating_heads_is_a_data_error():
     with pytest.raises(DataError, match="signal gating"):
         gated_calls(_frame()[["date", "ticker", "return_pred", "fwd_return"]], 0.5)
+
+
+def test_curve_thresholds_step_by_five_points():
+    from finmt_core.evaluation.signal_hits import CURVE_THRESHOLDS
+
+    assert len(CURVE_THRESHOLDS) == 20 and CURVE_THRESHOLDS[0] == 0.0 and CURVE_THRESHOLDS[-1] == 0.95
+    np.testing.assert_allclose(np.diff(CURVE_THRESHOLDS), 0.05)
