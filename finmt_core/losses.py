@@ -13,7 +13,7 @@ model's own regularisers (``model.regularization()``, e.g. the dual tower's orth
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -291,6 +291,16 @@ class MultiTaskLoss(nn.Module):
     @property
     def uses_gradnorm(self) -> bool:
         return isinstance(self.weighting, GradNormWeighting)
+
+    @property
+    def needs_shared_params(self) -> bool:
+        """Whether :meth:`backward_step` needs the model's last shared layer (:func:`last_shared_parameters`)."""
+        return self.weighting.needs_shared_params
+
+    def backward_step(self, task_losses: Tensor, shared_params: Sequence[Tensor], backward: Callable[[], None]) -> None:
+        """The training step's gradients: the weighting strategy's hook around ``backward()``
+        (the objective's backward pass); see :meth:`finmt_core.weighting.Weighting.backward_step`."""
+        self.weighting.backward_step(task_losses, shared_params, backward)
 
     def gradnorm_step(self, shared_params: Iterable[Tensor], task_losses: Tensor) -> Tensor:
         """GradNorm: set the gradient of the task weights (call before ``total.backward()``).

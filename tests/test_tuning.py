@@ -91,7 +91,7 @@ def test_two_processes_share_one_sqlite_study(tmp_path: Path) -> None:
     tiny = tmp_path / "tiny.yaml"
     tiny.write_text(yaml.safe_dump(TINY))
     args = [sys.executable, "-m", "finmt_core.cli", "tune", "--data", "synthetic", "--preset", PRESET,
-            "--trials", "2", "--epochs", "1", "--run-dir", str(tmp_path / "runs"), "--study", "shared",
+            "--trials", "2", "--epochs", "1", "--runs-dir", str(tmp_path / "runs"), "--study", "shared",
             "--search-space", str(space), "--config", str(tiny)]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     procs = [subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -8,10 +8,16 @@ from typing import Any
 
 import typer
 
-from finmt_core.commands._common import friendly_errors, setup_logging
+from finmt_core.commands._common import (
+    friendly_errors,
+    run_dir_alias,
+    runs_dir_option,
+    runs_root,
+    setup_logging,
+)
 from finmt_core.errors import DataError
 
-RUN_HELP = "Run directory path, or a run name under --run-dir."
+RUN_HELP = "Run directory path, or a run name under --runs-dir."
 
 
 def register(app: typer.Typer) -> None:
@@ -108,7 +114,8 @@ def format_evaluation(ev: dict[str, Any]) -> str:
 def evaluate(
     run: str = typer.Argument(..., help=RUN_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the evaluation as one JSON object."),
-    run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
+    runs_dir: Path | None = runs_dir_option(),
+    run_dir: Path | None = run_dir_alias(),
     cost_bps: float = typer.Option(10.0, "--cost-bps", min=0.0, help="Cost of the default backtest, bps per turnover."),
     no_backtest: bool = typer.Option(False, "--no-backtest", help="Skip the default backtest."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when a validation gate fails (default: report only)."),
@@ -123,7 +130,7 @@ def evaluate(
     from finmt_core.training.runs import RunDir
     from finmt_core.training.walk_forward import is_walk_forward
 
-    path = resolve_run(run, run_dir, last_fold=False)
+    path = resolve_run(run, runs_root(runs_dir, run_dir), last_fold=False)
     if is_walk_forward(RunDir(path)):
         ev = evaluate_walk_forward(path, cost_bps=cost_bps, backtest=not no_backtest)
         typer.echo(_dumps(ev) if as_json else format_walk_forward(ev))
@@ -148,7 +155,8 @@ def backtest(
     split: str = typer.Option("test", "--split", help="test | val"),
     out: Path = typer.Option(None, "--out", help="Write the daily series (equity, drawdown, turnover) to CSV/Parquet."),
     as_json: bool = typer.Option(False, "--json", help="Print settings and metrics as JSON."),
-    run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
+    runs_dir: Path | None = runs_dir_option(),
+    run_dir: Path | None = run_dir_alias(),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Trade RUN's predictions (positions at close t earn t -> t+1), net and gross of costs, vs buy & hold."""
@@ -160,7 +168,7 @@ def backtest(
 
     if split not in ("test", "val"):
         raise DataError(f"--split must be test or val, got {split!r}")
-    rd = RunDir(resolve_run(run, run_dir))
+    rd = RunDir(resolve_run(run, runs_root(runs_dir, run_dir)))
     preds = rd.predictions()
     _, prepared = load_run_data(rd)
     res = backtest_predictions(preds[preds["split"] == split], rd.config().tasks, prepared.dense.close, prepared.dates,
@@ -207,7 +215,8 @@ def predict(
     date: str = typer.Option("latest", "--date", help="A date (YYYY-MM-DD), 'latest' (default) or 'all'."),
     threshold: float = typer.Option(0.5, "--threshold", min=0.0, max=1.0, help="Signal-gating threshold."),
     out: Path = typer.Option(None, "--out", help="Write the predictions to FILE.csv or FILE.parquet."),
-    run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
+    runs_dir: Path | None = runs_dir_option(),
+    run_dir: Path | None = run_dir_alias(),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """What does RUN's model say on DATA (default: for the day after its last date)?"""
@@ -216,7 +225,7 @@ def predict(
     from finmt_core.inference import Predictor
     from finmt_core.inference.gating import gating_rule
 
-    p = Predictor.from_run(resolve_run(run, run_dir))
+    p = Predictor.from_run(resolve_run(run, runs_root(runs_dir, run_dir)))
     df = p.predict(load_panel(data), dates=None if date == "all" else date)
     try:
         gating_rule(df)
@@ -238,7 +247,8 @@ def report(
     no_explain: bool = typer.Option(False, "--no-explain", help="Skip attributions (faster)."),
     pdf: bool = typer.Option(False, "--pdf", help="Also print it to a PDF next to --out (needs headless Chromium; "
                                                   "implied by --out FILE.pdf)."),
-    run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
+    runs_dir: Path | None = runs_dir_option(),
+    run_dir: Path | None = run_dir_alias(),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Write one self-contained HTML report of RUN (opens without a network connection); with
@@ -252,7 +262,7 @@ def report(
         from finmt_core.report_pdf import find_chromium
 
         find_chromium()
-    path = build_report(resolve_run(run, run_dir), out, cost_bps=cost_bps, explain=not no_explain)
+    path = build_report(resolve_run(run, runs_root(runs_dir, run_dir)), out, cost_bps=cost_bps, explain=not no_explain)
     typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if pdf:
         from finmt_core.report_pdf import html_to_pdf

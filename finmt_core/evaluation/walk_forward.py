@@ -151,7 +151,7 @@ def evaluate_walk_forward(run_dir: str | Path, *, write: bool = True, baselines:
     missing = [k for k in range(config.split.folds) if k >= len(folds) or not folds[k].predictions_path.is_file()]
     if missing:
         raise RunError(f"walk-forward run {run.name!r} has no predictions for fold(s) {missing} of {config.split.folds}; "
-                       f"finish its training first: finmt train --resume {run.name} --run-dir {run.path.parent}")
+                       f"finish its training first: finmt train --resume {run.name} --runs-dir {run.path.parent}")
     results = [evaluate_run(f.path, write=write, baselines=baselines, backtest=backtest, cost_bps=cost_bps,
                             baseline_params=baseline_params) for f in folds]
     per_fold = [{"fold": k, "run": f.name, "splits": ev["splits"], "tasks": ev["tasks"], "baselines": ev["baselines"],

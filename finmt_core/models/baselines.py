@@ -31,7 +31,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from finmt_core.errors import ConfigError, DataError
-from finmt_core.models.gbm import task_rows
+from finmt_core.models.gbm import labelled_rows
 from finmt_core.models.registry import register_estimator
 from finmt_core.tasks import Task
 
@@ -74,7 +74,7 @@ class _NaiveEstimator(abc.ABC):
         self.quantiles_: dict[str, np.ndarray] = {}
         self.median_: dict[str, float] = {}
         for task in self.tasks:
-            _, _, y = task_rows(prepared, task, "train")
+            _, _, y = labelled_rows(prepared, task, "train")
             if y.size == 0:
                 raise DataError(f"{self.model_name}: task {task.name!r} has no valid target in the train segment")
             if task.kind == "classification":

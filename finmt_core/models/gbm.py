@@ -83,8 +83,10 @@ def lagged_features(X: np.ndarray, date_idx: np.ndarray, ticker_idx: np.ndarray,
     return np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
 
 
-def task_rows(prepared: Any, task: Task, segment: str, training: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Usable rows of ``segment`` where ``task``'s target is valid: ``(date_idx, ticker_idx, y)``.
+def labelled_rows(prepared: Any, task: Task, segment: str, training: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Usable rows of ``segment`` where ``task``'s target is valid: ``(date_idx, ticker_idx, y)``
+    (the labelled training/validation rows of a PreparedData; not to be confused with
+    :func:`finmt_core.evaluation.frames.task_rows`, a task's scored rows of a predictions frame).
 
     ``training=True``: ``y`` is the target models train on (cross-sectionally normalised where
     the task says so); default the raw target.
@@ -106,15 +108,15 @@ class _SharedRows:
 
     Args:
         X: ``[D, N, F]`` scaled features.
-        task_rows: task name -> ``(date_idx, ticker_idx, y)`` of the segment.
+        rows_by_task: task name -> ``(date_idx, ticker_idx, y)`` of the segment (:func:`labelled_rows`).
         lags: feature lags (days).
         params: LightGBM parameters (binning parameters among them).
         train: the train rows a validation set is binned with (None for the train set itself).
     """
 
-    def __init__(self, X: np.ndarray, task_rows: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    def __init__(self, X: np.ndarray, rows_by_task: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
                  lags: tuple[int, ...], params: dict[str, Any], train: _SharedRows | None = None) -> None:
-        keys = {name: d.astype(np.int64) * X.shape[1] + n for name, (d, n, _) in task_rows.items()}
+        keys = {name: d.astype(np.int64) * X.shape[1] + n for name, (d, n, _) in rows_by_task.items()}
         union = np.unique(np.concatenate(list(keys.values())))
         d, n = np.divmod(union, X.shape[1])
         self.positions = {name: np.searchsorted(union, k) for name, k in keys.items()}
@@ -222,7 +224,7 @@ class LightGBMBaseline:
         self.models_: dict[str, Any] = {}
         self.classes_: dict[str, np.ndarray] = {}
         self.best_iterations_: dict[str, list[int]] = {}
-        rows = {seg: {t.name: task_rows(prepared, t, seg, training=True) for t in self.tasks} for seg in ("train", "val")}
+        rows = {seg: {t.name: labelled_rows(prepared, t, seg, training=True) for t in self.tasks} for seg in ("train", "val")}
         for task in self.tasks:
             if rows["train"][task.name][2].size == 0:
                 raise DataError(f"lightgbm: task {task.name!r} has no valid target in the train segment")

@@ -65,7 +65,8 @@ class TGCNConfig:
         root_weight: GCN only: add a separate linear map of the node's own features to the
             gate inputs (PyG GraphConv's "root weight"). GCN's normalised aggregation mixes a
             stock's own features with its neighbours' under one weight; this keeps them apart.
-            False = the plain TGCN cell.
+            Default True for TGCN models (configs/tgcn.yaml says so too); False = the seed's
+            plain TGCN cell, which is :class:`TGCNBackbone`'s own default when built directly.
         head_hidden: hidden width of the task heads (0 = linear heads, as in the seed).
         dropout: dropout before the heads (MC dropout uses it).
     """
@@ -244,7 +245,9 @@ class TGCNBackbone(nn.Module):
         use_gat: GATv2Conv instead of GCNConv.
         gat_heads: GAT heads.
         root_weight: GCN only: separate linear map of each node's own features (see
-            :class:`TGCNConfig`); False (default) = the plain TGCN cell.
+            :class:`TGCNConfig`). Default False here = the seed's plain TGCN cell (benchmarks and
+            tests build the backbone directly); a TGCN model passes ``TGCNConfig.root_weight``,
+            whose default is True.
         gat_attention: ``"step"`` (default) or ``"window"`` (see :class:`TGCNConfig`).
 
     Shapes:
