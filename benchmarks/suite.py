@@ -90,6 +90,15 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         },
     ),
     Benchmark(
+        "train_profile", "profile_epoch",
+        "share of a training epoch that is forward + backward + optimizer step, per preset (probed epoch)",
+        {
+            "tiny": [{"n_stocks": 12, "n_days": 300, "batches": 2, "presets": ["lstm_transformer"]}],
+            "quick": [{"n_stocks": 50, "n_days": 500, "batches": 5, "presets": list(QUICK_PRESETS)}],
+            "full": [{"n_stocks": 50, "n_days": 1000, "batches": 20, "presets": None}],
+        },
+    ),
+    Benchmark(
         "tgcn_peer", "bench_tgcn_peer",
         "tgcn backbone vs the TGCN cell of PyTorch Geometric Temporal (N=500, T=20, F=30, hidden 16)",
         {

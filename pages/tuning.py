@@ -13,7 +13,8 @@ from dashboard.tuning_jobs import launch_tuning
 from finmt_core.config import list_presets
 from finmt_core.plots.optuna_views import optuna_views
 from finmt_core.plots.tuning import param_importances, tuning_history
-from finmt_core.tuning.store import best_trial_metrics, default_storage, has_studies
+from finmt_core.tuning.results import best_trial_metrics
+from finmt_core.tuning.storage import display_url, is_sqlite, storage_exists, study_storage
 from finmt_core.tuning.study import evaluate_best, list_studies, load_study, study_summary
 
 root = state.runs_root()
@@ -40,8 +41,10 @@ else:
                 log_path = launch_tuning(preset, data, int(trials), int(epochs), study_name, root)
                 st.success(f"Search started in the background; its log is `{log_path}`. Trials appear below as they finish.")
 
-storage = default_storage(root)
-if not has_studies(root):
+storage = study_storage(root)  # $FINMT_OPTUNA_STORAGE (e.g. a shared PostgreSQL), else <runs>/optuna.db
+if not is_sqlite(storage):
+    st.caption(f"Studies from `{display_url(storage)}` (FINMT_OPTUNA_STORAGE).")
+elif not storage_exists(storage):
     st.info(("No study yet." if viewer else "No study yet. Start one above or run "
              "`finmt tune --preset lstm_transformer --trials 10`."), icon=":material/info:")
     st.stop()

@@ -226,7 +226,7 @@ def register(app: typer.Typer) -> None:
         nproc: int = typer.Option(1, "--nproc", min=1, help="Processes per node: > 1 launches torchrun (one per GPU; gloo on CPU)."),
         nnodes: int = typer.Option(1, "--nnodes", min=1, help="Machines taking part (torchrun --nnodes)."),
         node_rank: int = typer.Option(None, "--node-rank", min=0, help="This machine's rank among --nnodes (torchrun --node-rank)."),
-        rdzv_endpoint: str = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT of the rendezvous, the same on every node (multi-node)."),
+        rdzv_endpoint: str = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT of the rendezvous, the same on every node (multi-node; with --node-rank: node 0's address, where the run is written)."),
     ) -> None:
         """Train a preset into a run directory (exit 0 done, 1 cancelled, 2 error)."""
         setup_logging(verbose)

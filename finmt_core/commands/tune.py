@@ -24,8 +24,9 @@ def register(app: typer.Typer) -> None:
         preset: str = typer.Option(..., help="Preset to tune (see configs/; search space in configs/search/)."),
         trials: int = typer.Option(10, min=1, help="Trials this process runs (others on the same study add theirs)."),
         storage: str | None = typer.Option(
-            None, help="Optuna storage URL (sqlite:///runs/optuna.db, postgresql://user@host/db). "
-                       "Default: sqlite:///<runs-dir>/optuna.db."),
+            None, help="Optuna storage URL (sqlite:///runs/optuna.db, postgresql+psycopg://user:pw@host:5432/db; "
+                       "PostgreSQL needs the postgres extra). Default: $FINMT_OPTUNA_STORAGE, else "
+                       "sqlite:///<runs-dir>/optuna.db."),
         study: str | None = typer.Option(None, help="Study name (default tune-<preset>); same name + storage = shared study."),
         runs_dir: Path | None = runs_dir_option("Folder where each trial's run directory is written (default: $FINMT_RUNS_DIR, else ./runs)."),
         run_dir: Path | None = run_dir_alias(),
@@ -45,6 +46,7 @@ def register(app: typer.Typer) -> None:
         until you evaluate the chosen trial (--evaluate-best)."""
         from finmt_core.config import load_preset, load_yaml_mapping, merge
         from finmt_core.tuning import study as tuning
+        from finmt_core.tuning.storage import display_url
 
         setup_logging()
         root = runs_root(runs_dir, run_dir)
@@ -61,7 +63,7 @@ def register(app: typer.Typer) -> None:
                               "the chosen parameters walk-forward with `finmt train` (split.folds > 1)")
         result = tuning.run_tuning(base, trials, root, storage, study, search_space, seed,
                                    enqueue_defaults=enqueue_defaults, timeout_s=timeout)
-        out = {"study": result.study_name, "storage": result.storage, "trials": result.n_trials,
+        out = {"study": result.study_name, "storage": display_url(result.storage), "trials": result.n_trials,
                "best_value": result.best_value, "best_params": result.best_params, "best_run": result.best_run,
                "defaults_value": result.defaults_value}
         if evaluate_best and result.best_run:

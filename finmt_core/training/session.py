@@ -217,7 +217,9 @@ def _record_rank_sync(run: RunDir, model: torch.nn.Module, main: bool) -> None:
     ref = torch.tensor(prints[0])
     in_sync = all(torch.allclose(torch.tensor(p), ref, rtol=1e-5, atol=1e-6) for p in prints[1:])
     if main:
-        run.write_status(ddp={"world_size": len(prints), "weights_in_sync": in_sync})
+        # one checksum per rank (sum of its fingerprint): comparable with the saved checkpoint's weights
+        run.write_status(ddp={"world_size": len(prints), "weights_in_sync": in_sync},
+                         ddp_rank_checksums=[float(sum(p)) for p in prints])
         if not in_sync:
             log.warning("DDP ranks ended with different weights: results are not reproducible across ranks")
 

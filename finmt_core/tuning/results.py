@@ -1,34 +1,13 @@
-"""Where a runs folder keeps its tuning studies, and what a tuning page shows of a result.
+"""What a tuning page shows of a result: the best trial's test metrics beside its baselines.
 
-The default study store is one SQLite file beside the runs, ``<runs>/optuna.db``; several
-machines share a study through a database URL instead (``finmt tune --storage
-postgresql://...``). Pages and commands ask here rather than spelling the file name.
+(Where studies live is :mod:`finmt_core.tuning.storage`.)
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
-#: the default study store's file name, under the runs folder
-STUDY_FILE = "optuna.db"
-
-
-def study_file(runs_root: str | Path) -> Path:
-    """``<runs_root>/optuna.db``: the default store's file (absolute)."""
-    return Path(runs_root).resolve() / STUDY_FILE
-
-
-def default_storage(runs_root: str | Path) -> str:
-    """The Optuna storage URL of the default store: ``sqlite:///<runs_root>/optuna.db``."""
-    return f"sqlite:///{study_file(runs_root)}"
-
-
-def has_studies(runs_root: str | Path) -> bool:
-    """True when the default store exists (a search has been started in this runs folder)."""
-    return study_file(runs_root).is_file()
 
 
 def best_trial_metrics(result: dict[str, Any]) -> pd.DataFrame:

@@ -1,24 +1,10 @@
-"""The study store's location and the best trial's metric table (finmt_core.tuning.store)."""
+"""The best trial's metric table (finmt_core.tuning.results)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from finmt_core.tuning.store import STUDY_FILE, best_trial_metrics, default_storage, has_studies, study_file
-
-
-def test_default_store_lives_beside_the_runs(tmp_path):
-    assert study_file(tmp_path) == tmp_path.resolve() / STUDY_FILE
-    assert default_storage(tmp_path) == f"sqlite:///{tmp_path.resolve() / 'optuna.db'}"
-    assert not has_studies(tmp_path)
-    (tmp_path / STUDY_FILE).write_bytes(b"")
-    assert has_studies(tmp_path)
-
-
-def test_study_module_keeps_its_default_storage_name(tmp_path):
-    from finmt_core.tuning.study import default_storage as old_name
-
-    assert old_name(tmp_path) == default_storage(tmp_path)
+from finmt_core.tuning.results import best_trial_metrics
 
 
 def test_best_trial_metrics_puts_the_model_beside_its_baselines():
