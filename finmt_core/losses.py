@@ -92,6 +92,13 @@ class TaskLoss(nn.Module):
         cfg: loss config (focal gamma, class weights).
     """
 
+    # buffers (registered in __init__; declared here so their types are known)
+    class_weight: Tensor | None  # [C] configured class weights
+    focal_alpha: Tensor | None  # [C] alpha_t of the focal loss
+    quantiles: Tensor | None  # [Q] quantile levels of a quantile task
+    scale: Tensor  # [] target scale (train std) of a regression / quantile task
+    balance: Tensor | None  # [C] balanced class weights from the train segment
+
     def __init__(self, task: Task, cfg: LossConfig) -> None:
         super().__init__()
         self.task = task
@@ -267,17 +274,25 @@ class MultiTaskLoss(nn.Module):
         for name, s in scales.items():
             if not (s > 0 and torch.isfinite(torch.tensor(s))):
                 raise ConfigError(f"target scale of task {name!r} must be a positive number, got {s}")
-            self.task_losses[name].scale.fill_(float(s))
+            self.task_loss(name).scale.fill_(float(s))
 
     def set_class_balance(self, weights: dict[str, list[float]]) -> None:
         """Per-class row weights of classification tasks (``n / (C * n_c)`` from the train
         segment: every class counts as much as the others, so a head cannot win by predicting
         the majority class)."""
         for name, w in weights.items():
-            task = self.task_losses[name].task
+            task_loss = self.task_loss(name)
+            task = task_loss.task
             if task.kind != "classification" or len(w) != len(task.classes):
                 raise ConfigError(f"class balance of task {name!r} needs {len(task.classes)} weights, got {w}")
-            self.task_losses[name].balance = torch.tensor(w, dtype=torch.float32)
+            task_loss.balance = torch.tensor(w, dtype=torch.float32)
+
+    def task_loss(self, name: str) -> TaskLoss:
+        """The :class:`TaskLoss` of task ``name`` (``nn.ModuleDict`` items are typed ``Module``)."""
+        loss = self.task_losses[name]
+        if not isinstance(loss, TaskLoss):
+            raise TypeError(f"task_losses[{name!r}] is a {type(loss).__name__}, not a TaskLoss")
+        return loss
 
     # ---- strategy hooks -------------------------------------------------------------------
     def weights(self) -> dict[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -55,6 +56,7 @@ def register(app: typer.Typer) -> None:
         if epochs is not None:
             overrides["train"] = {"epochs": epochs}
         base = load_preset(preset, overrides)
+        out: dict[str, Any]  # what is printed (or dumped with --json)
         if base.split.folds > 1:  # each trial trains one split: the folds would be silently ignored
             from finmt_core.errors import ConfigError
 

@@ -17,7 +17,7 @@ for each baseline.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ def fold_configs(config: ExperimentConfig, panel: pd.DataFrame, folds: int, name
 
 def aggregate(per_fold: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Mean, std and count over folds of every numeric metric, for ``tasks`` and each baseline."""
-    def agg(getter) -> dict[str, dict[str, dict[str, float]]]:  # type: ignore[no-untyped-def]
+    def agg(getter: Callable[..., dict[str, dict[str, Any]]]) -> dict[str, dict[str, dict[str, float]]]:
         recs = [{"fold": i, "task": t, "metric": m, "value": v}
                 for i, ev in enumerate(per_fold) for t, ms in getter(ev).items() for m, v in ms.items()
                 if isinstance(v, (int, float)) and v is not None]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import lightgbm as lgb
 import numpy as np
@@ -33,6 +33,9 @@ import numpy as np
 from finmt_core.errors import ConfigError, DataError
 from finmt_core.models.registry import register_estimator
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +86,7 @@ def lagged_features(X: np.ndarray, date_idx: np.ndarray, ticker_idx: np.ndarray,
     return np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
 
 
-def labelled_rows(prepared: Any, task: Task, segment: str, training: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def labelled_rows(prepared: PreparedData, task: Task, segment: str, training: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Usable rows of ``segment`` where ``task``'s target is valid: ``(date_idx, ticker_idx, y)``
     (the labelled training/validation rows of a PreparedData; not to be confused with
     :func:`finmt_core.evaluation.frames.task_rows`, a task's scored rows of a predictions frame).
@@ -123,7 +126,8 @@ class _SharedRows:
         self.n_rows = union.size
         self.params = params
         self.train = train
-        self.matrix = lagged_features(X, d, n, lags)
+        # [rows, features] float: kept for validation sets (binned with the train set's bins), freed once binned
+        self.matrix: np.ndarray | None = lagged_features(X, d, n, lags)
         self._subsets: dict[tuple[str, int], Any] = {}
         self.dataset: Any = None
         if train is None:
@@ -140,6 +144,7 @@ class _SharedRows:
         if (order != np.arange(order.size)).any():  # LightGBM subsets take rows in ascending order
             pos, y = pos[order], y[order]
         if self.train is not None:  # validation rows, binned with the train set's bins
+            assert self.matrix is not None  # only a train set frees its raw copy
             if pos.size == self.n_rows and on is self.train.dataset:
                 if self.dataset is None:
                     self.dataset = lgb.Dataset(self.matrix, label=y, reference=on, params=self.params,
@@ -217,7 +222,7 @@ class LightGBMBaseline:
                       "callbacks": [lgb.early_stopping(self.cfg.early_stopping_rounds, verbose=False)]}
         return lgb.train(params, train, num_boost_round=self.cfg.n_estimators, **kwargs)
 
-    def fit(self, prepared: Any) -> LightGBMBaseline:
+    def fit(self, prepared: PreparedData) -> LightGBMBaseline:
         """Fit every task's booster(s) on the train rows, early-stopping on the val rows."""
         names = list(prepared.info.feature_names)
         self.feature_names_ = names + [f"{n}_lag{lag}" for lag in self.cfg.lags for n in names]
@@ -275,7 +280,7 @@ class LightGBMBaseline:
         self.best_iterations_[task.name] = [int(model.best_iteration or self.cfg.n_estimators)]
 
     # ---- prediction ------------------------------------------------------------------------
-    def predict(self, prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
+    def predict(self, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
         """Predictions for rows ``(date_idx, ticker_idx)`` ``[n]``.
 
         Returns:

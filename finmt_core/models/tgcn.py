@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +47,9 @@ from finmt_core.models.graph_attention import gatv2_window, window_csr_layout
 from finmt_core.models.heads import build_heads
 from finmt_core.models.registry import register_model
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import InputInfo
 
 
 @dataclass
@@ -123,24 +126,26 @@ class TGCNLayer(nn.Module):
             # each of which costs a fresh allocation at this size).
             # Sparse products have no reduced-precision kernels: this block runs in the
             # adjacency's dtype (float32) with autocast off.
-            weight = self.conv.lin.weight  # [3H, F]
+            conv = self.conv
+            assert isinstance(conv, GCNConv)
+            weight = conv.lin.weight  # [3H, F]
             width = weight.shape[0]
             with torch.autocast(device_type=x.device.type, enabled=False):
                 x = x.to(graph["adj"].dtype)
                 if f <= width:
                     ax = _propagate(graph, x.reshape(n, t * f)).view(n * t, f)
-                    out = torch.addmm(self.conv.bias, ax, weight.t())
+                    out = torch.addmm(conv.bias, ax, weight.t())
                 else:
                     out = _propagate(graph, torch.mm(x.reshape(n * t, f), weight.t()).view(n, t * width))
-                    out = out.view(n * t, width).add_(self.conv.bias)
+                    out = out.view(n * t, width).add_(conv.bias)
                 if self.root is not None:
                     out.addmm_(x.reshape(n * t, f), self.root.weight.t())
                 return out.view(n, t, width), None
         assert isinstance(self.conv, GATv2Conv)
         out, alpha = (gatv2_window if self.window_attention else gatv2_all_steps)(self.conv, x, graph)
         # input edges first, the self-loops appended (as GATv2Conv orders them)
-        alpha = alpha[: graph["n_edges"]] if want_attention else None
-        return self.gates(out).view(n, t, 3 * self.hidden), alpha
+        edge_alpha = alpha[: graph["n_edges"]] if want_attention else None
+        return self.gates(out).view(n, t, 3 * self.hidden), edge_alpha
 
     def forward(self, x: Tensor, graph: dict[str, Tensor], want_attention: bool = False) -> tuple[Tensor, Tensor | None]:
         gx, alpha = self.input_gates(x, graph, want_attention)
@@ -346,7 +351,7 @@ class TGCN(MultiTaskModel):
     input_kind: ClassVar[str] = "graph"
     config_class: ClassVar[type] = TGCNConfig
 
-    def __init__(self, cfg: TGCNConfig, tasks: list[Task], info: Any) -> None:
+    def __init__(self, cfg: TGCNConfig, tasks: list[Task], info: InputInfo) -> None:
         super().__init__(cfg, tasks, info)
         self.backbone = TGCNBackbone(
             info.n_features, cfg.hidden, cfg.layers, cfg.use_gat, cfg.gat_heads, cfg.root_weight, cfg.gat_attention
@@ -354,7 +359,7 @@ class TGCN(MultiTaskModel):
         self.heads = build_heads(tasks, cfg.hidden, cfg.head_hidden, cfg.dropout)
 
     @classmethod
-    def check_compatible(cls, cfg: TGCNConfig, tasks: list[Task], info: Any) -> None:
+    def check_compatible(cls, cfg: TGCNConfig, tasks: list[Task], info: InputInfo) -> None:
         super().check_compatible(cfg, tasks, info)
         if cfg.hidden < 1 or cfg.layers < 1:
             raise ConfigError(f"tgcn: hidden and layers must be >= 1, got hidden={cfg.hidden}, layers={cfg.layers}")

@@ -9,7 +9,17 @@ lazily where they can, so ``from finmt_core.training.runs import RunDir`` stays 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the checker sees the real functions; at run time __getattr__ imports them
+    from finmt_core.training.pipeline import (
+        continue_run,
+        load_run_data,
+        resume,
+        start,
+        start_queued,
+        train_run,
+    )
 
 __all__ = ["continue_run", "load_run_data", "resume", "start", "start_queued", "train_run"]
 

@@ -12,7 +12,7 @@ W is (a ``DistributedSampler`` would draw another permutation per world size).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import DataLoader, Sampler
@@ -20,6 +20,8 @@ from torch.utils.data import DataLoader, Sampler
 from finmt_core.config import TrainConfig
 from finmt_core.training import distributed as dist
 
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
 
 class GlobalBatchShare(Sampler[torch.Tensor]):
     """Rank ``rank``'s slice of each global batch (int64 index tensors, one per batch).
@@ -58,8 +60,8 @@ class GlobalBatchShare(Sampler[torch.Tensor]):
             yield part if len(part) else batch[self.rank % len(batch):][:1]
 
 
-def epoch_loader(dataset: Any, prepared: Any, cfg: TrainConfig, device: torch.device, world_size: int,
-                 shuffle: bool, epoch: int) -> Any:
+def epoch_loader(dataset: Any, prepared: PreparedData, cfg: TrainConfig, device: torch.device, world_size: int,
+                 shuffle: bool, epoch: int) -> DataLoader:
     """A DataLoader over ``dataset`` for ``epoch`` (batches of ``cfg.batch_size`` rows per rank).
 
     Training batches (``shuffle``) are class-balanced over ``cfg.balanced_sampling``'s task when

@@ -35,6 +35,7 @@ from finmt_core.training.trainer import Trainer
 
 if TYPE_CHECKING:
     from finmt_core.data.prepare import PreparedData
+    from finmt_core.models.base import MultiTaskModel
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class Setup:
     """What a session trains: the prepared data, the net (None for an estimator run) and where."""
 
     prepared: PreparedData
-    model: torch.nn.Module | None
+    model: MultiTaskModel | None
     device: torch.device
 
 
@@ -224,7 +225,7 @@ def _record_rank_sync(run: RunDir, model: torch.nn.Module, main: bool) -> None:
             log.warning("DDP ranks ended with different weights: results are not reproducible across ranks")
 
 
-def write_predictions(run: RunDir, prepared: PreparedData, model: torch.nn.Module, device: torch.device) -> None:
+def write_predictions(run: RunDir, prepared: PreparedData, model: MultiTaskModel, device: torch.device) -> None:
     """predictions.parquet from the best checkpoint's weights (the current ones if none)."""
     if run.best_checkpoint.is_file():
         model = model_from_checkpoint(load_checkpoint(run.best_checkpoint), device=device)

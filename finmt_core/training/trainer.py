@@ -42,6 +42,7 @@ from finmt_core.training.target_stats import balanced_class_weights, target_scal
 
 if TYPE_CHECKING:
     from finmt_core.data.prepare import PreparedData
+    from finmt_core.models.base import MultiTaskModel
     from finmt_core.training.runs import RunDir
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class Trainer:
         self,
         config: ExperimentConfig,
         prepared: PreparedData,
-        model: nn.Module,
+        model: MultiTaskModel,
         device: torch.device,
         callbacks: Sequence[Callback] = (),
         run: RunDir | None = None,

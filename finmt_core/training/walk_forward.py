@@ -27,7 +27,7 @@ import logging
 import os
 import shutil
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,7 @@ class FoldRelay(Callback):
             self.parent.write_status(heartbeat=now_iso(), progress=self._progress(float(info.get("progress", 0.0))),
                                      message=f"fold {self.fold + 1}/{self.folds}: {info.get('message', '')}")
 
-    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Any, record: Mapping[str, Any]) -> None:
         if trainer.is_main:
             self.parent.write_status(heartbeat=now_iso(), progress=self._progress(record["epoch"] / trainer.epochs),
                                      message=f"fold {self.fold + 1}/{self.folds}: epoch {record['epoch']}/{trainer.epochs}")

@@ -17,6 +17,7 @@ storage is ``$FINMT_OPTUNA_STORAGE``, else a local SQLite file ``<runs>/optuna.d
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ class OptunaPruning(Callback):
         self.trial = trial
         self.pruned_at: int | None = None
 
-    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Any, record: Mapping[str, Any]) -> None:
         val = record.get("monitor", record.get("val_loss"))
         if val is None:
             return
