@@ -46,6 +46,10 @@ class DataConfig(_Strict):
     image_size: int = Field(default=32, ge=8, le=512)  # H = W of feature images
     features: list[str] | None = None  # None = every available feature
     tickers: list[str] | None = None  # None = every ticker
+    # where prepare keeps the [D, N, F] feature arrays: "memory", "disk" (memory-mapped scratch
+    # files, for universes larger than memory) or "auto" (disk from 1 GiB of features up)
+    storage: Literal["memory", "disk", "auto"] = "auto"
+    storage_dir: str | None = None  # scratch folder of data.storage disk (None = system temp folder)
 
 
 class SplitConfig(_Strict):

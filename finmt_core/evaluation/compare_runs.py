@@ -33,7 +33,8 @@ from finmt_core.training.runs import RunDir
 log = logging.getLogger(__name__)
 
 #: flattened config keys that do not define an experiment: runs equal but for these form a group.
-GROUPING_IGNORES = ("name", "train.seed", "train.heartbeat_s", "train.num_workers")
+GROUPING_IGNORES = ("name", "train.seed", "train.heartbeat_s", "train.num_workers",
+                    "data.storage", "data.storage_dir")  # where arrays live: same results
 #: metrics shown by default when present (the headline of each task kind, and the row count).
 DEFAULT_METRICS = ("n", "accuracy", "balanced_accuracy", "ic", "rank_ic", "mae", "pinball")
 #: backtest metrics shown (net of costs for the model, and the benchmark).
