@@ -83,11 +83,7 @@ charts.csv_download(frame.reset_index(), f"{run.name}-backtest-daily-{split}", k
 left, right = st.columns([3, 2])
 with left:
     st.markdown("**Metrics with and without costs**")
-    table = pd.DataFrame({"net of costs": net, "before costs": gross, "buy & hold": bench})
-    table = table.loc[[k for k in METRIC_TEXT if k in table.index]]
-    shown = pd.DataFrame({col: [METRIC_TEXT[k][1].format(v) if pd.notna(v) else fmt.DASH for k, v in table[col].items()]
-                          for col in table.columns}, index=[METRIC_TEXT[k][0] for k in table.index])
-    st.dataframe(shown)
+    st.dataframe(fmt.labelled_metrics({"net of costs": net, "before costs": gross, "buy & hold": bench}, METRIC_TEXT))
 with right:
     charts.show(plots.returns_histogram(frame), key="hist", file_name=f"{run.name}-returns-histogram")
 
