@@ -3,8 +3,9 @@
 For each preset (its default model sizes) the rows are every stock of the last ``n_dates``
 dates of a synthetic market. One timed call predicts all of them the way the library does
 (``make_inference_batches`` with ``PREDICT_BATCH_ROWS`` rows per forward pass, eval mode,
-``torch.inference_mode``); for ``tgcn`` every prediction is also signal-gated
-(``signal_gate``: Neutral unless the signal head fires, then Up/Down with a confidence) —
+``torch.inference_mode``); for ``tgcn`` every prediction is also signal-gated by the
+library's one gating policy (``GatingPolicy.arrays`` on the heads' softmax probabilities:
+Neutral unless the signal head fires, then Up/Down with a confidence) —
 the figure with the 50,000/s target. Estimators (LightGBM, naive rules) are timed on
 ``predict`` after an untimed ``fit``. Weights are freshly initialised: speed does not depend
 on their values. A prediction is one (date, stock) row with every head's output.
@@ -40,13 +41,15 @@ def _neural(config: Any, prepared: Any, d: np.ndarray, n: np.ndarray, repeats: i
     import torch
 
     from finmt_core.data.tensors import make_inference_batches
-    from finmt_core.models import create_model, signal_gate
+    from finmt_core.inference.gating import GatingPolicy
+    from finmt_core.models import create_model
     from finmt_core.training.predict import PREDICT_BATCH_ROWS
 
     torch.manual_seed(0)
     model = create_model(config.model.name, config.model.params, config.tasks, prepared.info).eval()
     names = {t.name for t in config.tasks}
-    gated = config.model.name == "tgcn" and {"signal", "direction"} <= names
+    policy = GatingPolicy.for_tasks(config.tasks)
+    gated = config.model.name == "tgcn" and {"signal", "direction"} <= names and policy.hierarchical
     kind = model.input_kind
 
     def predict() -> None:
@@ -54,11 +57,13 @@ def _neural(config: Any, prepared: Any, d: np.ndarray, n: np.ndarray, repeats: i
             for batch in make_inference_batches(prepared, kind, d, n, PREDICT_BATCH_ROWS):
                 out = model(batch)
                 if gated:
-                    signal_gate(out["signal"], out["direction"], threshold=0.5)
+                    p_sig, p_dir = (torch.softmax(out[t], dim=-1).numpy() for t in ("signal", "direction"))
+                    policy.arrays({"signal_prob_Signal": p_sig[:, 1], "direction_prob_Down": p_dir[:, 0],
+                                   "direction_prob_Up": p_dir[:, 1]}, threshold=0.5)
 
     times = time_repeats(predict, repeats=repeats, warmup=1)
     rows = len(d) if kind != "graph" else len(np.unique(d)) * prepared.X.shape[1]
-    what = f"{config.model.name} forward{' + signal_gate' if gated else ''}, {PREDICT_BATCH_ROWS} rows per pass"
+    what = f"{config.model.name} forward{' + signal gating' if gated else ''}, {PREDICT_BATCH_ROWS} rows per pass"
     return [rows / t for t in times], what
 
 
@@ -88,7 +93,7 @@ def run(workdir: str, n_stocks: int, n_days: int, n_dates: int, repeats: int, pr
             rates, what = _estimator(config, prepared, d, n, repeats)
         else:
             rates, what = _neural(config, prepared, d, n, repeats)
-        gated = "signal_gate" in what
+        gated = "signal gating" in what
         figure = "inference_gated_per_s_tgcn" if gated else f"inference_per_s_{preset}"
         note = f"{len(np.unique(d))} dates x {n_stocks} stocks ({len(d):,} rows); {what}"
         results.append(Result(figure, "pred/s", rates, TARGET_GATED_PER_S if gated else None, "higher", note=note))

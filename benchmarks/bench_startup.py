@@ -41,7 +41,7 @@ def run(workdir: str, repeats: int) -> list[Result]:
     cli = [sys.executable, "-m", "finmt_core.cli"]
     commands = {
         "help": [*cli, "--help"],
-        "runs": [*cli, "runs", "--run-dir", "runs"],
+        "runs": [*cli, "runs", "--runs-dir", "runs"],
         "train_help": [*cli, "train", "--preset", "lightgbm", "--help"],
         "train_lightgbm_imports": [sys.executable, "-c", TRAIN_IMPORTS],
     }

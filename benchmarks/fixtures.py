@@ -105,7 +105,7 @@ def finished_run(workdir: str | Path, preset: str, n_stocks: int, n_days: int, e
     data = synthetic_parquet(workdir, n_stocks, n_days)
     cli = [sys.executable, "-m", "finmt_core.cli"]
     train = [*cli, "train", "--data", str(data), "--preset", preset, "--epochs", str(epochs),
-             "--run-dir", str(root), "--name", name, "--device", "cpu"]
+             "--runs-dir", str(root), "--name", name, "--device", "cpu"]
     if not done:
         proc = subprocess.run(train, capture_output=True, text=True)
         if proc.returncode != 0:

@@ -47,6 +47,8 @@ class Benchmark:
     description: str
     cases: dict[str, list[dict[str, Any]]]
     timeout_s: dict[str, int] = field(default_factory=lambda: {"tiny": 300, "quick": 300, "full": 900})
+    #: long benchmarks run only when named in ``--only`` (never in a plain ``finmt bench``)
+    long: bool = False
 
 
 BENCHMARKS: tuple[Benchmark, ...] = (
@@ -87,6 +89,15 @@ BENCHMARKS: tuple[Benchmark, ...] = (
             "quick": [{"n_stocks": 100, "n_days": 600, "batches": 3, "repeats": 1, "isolate": False,
                        "presets": list(QUICK_PRESETS)}],
             "full": [{"n_stocks": 200, "n_days": 1260, "batches": 20, "repeats": 3, "presets": None}],
+        },
+    ),
+    Benchmark(
+        "train_profile", "profile_epoch",
+        "share of a training epoch that is forward + backward + optimizer step, per preset (probed epoch)",
+        {
+            "tiny": [{"n_stocks": 12, "n_days": 300, "batches": 2, "presets": ["lstm_transformer"]}],
+            "quick": [{"n_stocks": 50, "n_days": 500, "batches": 5, "presets": list(QUICK_PRESETS)}],
+            "full": [{"n_stocks": 50, "n_days": 1000, "batches": 20, "presets": None}],
         },
     ),
     Benchmark(
@@ -161,6 +172,18 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         {"tiny": [], "quick": [], "full": [{}]},
         timeout_s={"tiny": 300, "quick": 300, "full": 600},
     ),
+    Benchmark(
+        "scale", "bench_scale",
+        "long, opt-in: 250 -> 5,000 stocks x 2,520 days, load + prepare + one tgcn / lstm_transformer epoch "
+        "(time, peak memory; data.storage auto)",
+        {
+            "tiny": [{"n_stocks": [12], "n_days": 300, "presets": None, "batches": {"tgcn": 1}}],
+            "quick": [{"n_stocks": [250], "n_days": 2520, "presets": None, "batches": {"tgcn": 2}}],
+            "full": [{"n_stocks": [250, 1000, 2500, 5000], "n_days": 2520, "presets": None, "batches": {"tgcn": 4}}],
+        },
+        timeout_s={"tiny": 300, "quick": 900, "full": 3600},
+        long=True,
+    ),
 )
 
 
@@ -171,7 +194,7 @@ def benchmark_names() -> list[str]:
 def select(only: list[str] | None) -> list[Benchmark]:
     """The benchmarks named in ``only`` (comma-separated values allowed), all when empty."""
     if not only:
-        return list(BENCHMARKS)
+        return [b for b in BENCHMARKS if not b.long]
     wanted = [w.strip() for item in only for w in item.split(",") if w.strip()]
     unknown = sorted(set(wanted) - set(benchmark_names()))
     if unknown:

@@ -1,23 +1,35 @@
 """Cached access to finmt_core: ``st.cache_data`` for frames, ``st.cache_resource`` for models.
 
-Every run file is cached under its path *and* its modification stamp (mtime, size), so a
-reader never sees stale data while a run is still training, and an unchanged file is read
-once per server. Functions take plain, hashable arguments; the public helpers take a
+Every run-related function is a stamp-keyed wrapper around :class:`finmt_core.run.Run`: a
+run file is cached under its path *and* its modification stamp (mtime, size), so a reader
+never sees stale data while a run is still training, and an unchanged file is read once per
+server. One shared Run per (config, checkpoints) stamp holds the run's data and model, built
+once (:func:`run_object`). Functions take plain, hashable arguments; the public helpers take a
 :class:`RunDir` and compute the stamp.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
 
 from finmt_core.config import ExperimentConfig
+from finmt_core.inference.gating import GatingPolicy
+from finmt_core.run import Run
 from finmt_core.training.runs import RunDir
 
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
+    from finmt_core.evaluation.backtest import BacktestResult
+    from finmt_core.evaluation.frames import TaskRows
+    from finmt_core.inference.predictor import Predictor
+
 Stamp = tuple[int, int] | None
+#: (config, best checkpoint, last checkpoint) stamps: what a run's data and model are built from.
+ModelStamp = tuple[Stamp, Stamp, Stamp]
 
 
 def stamp(path: Path) -> Stamp:
@@ -32,7 +44,7 @@ def stamp(path: Path) -> Stamp:
 # ---- run files --------------------------------------------------------------------------
 @st.cache_data(show_spinner=False, max_entries=256)
 def _config(path: str, key: Stamp) -> ExperimentConfig:
-    return RunDir(path).config()
+    return Run(path).config()
 
 
 def config(run: RunDir) -> ExperimentConfig:
@@ -41,7 +53,7 @@ def config(run: RunDir) -> ExperimentConfig:
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _metrics(path: str, key: Stamp) -> pd.DataFrame:
-    return RunDir(path).metrics()
+    return Run(path).metrics()
 
 
 def metrics(run: RunDir) -> pd.DataFrame:
@@ -51,7 +63,7 @@ def metrics(run: RunDir) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _predictions(path: str, key: Stamp) -> pd.DataFrame:
-    return RunDir(path).predictions()
+    return Run(path).predictions()
 
 
 def predictions(run: RunDir) -> pd.DataFrame:
@@ -61,8 +73,7 @@ def predictions(run: RunDir) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _evaluation_file(path: str, key: Stamp) -> dict[str, Any] | None:
-    run = RunDir(path)
-    return run.evaluation() if run.evaluation_path.is_file() else None
+    return Run(path).evaluation_file()
 
 
 def evaluation_file(run: RunDir) -> dict[str, Any] | None:
@@ -119,119 +130,97 @@ def device_info() -> dict[str, Any]:
 
 @st.cache_data(show_spinner="Building labels and the stock graph…", max_entries=8)
 def data_view(source_key: str, families: tuple[str, ...], horizon: int, _panel: pd.DataFrame) -> dict[str, Any]:
-    """Labels, split and stock graph of a panel for the Data page, via ``prepare``.
+    """Labels, split and stock graph of a panel for the Data page
+    (:func:`finmt_core.data.overview.labels_and_graph`), cached per data source and tasks."""
+    from finmt_core.data.overview import labels_and_graph
 
-    Returns ``{"counts"}`` (rows task, class, split, count: the input of
-    ``plots.label_distribution``), ``{"edge_index", "edge_weight", "tickers", "sectors",
-    "graph_kind", "split_dates"}``.
-    """
-    import numpy as np
-
-    from finmt_core.data.prepare import prepare
-
-    config = ExperimentConfig.model_validate(
-        {"name": "data-view", "data": {"source": source_key},
-         "tasks": [{"target": f, "horizon": int(horizon)} for f in families]}
-    )
-    prep = prepare(_panel, config)
-    rows = []
-    for task in prep.targets.tasks:
-        values, valid = prep.targets.values[task.name], prep.targets.valid[task.name]
-        for seg in ("train", "val", "test"):
-            idx = prep.split.segment(seg)
-            y = values[idx][valid[idx]].astype(np.int64)
-            counts = np.bincount(y, minlength=len(task.classes))
-            rows += [{"task": task.name, "class": c, "split": seg, "count": int(n)} for c, n in zip(task.classes, counts)]
-    dates = prep.frame.dates
-    return {
-        "counts": pd.DataFrame(rows),
-        "edge_index": prep.graph.edge_index,
-        "edge_weight": prep.graph.edge_weight,
-        "tickers": list(prep.frame.tickers),
-        "sectors": list(prep.dense.sector) if prep.dense.sector else None,
-        "graph_kind": prep.graph.kind,
-        "split_dates": {s: (dates[prep.split.segment(s)].min(), dates[prep.split.segment(s)].max())
-                        for s in ("train", "val", "test")},
-    }
+    return labels_and_graph(_panel, source_key, families, horizon)
 
 
-# ---- evaluation -------------------------------------------------------------------------
+# ---- the run as one object: its data and model are built once per checkpoint ---------------
+def model_stamp(run: RunDir) -> ModelStamp:
+    """The stamps of what a run's data and model are built from: config, best and last checkpoint."""
+    return stamp(run.config_path), stamp(run.best_checkpoint), stamp(run.last_checkpoint)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)  # each may hold a run's data: bounded like before
+def _run(path: str, key: ModelStamp) -> Run:
+    return Run(path)
+
+
+def run_object(run: RunDir) -> Run:
+    """The shared :class:`Run` of ``run``'s current config and checkpoints (a new one after
+    every checkpoint, so a training run is never read stale); its data and predictor are
+    built once and shared by every page and session."""
+    return _run(str(run.path), model_stamp(run))
+
+
+def gating(run: RunDir) -> GatingPolicy:
+    """The run's gating policy (``.can_gate``: whether its predictions can be signal-gated)."""
+    return GatingPolicy.for_tasks(config(run).tasks)
+
+
 def evaluate(run: RunDir) -> dict[str, Any]:
-    """Run ``evaluate_run`` now (fits the baselines; writes evaluation.json). Refuses
+    """Run ``Run.evaluate`` now (fits the baselines; writes evaluation.json). Refuses
     (ReadOnlyError) in viewer mode: it writes into the run."""
     from dashboard.state import require_editor
-    from finmt_core.evaluation.evaluate import evaluate_run
 
     require_editor("evaluating a run")
-
-    return evaluate_run(run.path)
+    return run_object(run).evaluate()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _task_rows(path: str, key: Stamp, task_name: str, split: str | None) -> Any:
+def _task_rows(path: str, key: Stamp, task_name: str, split: str | None) -> TaskRows:
     from finmt_core.evaluation.frames import task_rows as rows_of
 
-    run = RunDir(path)
-    return rows_of(run.predictions(), run.config().task(task_name), split=split)
+    r = Run(path)
+    return rows_of(r.predictions(), r.config().task(task_name), split=split)
 
 
-def task_rows(run: RunDir, task_name: str, split: str | None = "test") -> Any:
+def task_rows(run: RunDir, task_name: str, split: str | None = "test") -> TaskRows:
     """TaskRows (y, pred, dates, tickers) of one task on one split of the predictions."""
     return _task_rows(str(run.path), stamp(run.predictions_path), task_name, split)
 
 
-# ---- a run's data and model ---------------------------------------------------------------
-def model_stamp(run: RunDir) -> tuple[Stamp, Stamp, Stamp]:
-    return stamp(run.config_path), stamp(run.best_checkpoint), stamp(run.last_checkpoint)
-
-
 @st.cache_resource(show_spinner="Rebuilding the run's data…", max_entries=4)
-def _run_data(path: str, key: tuple[Stamp, Stamp, Stamp]) -> tuple[pd.DataFrame, Any]:
-    from finmt_core.training import load_run_data
+def _run_data(path: str, key: ModelStamp) -> tuple[pd.DataFrame, PreparedData]:
+    r = _run(path, key)
+    return r.panel(), r.data()
 
-    return load_run_data(path)
 
-
-def run_data(run: RunDir) -> tuple[pd.DataFrame, Any]:
+def run_data(run: RunDir) -> tuple[pd.DataFrame, PreparedData]:
     """(panel, PreparedData) exactly as the run saw them (shared, do not mutate)."""
     return _run_data(str(run.path), model_stamp(run))
 
 
 @st.cache_data(show_spinner="Backtesting…", max_entries=64)
-def _backtest(path: str, key: Stamp, split: str, settings: tuple[tuple[str, Any], ...]) -> Any:
-    from finmt_core.evaluation.run_backtest import backtest_predictions
-
-    run = RunDir(path)
-    _, prepared = run_data(run)
-    preds = run.predictions()
-    rows = preds[preds["split"] == split].reset_index(drop=True)
-    return backtest_predictions(rows, list(run.config().tasks), prepared.dense.close, prepared.dates,
-                                list(prepared.tickers), **dict(settings))
+def _backtest(path: str, key: tuple[Stamp, ModelStamp], split: str, settings: tuple[tuple[str, Any], ...]) -> BacktestResult:
+    run_data(RunDir(path))  # the data's spinner, and its cache entry, when it is not built yet
+    return _run(path, key[1]).backtest(split, **dict(settings))
 
 
-def backtest(run: RunDir, split: str = "test", **settings: Any) -> Any:
+def backtest(run: RunDir, split: str = "test", **settings: Any) -> BacktestResult:
     """BacktestResult of the run's ``split`` predictions with ``settings`` (strategy, k,
     threshold, cost_bps, slippage_bps, max_gross, max_net), cached per setting."""
-    return _backtest(str(run.path), stamp(run.predictions_path), split, tuple(sorted(settings.items())))
+    key = (stamp(run.predictions_path), model_stamp(run))
+    return _backtest(str(run.path), key, split, tuple(sorted(settings.items())))
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def _predictor(path: str, key: tuple[Stamp, Stamp, Stamp]) -> Any:
-    from finmt_core.inference import Predictor
-
-    return Predictor.from_run(path)
+def _predictor(path: str, key: ModelStamp) -> Predictor:
+    return _run(path, key).predictor()
 
 
-def predictor(run: RunDir) -> Any:
+def predictor(run: RunDir) -> Predictor:
     """The run's Predictor (weights-only checkpoint; estimators refitted once), shared."""
     return _predictor(str(run.path), model_stamp(run))
 
 
 @st.cache_data(show_spinner="Predicting the latest date…", max_entries=16)
-def _latest(path: str, key: tuple[Stamp, Stamp, Stamp]) -> pd.DataFrame:
-    run = RunDir(path)
-    panel, _ = run_data(run)
-    return predictor(run).predict(panel, dates="latest")
+def _latest(path: str, key: ModelStamp) -> pd.DataFrame:
+    run_data(RunDir(path))
+    predictor(RunDir(path))
+    return _run(path, key).latest_predictions()
 
 
 def latest_predictions(run: RunDir) -> pd.DataFrame:
@@ -240,37 +229,32 @@ def latest_predictions(run: RunDir) -> pd.DataFrame:
     return _latest(str(run.path), model_stamp(run))
 
 
-# ---- report -------------------------------------------------------------------------------
 @st.cache_data(show_spinner=False, max_entries=8)
-def _report(path: str, key: tuple[Stamp, ...], cost_bps: float, explain: bool) -> bytes:
+def _report(path: str, key: tuple[Stamp, ...], model: ModelStamp, cost_bps: float, explain: bool) -> bytes:
     import tempfile
 
     from finmt_core.report import build_report
 
     with tempfile.TemporaryDirectory(prefix="finmt-report-") as tmp:
-        out = build_report(path, Path(tmp) / "report.html", cost_bps=cost_bps, explain=explain)
+        out = build_report(_run(path, model), Path(tmp) / "report.html", cost_bps=cost_bps, explain=explain)
         return out.read_bytes()
 
 
 def report(run: RunDir, cost_bps: float = 10.0, explain: bool = True) -> bytes:
     """The self-contained HTML report of a run (built in a temp folder; the run is only read,
     except that a missing evaluation.json is computed and written first)."""
-    key = (stamp(run.predictions_path), stamp(run.evaluation_path), stamp(run.metrics_path), *model_stamp(run))
-    return _report(str(run.path), key, float(cost_bps), bool(explain))
+    key = (stamp(run.predictions_path), stamp(run.evaluation_path), stamp(run.metrics_path))
+    return _report(str(run.path), key, model_stamp(run), float(cost_bps), bool(explain))
 
 
 def with_outcome(run: RunDir, rows: pd.DataFrame) -> pd.DataFrame:
-    """``rows`` plus ``fwd_return`` over the gating task's horizon, from the run's rebuilt data
-    (:func:`finmt_core.evaluation.with_outcome`), so gated calls are scored on every row with a
-    known future exactly as evaluation.json scores them."""
-    from finmt_core.evaluation.evaluate import with_outcome as add_outcome
-
-    names = {t.name: t for t in config(run).tasks}
-    gate_task = names.get("direction") or names.get("action")
-    if gate_task is None:
+    """``rows`` plus ``fwd_return`` over the gating task's horizon (:meth:`Run.with_outcome`),
+    so gated calls are scored on every row with a known future exactly as evaluation.json
+    scores them; ``rows`` unchanged when the run cannot be gated."""
+    if not gating(run).can_gate:
         return rows
-    _, prepared = run_data(run)
-    return add_outcome(rows, prepared, gate_task.horizon)
+    run_data(run)
+    return run_object(run).with_outcome(rows)
 
 
 # ---- cache keys of data sources ------------------------------------------------------------

@@ -190,7 +190,7 @@ def run_demo(root: Path) -> None:
     marked cancelled so nothing stays queued forever.
     """
     from finmt_core.evaluation.evaluate import evaluate_run
-    from finmt_core.training import train_run
+    from finmt_core.training import start_queued
 
     signal.signal(signal.SIGTERM, _on_sigterm)  # the trainer swaps in its own handler while fitting
     state_path = root / STATE_FILE
@@ -215,7 +215,7 @@ def run_demo(root: Path) -> None:
                 continue
             try:
                 log.info("demo: training %s", item.name)
-                train_run(None, root, name=run.name, resume=True)  # resume = start the queued run
+                start_queued(run.name, root)  # written ahead (queued): train it from epoch 1
                 status = run.status()
                 if status.get("state") == "cancelled" and not run.cancel_requested():
                     raise _Terminated()  # SIGTERM arrived while the trainer was fitting

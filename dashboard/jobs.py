@@ -94,7 +94,7 @@ def train_command(run: RunDir) -> list[str]:
     :func:`launch`), so both a first start and a resume are ``finmt train --resume NAME``:
     the trainer starts a queued run and continues a stopped one from ``checkpoints/last.pt``.
     """
-    cmd = [sys.executable, "-m", "finmt_core.cli", "train", "--resume", run.name, "--run-dir", str(run.path.parent)]
+    cmd = [sys.executable, "-m", "finmt_core.cli", "train", "--resume", run.name, "--runs-dir", str(run.path.parent)]
     nproc = int(run.status().get("nproc") or 1)
     return [*cmd, "--nproc", str(nproc)] if nproc > 1 else cmd
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import streamlit as st
 
 from finmt_core.errors import FinmtError
+from finmt_core.runs_root import default_runs_root
 
 #: environment variable naming the runs root (shared with ``finmt dashboard``).
 RUNS_ENV = "FINMT_RUNS_DIR"
@@ -36,7 +37,7 @@ _MIRROR = "_view_"
 
 def runs_root() -> Path:
     """The runs root (absolute), created on first use."""
-    root = Path(os.environ.get(RUNS_ENV, "runs")).expanduser().resolve()
+    root = default_runs_root().expanduser().resolve()  # the CLI's rule: $FINMT_RUNS_DIR, else ./runs
     root.mkdir(parents=True, exist_ok=True)
     return root
 

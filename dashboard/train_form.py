@@ -110,3 +110,25 @@ def edit_params(config: ExperimentConfig, key: str, columns: int = 4) -> dict[st
         if new != value:
             changed[f.name] = new
     return changed
+
+
+def form_overrides(base: ExperimentConfig, *, source: str, tasks: list[dict[str, Any]], weighting: str, folds: int,
+                   scheme: str, params: dict[str, Any], epochs: int, batch_size: int, device: str, lr: float,
+                   head_lr: float, schedule: str, warmup_epochs: int) -> dict[str, Any]:
+    """The Train form's values as overrides of the preset ``base`` (for
+    :func:`finmt_core.config.load_preset`). ``head_lr`` 0 means "the heads use the base
+    learning rate" (the preset's ``heads`` learning-rate group is dropped)."""
+    lr_groups = dict(base.train.lr_groups)
+    if head_lr > 0:
+        lr_groups["heads"] = float(head_lr)
+    else:
+        lr_groups.pop("heads", None)
+    return {
+        "data": {"source": source},
+        "tasks": tasks,
+        "loss": {"weighting": weighting},
+        "split": {"folds": int(folds), "walk_forward": scheme},
+        "model": {"params": params},
+        "train": {"epochs": int(epochs), "batch_size": int(batch_size), "device": device, "lr": float(lr),
+                  "lr_groups": lr_groups, "schedule": schedule, "warmup_epochs": int(warmup_epochs)},
+    }

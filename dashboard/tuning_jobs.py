@@ -16,7 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def tune_command(preset: str, data: str, trials: int, epochs: int | None, study: str, root: Path) -> list[str]:
     cmd = [sys.executable, "-m", "finmt_core.cli", "tune", "--preset", preset, "--data", data,
-           "--trials", str(trials), "--study", study, "--run-dir", str(root)]
+           "--trials", str(trials), "--study", study, "--runs-dir", str(root)]
     if epochs:
         cmd += ["--epochs", str(epochs)]
     return cmd

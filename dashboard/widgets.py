@@ -18,6 +18,7 @@ import streamlit as st
 
 from dashboard import state
 from finmt_core.config import ExperimentConfig
+from finmt_core.training.run_state import DAMAGED_STATE
 from finmt_core.training.runs import STALE_STATE, RunDir
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
@@ -30,7 +31,13 @@ STATE_STYLE: dict[str, tuple[str, str, str]] = {
     "failed": ("red", ":material/error:", "failed"),
     "cancelled": ("orange", ":material/cancel:", "cancelled"),
     STALE_STATE: ("violet", ":material/warning:", "stopped (no heartbeat)"),
+    DAMAGED_STATE: ("red", ":material/broken_image:", "damaged"),
 }
+#: badge colour -> the same colour for text in a table (a table cell cannot hold a badge)
+BADGE_HEX: dict[str, str] = {"green": "#15803d", "blue": "#2563eb", "gray": "#6b7280", "red": "#b91c1c",
+                             "orange": "#c2410c", "violet": "#7c3aed"}
+
+
 def status_badge(state: str) -> None:
     """A coloured badge for a run state."""
     color, icon, text = STATE_STYLE.get(state, ("gray", ":material/help:", state))
@@ -40,6 +47,12 @@ def status_badge(state: str) -> None:
 def state_text(state: str) -> str:
     """The state as plain words (tables and select boxes cannot show badges)."""
     return STATE_STYLE.get(state, ("", "", state))[2]
+
+
+def state_css(text: str) -> str:
+    """CSS for a state as :func:`state_text` writes it, in its badge's colour (tables)."""
+    colour = next((c for c, _icon, shown in STATE_STYLE.values() if shown == text), None)
+    return f"color: {BADGE_HEX.get(colour, 'inherit') if colour else 'inherit'}; font-weight: 600"
 
 
 def page_link(file: str, label: str, icon: str | None = None) -> None:
@@ -163,7 +176,6 @@ def fmt_seconds(seconds: float | None) -> str:
 
 
 # ---- datasets ---------------------------------------------------------------------------
-UPLOADS = ".uploads"  # under the runs root; a leading dot keeps it out of list_runs
 BUILTIN_DATA = {"demo": "Bundled demo data (real daily prices)", "synthetic": "Synthetic market (planted signal)"}
 
 
@@ -190,79 +202,20 @@ def upload_limit_mb() -> float:
         return DEFAULT_UPLOAD_MB
 
 
-def upload_stem(file_name: str) -> str:
-    """``"prices.2024.csv.gz"`` -> ``"prices.2024"``: the whole name without its table suffixes,
-    limited to letters, digits and ``._-`` (never a path)."""
-    name = str(file_name).rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
-    for suffix in (".gz", ".bz2", ".xz", ".zip", ".csv", ".tsv", ".txt", ".parquet"):
-        name = name[: -len(suffix)] if name.lower().endswith(suffix) else name
-    stem = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in name)[:60].strip(".-")
-    return stem or "upload"
-
-
-_DIGEST_KEY = b"finmt.upload_sha256"
-
-
-def save_upload(root: Path, file_name: str, data: bytes, panel: pd.DataFrame) -> str:
-    """Save a validated upload for training; returns its dataset stem (option ``upload:<stem>``).
-
-    The file is ``<stem>.parquet`` unless that name holds a different upload (its content hash,
-    kept in the Parquet metadata, differs), then ``<stem>-<hash10>.parquet``: ``prices.csv`` and
-    ``prices.2024.csv``, or two different ``prices.csv``, never overwrite each other; the same
-    bytes saved twice land in the same file. Written atomically (temp file + rename).
-    """
-    import hashlib
-    import io
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from finmt_core.training.atomic import atomic_write_bytes
-
-    digest = hashlib.sha256(data).hexdigest().encode()
-    stem = upload_stem(file_name)
-    target = uploads_dir(root) / f"{stem}.parquet"
-    if target.exists() and _upload_digest(target) != digest:
-        stem = f"{stem}-{digest[:10].decode()}"
-        target = target.with_name(f"{stem}.parquet")
-    out = panel.copy()
-    out.attrs = {}
-    table = pa.Table.from_pandas(out)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _DIGEST_KEY: digest})
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    atomic_write_bytes(target, buffer.getvalue())
-    return stem
-
-
-def _upload_digest(path: Path) -> bytes | None:
-    import pyarrow.parquet as pq
-
-    try:
-        return (pq.read_schema(path).metadata or {}).get(_DIGEST_KEY)
-    except (OSError, ValueError):  # unreadable: treat as a different upload (never overwrite it)
-        return None
-
-
-def uploads_dir(root: Path) -> Path:
-    path = root / UPLOADS
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def dataset_options(root: Path) -> dict[str, str]:
     """option key -> label: the built-in sources and every upload saved from the Data page
     (key ``upload:<stem>``; the URL carries the key, never a server path)."""
-    options = dict(BUILTIN_DATA)
-    for p in sorted(uploads_dir(root).glob("*.parquet")):
-        options[f"upload:{p.stem}"] = f"Upload: {p.stem}"
-    return options
+    from finmt_core.data.uploads import list_uploads
+
+    return {**BUILTIN_DATA, **{f"upload:{stem}": f"Upload: {stem}" for stem in list_uploads(root)}}
 
 
 def data_source(root: Path, key: str) -> str:
     """The ``load_panel`` source of an option key: "demo", "synthetic" or the upload's path."""
     if key.startswith("upload:"):
-        return str(uploads_dir(root) / f"{key.split(':', 1)[1]}.parquet")
+        from finmt_core.data.uploads import upload_path
+
+        return str(upload_path(root, key.split(":", 1)[1]))
     return key
 
 

@@ -18,8 +18,8 @@ app = typer.Typer(
 )
 
 #: command modules, registered in this order (a missing module is skipped with a debug log).
-COMMAND_MODULES = ("data", "train", "evaluate", "dashboard", "bench", "tune", "learning", "serve", "compare", "export",
-                   "ensemble")
+COMMAND_MODULES = ("data", "train", "evaluate", "backtest", "predict", "report", "dashboard", "bench", "tune", "learning",
+                   "serve", "compare", "export", "ensemble")
 
 for _name in COMMAND_MODULES:
     try:

@@ -8,6 +8,7 @@ or the checkout's ``configs/`` when finmt runs from a checkout (``pip install -e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +46,10 @@ class DataConfig(_Strict):
     image_size: int = Field(default=32, ge=8, le=512)  # H = W of feature images
     features: list[str] | None = None  # None = every available feature
     tickers: list[str] | None = None  # None = every ticker
+    # where prepare keeps the [D, N, F] feature arrays: "memory", "disk" (memory-mapped scratch
+    # files, for universes larger than memory) or "auto" (disk from 1 GiB of features up)
+    storage: Literal["memory", "disk", "auto"] = "auto"
+    storage_dir: str | None = None  # scratch folder of data.storage disk (None = system temp folder)
 
 
 class SplitConfig(_Strict):
@@ -326,6 +331,27 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def with_overrides(
+    base: ExperimentConfig | Mapping[str, Any], overrides: Mapping[str, Any] | None, where: str = "config"
+) -> ExperimentConfig:
+    """The one place config overrides are applied: ``overrides`` deep-merged over ``base``, validated.
+
+    Presets (:func:`load_preset`), ``finmt train``'s ``--config`` file and flags, and the
+    fields a resume may change all go through here, so an override is checked like any config.
+
+    Args:
+        base: a config, or a config mapping (a preset's YAML).
+        overrides: a nested mapping such as ``{"train": {"epochs": 3}}`` (dicts merge, lists
+            and scalars replace; None = none).
+        where: what the result is called in a ConfigError ("preset tgcn", a file name ...).
+
+    Raises:
+        ConfigError: the merged config is invalid (says which key and why).
+    """
+    data = base.model_dump(mode="json") if isinstance(base, ExperimentConfig) else dict(base)
+    return ExperimentConfig.from_dict(merge(data, dict(overrides or {})), where=where)
+
+
 def list_presets() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
@@ -342,4 +368,4 @@ def load_preset(name: str, overrides: dict[str, Any] | None = None) -> Experimen
     data = yaml.safe_load(path.read_text()) or {}
     data.setdefault("preset", name)
     data.setdefault("name", name)
-    return ExperimentConfig.from_dict(merge(data, overrides or {}), where=f"preset {name}")
+    return with_overrides(data, overrides, where=f"preset {name}")

@@ -13,7 +13,7 @@ model's own regularisers (``model.regularization()``, e.g. the dual tower's orth
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -91,6 +91,13 @@ class TaskLoss(nn.Module):
         task: the task spec (``task.loss`` picks the function).
         cfg: loss config (focal gamma, class weights).
     """
+
+    # buffers (registered in __init__; declared here so their types are known)
+    class_weight: Tensor | None  # [C] configured class weights
+    focal_alpha: Tensor | None  # [C] alpha_t of the focal loss
+    quantiles: Tensor | None  # [Q] quantile levels of a quantile task
+    scale: Tensor  # [] target scale (train std) of a regression / quantile task
+    balance: Tensor | None  # [C] balanced class weights from the train segment
 
     def __init__(self, task: Task, cfg: LossConfig) -> None:
         super().__init__()
@@ -267,17 +274,25 @@ class MultiTaskLoss(nn.Module):
         for name, s in scales.items():
             if not (s > 0 and torch.isfinite(torch.tensor(s))):
                 raise ConfigError(f"target scale of task {name!r} must be a positive number, got {s}")
-            self.task_losses[name].scale.fill_(float(s))
+            self.task_loss(name).scale.fill_(float(s))
 
     def set_class_balance(self, weights: dict[str, list[float]]) -> None:
         """Per-class row weights of classification tasks (``n / (C * n_c)`` from the train
         segment: every class counts as much as the others, so a head cannot win by predicting
         the majority class)."""
         for name, w in weights.items():
-            task = self.task_losses[name].task
+            task_loss = self.task_loss(name)
+            task = task_loss.task
             if task.kind != "classification" or len(w) != len(task.classes):
                 raise ConfigError(f"class balance of task {name!r} needs {len(task.classes)} weights, got {w}")
-            self.task_losses[name].balance = torch.tensor(w, dtype=torch.float32)
+            task_loss.balance = torch.tensor(w, dtype=torch.float32)
+
+    def task_loss(self, name: str) -> TaskLoss:
+        """The :class:`TaskLoss` of task ``name`` (``nn.ModuleDict`` items are typed ``Module``)."""
+        loss = self.task_losses[name]
+        if not isinstance(loss, TaskLoss):
+            raise TypeError(f"task_losses[{name!r}] is a {type(loss).__name__}, not a TaskLoss")
+        return loss
 
     # ---- strategy hooks -------------------------------------------------------------------
     def weights(self) -> dict[str, float]:
@@ -291,6 +306,16 @@ class MultiTaskLoss(nn.Module):
     @property
     def uses_gradnorm(self) -> bool:
         return isinstance(self.weighting, GradNormWeighting)
+
+    @property
+    def needs_shared_params(self) -> bool:
+        """Whether :meth:`backward_step` needs the model's last shared layer (:func:`last_shared_parameters`)."""
+        return self.weighting.needs_shared_params
+
+    def backward_step(self, task_losses: Tensor, shared_params: Sequence[Tensor], backward: Callable[[], None]) -> None:
+        """The training step's gradients: the weighting strategy's hook around ``backward()``
+        (the objective's backward pass); see :meth:`finmt_core.weighting.Weighting.backward_step`."""
+        self.weighting.backward_step(task_losses, shared_params, backward)
 
     def gradnorm_step(self, shared_params: Iterable[Tensor], task_losses: Tensor) -> Tensor:
         """GradNorm: set the gradient of the task weights (call before ``total.backward()``).

@@ -14,7 +14,7 @@ import logging
 import string
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,13 @@ from finmt_core import report_sections as S
 from finmt_core.errors import DataError, FinmtError, RunError
 from finmt_core.evaluation.frames import task_rows
 from finmt_core.evaluation.metrics import reliability_bins
+from finmt_core.run import Run
+from finmt_core.training.runs import RunDir, atomic_write_text
+
+if TYPE_CHECKING:
+    from finmt_core.config import ExperimentConfig
+    from finmt_core.data.prepare import PreparedData
+    from finmt_core.evaluation.backtest import BacktestResult
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +44,19 @@ SECTIONS = (("overview", "Data & setup"), ("results", "Results"), ("caveats", "C
 EXPLAIN_ROWS = 48
 
 
-def _load_data(run: Any) -> tuple[Any, str | None]:
-    from finmt_core.training import load_run_data
-
+def _load_data(run: Run) -> tuple[PreparedData | None, str | None]:
     try:
-        return load_run_data(run)[1], None
+        return run.data(), None
     except (FinmtError, FileNotFoundError, OSError) as exc:
         return None, f"The run's data could not be rebuilt ({exc}); sections that need prices or inputs are skipped."
 
 
-def _evaluation(run: Any) -> dict[str, Any]:
-    if run.evaluation_path.is_file():
-        return run.evaluation()
-    from finmt_core.evaluation.evaluate import evaluate_run
-
+def _evaluation(run: Run) -> dict[str, Any]:
+    ev = run.evaluation_file()
+    if ev is not None:
+        return ev
     log.info("no evaluation.json in %s: evaluating first", run.path)
-    return evaluate_run(run.path, write=True)
+    return run.evaluate(write=True)
 
 
 def _result_bars(ev: dict[str, Any]) -> list[go.Figure]:
@@ -62,7 +66,7 @@ def _result_bars(ev: dict[str, Any]) -> list[go.Figure]:
     return [plots.metric_vs_baseline(table, m) for m in ("accuracy", "ic", "pinball") if (table["metric"] == m).any()]
 
 
-def _classification_figs(config: Any, ev: dict[str, Any], test: pd.DataFrame | None) -> list[go.Figure]:
+def _classification_figs(config: ExperimentConfig, ev: dict[str, Any], test: pd.DataFrame | None) -> list[go.Figure]:
     figs = []
     for t in config.tasks:
         if t.kind != "classification" or t.name not in ev.get("confusion", {}):
@@ -77,7 +81,7 @@ def _classification_figs(config: Any, ev: dict[str, Any], test: pd.DataFrame | N
     return figs
 
 
-def _regression_figs(config: Any, test: pd.DataFrame | None) -> list[go.Figure]:
+def _regression_figs(config: ExperimentConfig, test: pd.DataFrame | None) -> list[go.Figure]:
     from finmt_core.evaluation.breakdowns import ic_series
     from finmt_core.evaluation.frames import point_prediction
 
@@ -94,16 +98,14 @@ def _regression_figs(config: Any, test: pd.DataFrame | None) -> list[go.Figure]:
     return figs
 
 
-def _backtests(config: Any, test: pd.DataFrame | None, prepared: Any, cost_bps: float) -> tuple[dict[str, Any], go.Figure | None, str | None]:
-    from finmt_core.evaluation.run_backtest import backtest_predictions
-
-    if prepared is None or test is None:
+def _backtests(run: Run, prepared: PreparedData | None,
+               cost_bps: float) -> tuple[dict[str, BacktestResult], go.Figure | None, str | None]:
+    if prepared is None:
         return {}, None, "No backtest: the run's prices could not be loaded."
-    out = {}
+    out: dict[str, BacktestResult] = {}
     for strategy in ("auto", "top_k", "sized"):
         try:
-            res = backtest_predictions(test, config.tasks, prepared.dense.close, prepared.dates, prepared.tickers,
-                                       strategy=strategy, cost_bps=cost_bps)
+            res = run.backtest("test", strategy=strategy, cost_bps=cost_bps)
         except DataError as exc:
             log.info("backtest %s skipped: %s", strategy, exc)
             continue
@@ -116,61 +118,50 @@ def _backtests(config: Any, test: pd.DataFrame | None, prepared: Any, cost_bps: 
     return out, plots.equity_drawdown(first.frame(), title=f"Equity and drawdown: {next(iter(out))}, {cost_bps:g} bps"), None
 
 
-def _explanations(run: Any, config: Any, prepared: Any) -> tuple[list[go.Figure], list[str]]:
-    """Top features per task (IG for nets, TreeSHAP for LightGBM) and the model's attention maps."""
-    from finmt_core.inference import Predictor
-
+def _explanations(run: Run, config: ExperimentConfig, prepared: PreparedData | None) -> tuple[list[go.Figure], list[str]]:
+    """Top features per task (IG for nets, TreeSHAP for LightGBM) and the model's attention maps,
+    on :data:`EXPLAIN_ROWS` test rows (:meth:`Run.explain_sample`)."""
     if prepared is None:
         return [], ["No explanations: the run's inputs could not be rebuilt."]
     if config.model.name == "ensemble":
         members = ", ".join(config.model.params.get("members", []))
         return [], [f"An ensemble has no inputs of its own to explain; see the reports of its members ({members}). "
                     "Its weights are in ensemble.json and evaluation.json."]
-    d, n = prepared.rows("test")
-    if len(d) == 0:
+    if len(prepared.rows("test")[0]) == 0:
         return [], ["No test rows to explain."]
-    pick = np.unique(np.linspace(0, len(d) - 1, min(EXPLAIN_ROWS, len(d))).round().astype(int))
-    d, n = d[pick], n[pick]
     try:
-        pred = Predictor.from_run(run.path)
+        ex = run.explain_sample(EXPLAIN_ROWS)
     except FinmtError as exc:
         return [], [f"No explanations: {exc}"]
     figs: list[go.Figure] = []
     notes: list[str] = []
-    if pred.estimator is not None:
+    if ex.predictor.estimator is not None:
         if config.model.name != "lightgbm":
             return [], [f"{config.model.name} is a fixed rule (see its definition); it has no learned inputs to explain."]
         from finmt_core.explain import shap_summary, tree_shap
 
         for t in config.tasks[:4]:
             try:
-                figs.append(plots.attribution_bars(shap_summary(tree_shap(pred.estimator, prepared, d, n, t)), top=15,
+                figs.append(plots.attribution_bars(shap_summary(tree_shap(ex.predictor.estimator, prepared, ex.date_idx,
+                                                                          ex.ticker_idx, t)), top=15,
                                                    title=f"{t.name}: mean |SHAP| per feature (LightGBM, lags folded in)"))
             except FinmtError as exc:
                 notes.append(str(exc))
         return figs, notes
-    import torch
-
-    from finmt_core.data.tensors import make_inference_batches
     from finmt_core.explain import attention_maps, integrated_gradients
 
-    model = pred.model
-    graph = model.input_kind == "graph"
-    if graph:  # one snapshot: the last test date, every ticker
-        d, n = np.full(len(prepared.tickers), d.max()), np.arange(len(prepared.tickers))
-    batch = next(make_inference_batches(prepared, model.input_kind, d, n, 100_000))
-    nodes = torch.nonzero(batch["node_mask"]).view(-1) if graph else None
+    model = ex.predictor.network()
     for t in config.tasks[:4]:
-        a = integrated_gradients(model, batch, t, prepared.info, nodes=nodes)
+        a = integrated_gradients(model, ex.batch, t, prepared.info, nodes=ex.nodes)
         figs.append(plots.attribution_bars(a.by_feature(absolute=True), top=15,
                                            title=f"{t.name}: mean |Integrated Gradients| per feature"))
-    for m in attention_maps(model, batch, prepared.info, tickers=list(prepared.tickers), edge_index=prepared.graph.edge_index)[:3]:
+    for m in attention_maps(model, ex.batch, prepared.info, tickers=list(prepared.tickers), edge_index=prepared.graph.edge_index)[:3]:
         if m.name == "gat_edges":
             figs.append(plots.gat_edges(m.extra["edge_index"], m.extra["edge_weight"], prepared.tickers, prepared.dense.sector))
         else:
             figs.append(plots.attention_heatmap(m.values, m.x_labels, m.y_labels, title=f"attention: {m.name}",
                                                 x_title=m.x_title, y_title=m.y_title))
-    notes.append(f"Attributions on {len(np.unique(d))} test dates; baseline = average (all-zero standardised) inputs.")
+    notes.append(f"Attributions on {len(np.unique(ex.date_idx))} test dates; baseline = average (all-zero standardised) inputs.")
     return figs, notes
 
 
@@ -188,22 +179,23 @@ def _pct(value: Any) -> str:
     return "—" if value is None or not np.isfinite(float(value)) else f"{float(value):.1%}"
 
 
-def build_report(run_dir: str | Path, out_path: str | Path, *, cost_bps: float = 10.0, explain: bool = True) -> Path:
+def build_report(run_dir: str | Path | RunDir, out_path: str | Path, *, cost_bps: float = 10.0,
+                 explain: bool = True) -> Path:
     """Write the HTML report of a run to ``out_path`` (atomically) and return its path.
+
+    Args:
+        run_dir: the run (a :class:`~finmt_core.run.Run` reuses its cached data and model).
 
     Raises:
         RunError: the run directory has no config (not a run) or no predictions yet.
     """
-    from finmt_core.training.runs import RunDir, atomic_write_text
-
-    run = RunDir(run_dir)
+    run = Run.of(run_dir)
     config = run.config()
     status = run.status()
     if not run.predictions_path.is_file():
         raise RunError(f"run {run.name!r} has no predictions yet (state: {run.effective_state()}); finish training first")
     ev = _evaluation(run)
-    preds = run.predictions()
-    test = preds[preds["split"] == "test"].reset_index(drop=True)
+    test = run.predictions("test")
     prepared, data_note = _load_data(run)
     data_info = {}
     if prepared is not None:
@@ -211,7 +203,7 @@ def build_report(run_dir: str | Path, out_path: str | Path, *, cost_bps: float =
         data_info = {"tickers": len(prepared.tickers), "features": f"{prepared.info.n_features} ({groups})"}
     metrics = run.metrics()
     figs_train = [plots.loss_curves(metrics), plots.task_weights(metrics), plots.learning_rate(metrics)] if len(metrics) else []
-    bt, equity, bt_err = _backtests(config, test, prepared, cost_bps)
+    bt, equity, bt_err = _backtests(run, prepared, cost_bps)
     ex_figs, ex_notes = _explanations(run, config, prepared) if explain else ([], ["Explanations were not requested."])
     gated = ev.get("signal_gated")
     gate_figs = [plots.coverage_accuracy(pd.DataFrame(gated["curve"]))] if gated and gated.get("curve") else []

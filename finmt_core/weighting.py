@@ -15,9 +15,16 @@ Each strategy turns the ``[K]`` vector of unweighted per-task losses into one sc
 
 ``task.weight`` multiplies every strategy's weight (the fixed weights are the prior).
 All state lives in parameters and buffers, so ``state_dict()`` round-trips it.
+
+A strategy owns its part of a training step: the trainer calls :meth:`Weighting.backward_step`
+(one hook, whatever the strategy) with a function that back-propagates the objective; GradNorm
+sets its own weights' gradient around it. ``after_step`` and ``epoch_end`` are the other hooks.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -31,6 +38,11 @@ _EPS = 1e-8
 
 class Weighting(nn.Module):
     """Base class: fixed weights ``task.weight``."""
+
+    base: Tensor  # [K] task.weight (buffer)
+
+    #: whether :meth:`backward_step` needs the parameters of the model's last shared layer
+    needs_shared_params: ClassVar[bool] = False
 
     def __init__(self, tasks: list[Task]) -> None:
         super().__init__()
@@ -54,6 +66,19 @@ class Weighting(nn.Module):
     def after_step(self) -> None:
         """Called after each optimizer step (only GradNorm uses it)."""
 
+    def backward_step(self, task_losses: Tensor, shared: Sequence[Tensor], backward: Callable[[], None]) -> None:
+        """Fill one training step's gradients: the model's (``backward()``: the objective's backward
+        pass, unscaled by the trainer's grad scaler) and this strategy's own.
+
+        Args:
+            task_losses: ``[K]`` unweighted per-task losses of the batch, with graph.
+            shared: the model's last shared layer's parameters (empty unless
+                :attr:`needs_shared_params`).
+            backward: back-propagates the objective (learnable and uncertainty weights get
+                their gradients from it, as parameters of the objective).
+        """
+        backward()
+
 
 class LearnableWeighting(Weighting):
     """``w = K * softmax(theta) * base / mean(base)``-style learnable weights (FinNeX seed)."""
@@ -69,6 +94,8 @@ class LearnableWeighting(Weighting):
 
 class UncertaintyWeighting(Weighting):
     """Homoscedastic-uncertainty weighting (Kendall et al. 2018) with learned ``s_i = log sigma_i^2``."""
+
+    scale: Tensor  # [K] 1 (classification) or 1/2 (Gaussian) (buffer)
 
     def __init__(self, tasks: list[Task]) -> None:
         super().__init__(tasks)
@@ -87,6 +114,10 @@ class UncertaintyWeighting(Weighting):
 
 class DWAWeighting(Weighting):
     """Dynamic Weight Averaging (Liu et al. 2019) from the last two epochs' mean losses."""
+
+    history: Tensor  # [2, K] mean losses of epochs t-2 and t-1 (buffer)
+    seen: Tensor  # () epochs seen (buffer)
+    w: Tensor  # [K] current weights (buffer)
 
     def __init__(self, tasks: list[Task], temperature: float) -> None:
         super().__init__(tasks)
@@ -113,8 +144,12 @@ class GradNormWeighting(Weighting):
     """GradNorm (Chen et al. 2018): learnable weights balanced by gradient norms.
 
     The weights enter the model objective *detached*; their gradient comes only from
-    :meth:`gradnorm_step`, which the trainer calls before back-propagating the objective.
+    :meth:`gradnorm_step`, which :meth:`backward_step` runs before back-propagating the objective.
     """
+
+    needs_shared_params: ClassVar[bool] = True
+    initial_losses: Tensor  # [K] L_i(0) (buffer)
+    initialised: Tensor  # () bool (buffer)
 
     def __init__(self, tasks: list[Task], alpha: float) -> None:
         super().__init__(tasks)
@@ -159,6 +194,14 @@ class GradNormWeighting(Weighting):
         (grad_w,) = torch.autograd.grad(gn_loss, self.raw)
         self.raw.grad = grad_w.detach()
         return weighted.detach()
+
+    def backward_step(self, task_losses: Tensor, shared: Sequence[Tensor], backward: Callable[[], None]) -> None:
+        """GradNorm's gradient of the weights, then the objective's backward pass. The weights'
+        gradient is set aside meanwhile: it is not scaled, so the grad scaler must not unscale it."""
+        self.gradnorm_step(list(shared), task_losses)
+        own, self.raw.grad = self.raw.grad, None
+        backward()
+        self.raw.grad = own
 
     @torch.no_grad()
     def after_step(self) -> None:

@@ -11,7 +11,7 @@ from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
 from finmt_core.evaluation.strategies import STRATEGIES
-from finmt_core.inference.gating import gating_rule
+from finmt_core.inference.gating import GatingPolicy
 
 STRATEGY_TEXT = {
     "signal_gated": "Signal-gated: long Up / short Down calls",
@@ -35,11 +35,8 @@ with guard("Opening the run"):  # a damaged config.yaml: one message, the picker
 
 with guard("Reading predictions"):
     preds = cache.predictions(run)
-try:
-    gating_rule(preds)
-    strategies = list(STRATEGIES)
-except Exception:  # no signal / direction / action probabilities: gating is not possible
-    strategies = [s for s in STRATEGIES if s != "signal_gated"]
+# signal-gated trading needs signal / direction / action probabilities: the run's gating policy says
+strategies = [s for s in STRATEGIES if s != "signal_gated" or GatingPolicy.for_frame(preds).can_gate]
 
 # ---- controls -------------------------------------------------------------------------------
 with st.container(border=True):
@@ -83,11 +80,7 @@ charts.csv_download(frame.reset_index(), f"{run.name}-backtest-daily-{split}", k
 left, right = st.columns([3, 2])
 with left:
     st.markdown("**Metrics with and without costs**")
-    table = pd.DataFrame({"net of costs": net, "before costs": gross, "buy & hold": bench})
-    table = table.loc[[k for k in METRIC_TEXT if k in table.index]]
-    shown = pd.DataFrame({col: [METRIC_TEXT[k][1].format(v) if pd.notna(v) else fmt.DASH for k, v in table[col].items()]
-                          for col in table.columns}, index=[METRIC_TEXT[k][0] for k in table.index])
-    st.dataframe(shown)
+    st.dataframe(fmt.labelled_metrics({"net of costs": net, "before costs": gross, "buy & hold": bench}, METRIC_TEXT))
 with right:
     charts.show(plots.returns_histogram(frame), key="hist", file_name=f"{run.name}-returns-histogram")
 

@@ -6,10 +6,9 @@ so the view is a link."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from dashboard import cache, links, state
+from dashboard import cache, fmt, links, state
 from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
@@ -20,6 +19,8 @@ from finmt_core.evaluation.compare_runs import (
     curve_columns,
     seed_groups,
 )
+from finmt_core.evaluation.compare_views import groups_by_metric, picked_metrics
+from finmt_core.training.metrics_log import last_values
 from finmt_core.training.runs import RunDir, list_runs
 
 #: grouping choice (URL value) -> (label, keys to group by; None = everything but the seed)
@@ -66,8 +67,7 @@ for warning in result.warnings:
 st.subheader("Config: only the keys that differ", anchor=False)
 if len(result.config_diff):
     # a key a run's model does not have (or leaves unset) is "—", not Python's None/nan
-    st.dataframe(result.config_diff.map(lambda v: "—" if v is None or (isinstance(v, float) and v != v) else str(v)),
-                 width="stretch")
+    st.dataframe(result.config_diff.map(fmt.cell_or_dash), width="stretch")
     st.caption("— : the key is not set in that run's config (its model has no such parameter, or it uses the default).")
 else:
     st.caption("The configs are the same except for the run names.")
@@ -80,17 +80,12 @@ with st.expander("Test rows of each run", icon=":material/table_rows:"):
     st.dataframe(result.test_rows, width="stretch")
 shown_metrics = links.url_multiselect(st, "Metrics", options, key="metrics", default=[m for m in HEADLINE if m in options],
                                       help="Test metrics of the model and its baselines; the backtest rows are always shown.")
-level = result.metrics.index.get_level_values
-metrics_shown = result.metrics[level("metric").isin(shown_metrics) | (level("task") == "backtest")]
+metrics_shown = picked_metrics(result.metrics, shown_metrics)
 if len(metrics_shown):
     table = metrics_shown.reset_index()
-    counts = table["metric"].eq("n")
-    values = table[picked]
     # text for people: 4 decimals, whole row counts, "—" where a metric is undefined (e.g. the IC
     # of a constant baseline); the CSV download of the dataframe keeps these strings
-    text = values.map("{:.4f}".format)
-    text[counts] = values[counts].map("{:,.0f}".format)
-    table[picked] = text.where(values.notna(), "—")
+    table[picked] = fmt.metric_cells(table[picked], table["metric"].eq("n"))
     st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3,
                  column_config={n: st.column_config.TextColumn(n, alignment="right") for n in picked})
 else:
@@ -104,9 +99,7 @@ group = links.url_choice(st, "Group runs by", list(GROUPINGS), key="group", defa
 by = GROUPINGS[str(group)][1]
 with guard("Grouping the runs"):
     groups = seed_groups(chosen, metrics_shown, by=by)
-shown = ["runs", "n", *[c for c in groups.columns if "/" in c and not c.endswith((" mean", " std", " n"))]]
-# one column per group, one row per metric: readable however many metrics there are
-st.table(groups.set_index("group")[[c for c in shown if c in groups.columns]].astype(str).T)
+st.table(groups_by_metric(groups))  # one column per group, one row per metric
 st.caption("Model metrics on each run's test segment; std over the runs of a group (n − 1 in the "
            "denominator); a group of one run has no spread.")
 
@@ -122,6 +115,5 @@ c1, c2 = st.columns([3, 1])
 metric = links.url_choice(c1, "Logged metric", columns, key="metric", default="val_loss")
 scale = links.url_choice(c2, "Scale", ["linear", "log"], key="scale", default="linear")
 st.plotly_chart(plots.compare_runs(logs, str(metric), log_y=scale == "log", title=f"{metric} by run"), key="cmp_curves")
-last = pd.Series({n: pd.to_numeric(m[metric], errors="coerce").dropna().iloc[-1]
-                  for n, m in logs.items() if metric in m and m[metric].notna().any()}, name=f"last {metric}")
+last = last_values(logs, str(metric))
 st.dataframe(last.to_frame(), width="content", column_config={last.name: st.column_config.NumberColumn(format="%.4f")})

@@ -3,15 +3,15 @@ rate, throughput and validation metrics; overlay several runs to compare them.""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, jobs, links, state
+from dashboard import cache, charts, fmt, jobs, links, state
 from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
+from finmt_core.training.metrics_log import loss_column, overlay, run_summary, val_metric_names
 from finmt_core.training.runs import RunDir, list_runs
-from finmt_core.training.walk_forward import FOLDS_DIR, fold_runs, is_walk_forward
+from finmt_core.training.walk_forward import fold_runs, is_walk_forward
 
 LIVE_EVERY_S = 2
 
@@ -22,7 +22,7 @@ if not runs:
     w.no_runs("the training curves")
 run = w.run_picker(runs)
 assert run is not None
-if (run.path / FOLDS_DIR).is_dir() and is_walk_forward(run):  # a walk-forward run: one fold's curves at a time
+if is_walk_forward(run):  # a walk-forward run: one fold's curves at a time
     folds = fold_runs(run)
     if folds:
         k = st.sidebar.selectbox("Fold", list(range(len(folds))), index=len(folds) - 1, key="curves_fold",
@@ -44,17 +44,16 @@ def live_curves() -> None:
     if now.active:
         st.progress(now.progress, text=f"epoch {now.epoch or 0}/{now.epochs or '?'} · "
                                        f"ETA {w.fmt_seconds(now.eta_s)} · device {now.device or '–'}")
+    summary = run_summary(metrics)
     cols = st.columns(4)
     cols[0].metric("Epochs logged", len(metrics), border=True)
-    if "val_score" in metrics and metrics["val_score"].notna().any():
-        cols[1].metric("Best val score", f"{metrics['val_score'].max():+.4f}", border=True,
+    if summary["best_val_score"] is not None:
+        cols[1].metric("Best val score", f"{summary['best_val_score']:+.4f}", border=True,
                        help="Mean per-task validation skill over chance (balanced accuracy − 1/classes; IC). "
                             "The checkpoint kept as best is the epoch with the highest score (train.monitor).")
     else:
-        best = metrics["val_loss"].min() if "val_loss" in metrics and len(metrics) else None
-        cols[1].metric("Best val loss", f"{best:.4f}" if best is not None and pd.notna(best) else "–", border=True)
-    sps = metrics["samples_per_s"].iloc[-1] if "samples_per_s" in metrics and len(metrics) else None
-    cols[2].metric("Samples / s", f"{sps:,.0f}" if sps is not None and pd.notna(sps) else "–", border=True)
+        cols[1].metric("Best val loss", fmt.num(summary["best_val_loss"], ".4f", dash="–"), border=True)
+    cols[2].metric("Samples / s", fmt.num(summary["samples_per_s"], ",.0f", dash="–"), border=True)
     cols[3].metric("Device", now.device or "–", border=True)
     if metrics.empty:
         if now.active:
@@ -80,7 +79,7 @@ def live_curves() -> None:
     with speed_tab:
         charts.show(plots.throughput(metrics), key="speed", file_name=f"{run.name}-throughput")
     with val_tab:
-        names = sorted({c.rsplit(".", 1)[-1] for c in metrics.columns if str(c).startswith("val_metrics.")})
+        names = val_metric_names(metrics)
         if names:
             metric = links.url_choice(st, "Metric", names, key="curves_val_metric")
             charts.show(plots.val_metric(metrics, metric), key="valm", file_name=f"{run.name}-val-{metric}")
@@ -102,14 +101,13 @@ if picked:
     k = st.columns([3, 1])
     series = links.url_choice(k[0], "Loss", ["total", *tasks], key="compare_series", widget="segmented_control")
     side = links.url_choice(k[1], "Segment", ["val", "train"], key="compare_side", widget="segmented_control")
-    column = f"{side or 'val'}_loss" if series in (None, "total") else f"{side or 'val'}.{series}"
+    column = loss_column(side, series)
     metrics_by_run = {name: cache.metrics(RunDir(root / name)) for name in [run.name, *picked]}
     charts.show(plots.compare_runs(metrics_by_run, column, log_y=log_y,
                                    title=f"{side or 'val'} {series or 'total'} loss by run"), key="compare_fig")
-    curves = {name: m.groupby("epoch")[column].last() for name, m in metrics_by_run.items()
-              if column in m and "epoch" in m}
-    if curves:  # one column per run, one row per epoch
-        charts.csv_download(pd.concat(curves, axis=1).reset_index(), f"{run.name}-compare-{side}-{series}",
+    curves = overlay(metrics_by_run, column)  # one column per run, one row per epoch
+    if not curves.empty:
+        charts.csv_download(curves.reset_index(), f"{run.name}-compare-{side}-{series}",
                             key="compare_csv", label="Overlaid curves (CSV)")
 else:
     st.caption("Pick one or more runs to overlay their loss curves on this run's.")

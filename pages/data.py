@@ -13,10 +13,11 @@ from dashboard import widgets as w
 from dashboard.errors import guard, show_error
 from finmt_core import plots
 from finmt_core.data.panel_quality import USABILITY_RULE, WARNING, check_usable, describe_fits
+from finmt_core.data.uploads import save_upload
+from finmt_core.data.views import classification_families, last_days, ticker_features
 from finmt_core.errors import DataError, FinmtError
-from finmt_core.tasks import CATALOGUE
 
-CLASS_FAMILIES = [f for f, (kind, *_r) in CATALOGUE.items() if kind == "classification"]
+CLASS_FAMILIES = classification_families()
 
 
 @st.cache_data(show_spinner="Checking the upload…", max_entries=4)
@@ -70,8 +71,9 @@ if upload is not None:
                    icon=":material/check_circle:")
         if st.button("Save for training", icon=":material/save:", key="save_upload",
                      help="Stores the validated panel with the runs; pick it on the Train page."):
-            stem = w.save_upload(root, upload.name, data, panel)
-            st.toast(f"Saved as dataset “Upload: {w.plain_text(stem)}”.", icon=":material/save:")
+            with guard("Saving the upload", stop=False):  # a full disk: one message, and no file left behind
+                stem = save_upload(root, upload.name, data, panel)
+                st.toast(f"Saved as dataset “Upload: {w.plain_text(stem)}”.", icon=":material/save:")
         # keyed by the bytes' hash: another file under the same name and row count is never
         # confused with this one (the summary, features and labels below are cached by this key)
         source_key = cache.upload_key(data, date_format)
@@ -112,8 +114,7 @@ if prices_tab.open:
         with p1:
             ticker = w.ticker_picker(info["tickers"], key="ticker")
         period = links.url_choice(p2, "Period", list(PERIODS), key="price_period", default="1Y", widget="segmented_control")
-        dates = panel.index.get_level_values("date").unique().sort_values()
-        shown = panel if PERIODS[period] is None else panel.loc[dates[-PERIODS[period]:][0]:]
+        shown = last_days(panel, PERIODS[period])
         charts.show(plots.price_candlestick(shown, ticker), key="prices", file_name=f"{ticker}-prices-{period}")
         charts.csv_download(shown.xs(ticker, level="ticker").reset_index(), f"{ticker}-prices-{period}", key="prices_csv",
                             label="Prices (CSV)")
@@ -128,8 +129,7 @@ if features_tab.open:
         f_ticker = links.url_choice(g2, "Ticker", frame.tickers, key="feature_ticker")
         chosen = g3.multiselect("Features", groups[group], default=groups[group][:3], key=f"features.{group}",
                                 help="Hover the names below the chart for what each measures.")
-        n = frame.tickers.index(f_ticker)
-        one = pd.DataFrame(frame.values[:, n, :], index=frame.dates, columns=frame.names)
+        one = ticker_features(frame, f_ticker)
         charts.show(plots.feature_explorer(one, chosen, title=f"{group} features · {f_ticker}"), key="features")
         if chosen:
             st.markdown(glossary.help_text(chosen) or "")

@@ -17,6 +17,14 @@ from finmt_core.evaluation.breakdowns import ic_series
 from finmt_core.evaluation.evaluate import metric_table
 from finmt_core.evaluation.frames import point_prediction
 from finmt_core.evaluation.metrics import reliability_bins
+from finmt_core.evaluation.tables import (
+    breakdown_frame,
+    horizon_frame,
+    metric_wide,
+    significance_frame,
+    square_correlation,
+    task_rows_frame,
+)
 
 root = state.runs_root()
 st.title("Evaluation", anchor=False)
@@ -67,9 +75,7 @@ metrics_present = list(dict.fromkeys(table["metric"]))
 metric = links.url_choice(st, "Metric", metrics_present, key="eval_metric", widget="segmented_control",
                           help=glossary.help_text(metrics_present))
 charts.show(plots.metric_vs_baseline(table, metric), key="vs_baseline", file_name=f"{run.name}-{metric}-vs-baselines")
-wide = table.pivot_table(index=["task", "metric"], columns="name", values="value", sort=False, dropna=False)
-wide = wide.dropna(how="all")  # (dropna=False keeps a baseline's missing cells, but also task x metric pairs no one has)
-wide = wide[["model", *[c for c in wide.columns if c != "model"]]]
+wide = metric_wide(table)
 # a metric a baseline cannot have (the IC of a constant prediction) shows as a dash, explained below
 st.dataframe(wide.map(lambda v: fmt.num(v, ".4f")), column_config=glossary.column_help(wide.columns))
 if wide.isna().to_numpy().any():
@@ -78,29 +84,13 @@ if wide.isna().to_numpy().any():
 charts.csv_download(table, f"{run.name}-metrics-vs-baselines", key="eval_csv_metrics", label="Metrics (CSV)")
 
 
-def significance_rows() -> pd.DataFrame:
-    rows = []
-    for task, sig in evaluation.get("significance", {}).items():
-        model = sig.get("model", {})
-        for base, edge in sig.get("vs", {}).items():
-            rows.append({
-                "task": task, "metric": sig.get("metric"), "model": model.get("value"),
-                "model 95% CI": fmt.interval(model.get("ci_low"), model.get("ci_high"), reason="too few dates"),
-                "vs": base, "edge": edge.get("value"),
-                "edge 95% CI": fmt.interval(edge.get("ci_low"), edge.get("ci_high"), reason="too few dates"),
-                "significant": bool(edge.get("significant", 0.0)),
-            })
-    return pd.DataFrame(rows)
-
-
 with st.expander("Significance: is the edge over each baseline real? (date-clustered intervals)", expanded=True):
-    sig = significance_rows()
+    sig = significance_frame(evaluation)
     if sig.empty:
         st.caption("No significance computed for this run.")
     else:
-        sig["model"] = sig["model"].map(lambda v: fmt.num(v, ".4f"))
-        sig["edge"] = sig["edge"].map(lambda v: fmt.num(v, "+.4f", reason="too few dates"))
-        st.dataframe(sig, hide_index=True, column_config={"significant": st.column_config.CheckboxColumn("CI excludes 0")})
+        st.dataframe(fmt.significance_table(sig), hide_index=True,
+                     column_config={"significant": st.column_config.CheckboxColumn("CI excludes 0")})
 
 gated = evaluation.get("signal_gated")
 if gated:
@@ -113,32 +103,6 @@ if gated:
     c[2].metric("Gate threshold", f"{gated['threshold']:.2f}", border=True)
 
 # ---- per task ------------------------------------------------------------------------------
-def rows_frame(task, rows) -> pd.DataFrame:
-    """A task's scored test rows as a table: date, ticker, target, then P(class) per class
-    (classification), the quantiles (quantile task) or the prediction (regression)."""
-    out = pd.DataFrame({"date": rows.dates, "ticker": rows.tickers, "target": rows.y})
-    pred = np.asarray(rows.pred)
-    if pred.ndim == 2 and task.kind == "classification":
-        for j, cls in enumerate(task.classes):
-            out[f"P({cls})"] = pred[:, j]
-    elif pred.ndim == 2:
-        levels = list(task.quantiles) if len(task.quantiles) == pred.shape[1] else list(range(pred.shape[1]))
-        for j, level in enumerate(levels):
-            out[f"q{round(level * 100):02d}" if isinstance(level, float) else f"prediction_{j}"] = pred[:, j]
-    else:
-        out["prediction"] = pred
-    return out
-
-
-def readable(frame: pd.DataFrame) -> pd.DataFrame:
-    """Numbers to 4 decimals (counts as integers), missing cells as a dash, never ``None``/``nan``."""
-    def cell(v: object) -> str:
-        if isinstance(v, (int, float, np.number)) and not fmt.missing(v) and float(v).is_integer() and abs(v) >= 2:
-            return f"{int(v):,}"
-        return fmt.num(v, ".4f") if isinstance(v, (int, float, np.number)) or v is None else str(v)
-    return frame.map(cell)
-
-
 st.subheader("Per task", anchor=False)
 with guard("Reading the predictions"):  # the charts below need predictions.parquet itself
     cache.predictions(run)
@@ -160,22 +124,22 @@ for tab, task in zip(st.tabs([t.name for t in scored]), scored):
             point = point_prediction(task, rows.pred)
             charts.show(plots.regression_scatter(rows.y, point), key=f"scatter.{task.name}", container=a)
             charts.show(plots.ic_over_time(ic_series(task, rows)), key=f"ic.{task.name}", container=b)
-        charts.csv_download(rows_frame(task, rows), f"{run.name}-{task.name}-test-predictions", key=f"eval_csv.{task.name}",
+        charts.csv_download(task_rows_frame(task, rows), f"{run.name}-{task.name}-test-predictions", key=f"eval_csv.{task.name}",
                             label=f"{task.name}: test predictions (CSV)",
                             help="Every scored test row: date, ticker, target and the prediction the charts are drawn from.")
-        regime = evaluation.get("breakdowns", {}).get("regime", {}).get(task.name, {})
-        ticker = evaluation.get("breakdowns", {}).get("ticker", {}).get(task.name, {})
+        regime = breakdown_frame(evaluation, "regime", task.name)
+        ticker = breakdown_frame(evaluation, "ticker", task.name)
         left, right = st.columns(2)
         with left:
             st.markdown("**By market regime**")
-            if regime:
-                st.dataframe(readable(pd.DataFrame(regime).T.rename_axis("regime")))
+            if not regime.empty:
+                st.dataframe(fmt.table_text(regime))
             else:
                 st.caption("Too few rows per regime.")
         with right:
             st.markdown("**By ticker**")
-            if ticker:
-                st.dataframe(readable(pd.DataFrame(ticker).T.rename_axis("ticker")))
+            if not ticker.empty:
+                st.dataframe(fmt.table_text(ticker))
 
 horizons = evaluation.get("breakdowns", {}).get("horizon", {})
 if horizons:
@@ -183,7 +147,7 @@ if horizons:
     for family, entry in horizons.items():
         left, right = st.columns([1, 2])
         left.markdown(f"**{family}**: {entry.get('metric')} by horizon (days)")
-        left.dataframe(pd.Series(entry.get("by_horizon", {}), name=entry.get("metric")).rename_axis("horizon"))
+        left.dataframe(horizon_frame(entry))
         corr_h = pd.DataFrame(entry.get("prediction_correlation", {}))
         if not corr_h.empty:
             right.plotly_chart(plots.attention_heatmap(corr_h.to_numpy(), list(corr_h.columns), list(corr_h.index),
@@ -193,6 +157,7 @@ if horizons:
 corr = evaluation.get("breakdowns", {}).get("cross_task_correlation", {})
 if corr:
     st.subheader("Cross-task correlation of predictions", anchor=False)
-    names = list(corr)
-    st.plotly_chart(plots.attention_heatmap(pd.DataFrame(corr).loc[names, names].to_numpy(), names, names,
+    square = square_correlation(corr)
+    names = list(square.columns)
+    st.plotly_chart(plots.attention_heatmap(square.to_numpy(), names, names,
                                             title="Spearman correlation between task predictions"), key="xcorr")

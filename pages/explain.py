@@ -12,6 +12,7 @@ from dashboard import cache_explain as explain
 from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
+from finmt_core.explain.flatness import flat_map
 
 METHODS = {"integrated_gradients": "Integrated Gradients", "saliency": "Saliency (|gradient|)"}
 
@@ -44,25 +45,6 @@ VIEWS = ["Attention", "Attributions (Captum)", "SHAP summary", "Embedding map"]
 view = links.url_choice(st, "View", VIEWS, key="view", widget="segmented_control")
 
 # ---- attention ----------------------------------------------------------------------------
-#: a map whose weights all lie within this share of the uniform weight of each other is "flat"
-FLAT_SPREAD = 0.25
-
-
-def flat_map(values: np.ndarray) -> tuple[float, float, float, float] | None:
-    """(min, max, colour-scale top, uniform weight) when an attention map ``[rows, cols]`` of
-    row-normalised weights is nearly uniform (spread under FLAT_SPREAD x 1/cols); else None."""
-    finite = values[np.isfinite(values)]
-    if finite.size < 2 or values.ndim != 2 or values.shape[1] < 2 or finite.min() < 0:
-        return None
-    if not np.allclose(np.nansum(values, axis=1), 1.0, atol=0.05):  # not a softmax over columns
-        return None
-    uniform = 1.0 / values.shape[1]
-    lo, hi = float(finite.min()), float(finite.max())
-    if hi - lo >= FLAT_SPREAD * uniform:
-        return None
-    return lo, hi, max(2.0 * uniform, hi), uniform
-
-
 if view == "Attention":
     if not neural:
         st.info("Baselines have no attention.", icon=":material/info:")
@@ -78,14 +60,13 @@ if view == "Attention":
                 fig = plots.gat_edges(m.extra["edge_index"], m.extra["edge_weight"], list(prepared.tickers),
                                       prepared.dense.sector, title=f"GAT edge attention on {day:%Y-%m-%d}")
             else:
-                flat = flat_map(np.asarray(m.values, dtype=np.float64))
+                flat = flat_map(m.values)
                 fig = plots.attention_heatmap(m.values, m.x_labels, m.y_labels, title=m.name.replace("_", " "),
                                               x_title=m.x_title, y_title=m.y_title,
-                                              **({"zmin": 0.0, "zmax": flat[2]} if flat else {}))
+                                              **({"zmin": 0.0, "zmax": flat.scale_top} if flat else {}))
                 if flat:
-                    lo, hi, _top, uniform = flat
-                    st.info(f"**{m.name.replace('_', ' ')} is nearly flat**: every weight lies between {lo:.4f} and "
-                            f"{hi:.4f}, against {uniform:.4f} for perfectly uniform attention. The model spreads its "
+                    st.info(f"**{m.name.replace('_', ' ')} is nearly flat**: every weight lies between {flat.low:.4f} "
+                            f"and {flat.high:.4f}, against {flat.uniform:.4f} for perfectly uniform attention. The model spreads its "
                             "attention almost evenly here; the colour scale starts at 0 so the map looks as flat as "
                             "it is.", icon=":material/horizontal_rule:")
             charts.show(fig, key=f"attention.{i}", file_name=f"{run.name}-{ticker}-{m.name}")

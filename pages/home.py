@@ -6,10 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache, demo, fmt, jobs, links, run_actions, state
+from dashboard import run_table as rt
 from dashboard import widgets as w
-from finmt_core.evaluation.evaluate import headline_frame
-from finmt_core.evaluation.metrics import HEADLINE
-from finmt_core.training.run_admin import is_trial, list_trash, read_meta
+from finmt_core.training.run_admin import list_trash, read_meta
 from finmt_core.training.runs import RunDir, list_runs
 
 root = state.runs_root()
@@ -44,88 +43,16 @@ def demo_panel() -> None:
 
 
 # ---- runs ---------------------------------------------------------------------------------
-HIGHER_IS_BETTER = {metric: higher for metric, higher in HEADLINE.values()}
-#: shares shown in percent ("coverage 100.0 %", never "coverage 1")
-PERCENT_METRICS = {"accuracy", "balanced_accuracy", "directional_accuracy", "coverage", "hit_rate"}
-#: text colour of each state in the runs table (the badge colours of the other pages)
-STATE_COLOURS = {"done": "#15803d", "running": "#2563eb", "queued": "#6b7280", "failed": "#b91c1c",
-                 "cancelled": "#c2410c", "stopped (no heartbeat)": "#7c3aed", "damaged": "#b91c1c"}
-
-
-def headline(evaluation: dict | None) -> str:
-    """``direction: accuracy 0.532 (best baseline 0.511)`` per task, from evaluation.json."""
-    if not evaluation:
-        return ""
-    parts = []
-    for row in headline_frame(evaluation).to_dict("records"):
-        metric, model = row.pop("metric"), row.pop("model", None)
-        task = row.pop("task")
-        if model is None or pd.isna(model):
-            continue
-        base = [v for v in row.values() if pd.notna(v)]
-        best = (max if HIGHER_IS_BETTER.get(metric, True) else min)(base) if base else None
-        shown = fmt.pct if metric in PERCENT_METRICS else (lambda v: fmt.num(v, ".3f"))
-        parts.append(f"{task}: {metric.replace('_', ' ')} {shown(model)}"
-                     + (f" (best baseline {shown(best)})" if best is not None else ""))
-    return " · ".join(parts)
-
-
-def headline_of(run) -> str:
-    """The run's headline from evaluation.json; a damaged file says so (one line) instead."""
-    try:
-        return headline(cache.evaluation_file(run))
-    except Exception as exc:  # damaged evaluation.json: the message names the file and the fix
-        return str(exc)[:200]
-
-
-def runs_table(runs) -> tuple[pd.DataFrame, int]:
-    rows, active = [], 0
-    for run in runs:
-        try:
-            view, cfg = jobs.job_view(run), cache.config(run)
-        except Exception as exc:  # a half-written or hand-edited run: list it, do not crash
-            rows.append({"run": run.name, "state": "unreadable", "model": "", "tasks": "",
-                         "progress": 0.0, "headline": str(exc)[:120], "tags": "", "notes": "", "trial": False})
-            continue
-        active += view.active
-        meta = read_meta(run)
-        rows.append({
-            "run": run.name,
-            "state": w.state_text(view.state),
-            "model": cfg.model.name,
-            "headline": (view.error if view.state == "damaged" else headline_of(run)) or (view.error or view.message or ""),
-            "progress": view.progress,
-            "best val loss": view.best_val_loss if view.best_val_loss is not None else float("nan"),
-            "tasks": ", ".join(t.name for t in cfg.tasks),
-            "data": fmt.source_name(cfg.data.source),
-            "tags": ", ".join(meta.tags),
-            "notes": meta.notes,
-            "trial": is_trial(run),
-        })
-    return pd.DataFrame(rows), active
-
-
 def filter_runs(table: pd.DataFrame) -> pd.DataFrame:
     """Search, state, tag and trial filters (each kept in the URL: ``?q=``, ``?states=``,
     ``?tags=``, ``?trials=1``); returns the matching rows."""
     c = st.columns([3, 2, 2, 1.5], vertical_alignment="bottom")
     query = links.url_text(c[0], "Search runs", key="q", placeholder="name, model, task, tag or note")
     states = links.url_multiselect(c[1], "State", sorted(set(table["state"])), key="states", placeholder="any state")
-    all_tags = sorted({t.strip() for tags in table["tags"] for t in str(tags).split(",") if t.strip()})
-    tags = links.url_multiselect(c[2], "Tags", all_tags, key="tags", placeholder="any tag")
+    tags = links.url_multiselect(c[2], "Tags", rt.all_tags(table), key="tags", placeholder="any tag")
     trials = links.url_toggle(c[3], "Show trials", key="trials", default=False,
                               help="Show the runs a tuning study trained (named <study>-t0001 …).")
-    keep = pd.Series(True, index=table.index)
-    if query:
-        text = table[["run", "model", "tasks", "tags", "notes", "headline"]].astype(str).agg(" ".join, axis=1)
-        keep &= text.str.contains(query, case=False, regex=False)
-    if states:
-        keep &= table["state"].isin(states)
-    if tags:
-        keep &= table["tags"].apply(lambda v: bool(set(tags) & {t.strip() for t in str(v).split(",")}))
-    if not trials:
-        keep &= ~table["trial"].astype(bool)
-    return table[keep]
+    return rt.filter_table(table, query, states, tags, trials)
 
 
 def runs_section() -> None:
@@ -139,23 +66,19 @@ def runs_section() -> None:
             w.empty_state("No runs yet", "Launch one on the **Train** page.",
                           ("train.py", "Train a model", ":material/rocket_launch:"))
         return
-    table, active = runs_table(runs)
-    states = table["state"]
+    table, active = rt.runs_table(runs)
     shown = filter_runs(table)
+    n = rt.state_counts(table)
     c = st.columns(4)
-    c[0].metric("Runs", len(table), border=True)
-    queued = int((states == "queued").sum())
-    c[1].metric("Training now", int((states == "running").sum()), border=True,
-                delta=f"{queued} queued" if queued else None, delta_color="off", delta_arrow="off")
-    c[2].metric("Finished", int((states == "done").sum()), border=True)
-    c[3].metric("Failed or cancelled", int(states.isin(["failed", "cancelled"]).sum()), border=True)
+    c[0].metric("Runs", n["runs"], border=True)
+    c[1].metric("Training now", n["running"], border=True,
+                delta=f"{n['queued']} queued" if n["queued"] else None, delta_color="off", delta_arrow="off")
+    c[2].metric("Finished", n["done"], border=True)
+    c[3].metric("Failed or cancelled", n["failed_or_cancelled"], border=True)
     if len(shown) < len(table):
         st.caption(f"Showing {len(shown)} of {len(table)} runs (filters above).")
-    shown = shown.drop(columns=["trial"])
-    if "best val loss" in shown:  # a dash, never "None", for runs without a validation loss
-        shown["best val loss"] = shown["best val loss"].map(lambda v: fmt.num(v, ".4f"))
     st.dataframe(
-        shown.style.map(lambda v: f"color: {STATE_COLOURS.get(v, 'inherit')}; font-weight: 600", subset=["state"]),
+        rt.shown_table(shown).style.map(w.state_css, subset=["state"]),  # each state in its badge's colour
         hide_index=True,
         column_config={
             "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -14,21 +13,14 @@ from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
 from finmt_core.errors import DataError
-from finmt_core.inference.gating import (
-    coverage_accuracy_curve,
-    gate_probability,
-    gated_accuracy,
-    gating_rule,
-    realised_direction,
-    signal_gated,
-)
+from finmt_core.evaluation.signal_hits import CURVE_THRESHOLDS, calls_up_to, gated_calls, hit_summary
+from finmt_core.inference.gating import coverage_accuracy_curve, gated_accuracy, gating_rule
 
 RULE_TEXT = {
     "signal+direction": "a call where P(Signal) ≥ threshold; its side from the direction head",
     "action": "Up where P(Buy) ≥ threshold, Down where P(Sell) ≥ threshold, otherwise Neutral",
     "direction": "Up/Down where the larger of P(Up), P(Down) ≥ threshold",
 }
-OUTCOME = {1.0: "Up", -1.0: "Down"}
 
 root = state.runs_root()
 st.title("Signal-gated predictions", anchor=False)
@@ -71,15 +63,8 @@ with c[2]:
 st.caption(f"Rule: {RULE_TEXT[rule]}.")
 
 GATE_TEXT = {"signal+direction": "P(Signal)", "action": "max(P(Buy), P(Sell))", "direction": "max(P(Up), P(Down))"}
-gated = pd.concat([shown[["date", "ticker"]], signal_gated(shown, threshold)], axis=1)
-# the table shows the probability the gate tests against the threshold (not P(Signal) x P(side)),
-# so every call sits at or above the threshold and every Neutral row below it
-gated["confidence"] = gate_probability(shown)
-truth = realised_direction(shown)
-gated["realised"] = pd.Series(truth).map(OUTCOME).fillna("unknown").to_numpy()
-gated["hit"] = np.where(np.isnan(truth) | (gated["gate_code"] == 0), None, gated["gate_code"].to_numpy() == truth)
-for col in [c for c in shown.columns if "_prob_" in c and c.split("_prob_")[0] in ("signal", "direction", "action")]:
-    gated[col.replace("_prob_", " P(") + ")"] = shown[col].to_numpy()
+# per row: the call, the probability the gate tested, the realised side and whether the call was right
+gated = gated_calls(shown, threshold)
 
 score = gated_accuracy(rows, threshold)
 m = st.columns(4)
@@ -89,7 +74,7 @@ m[1].metric("Accuracy of calls", fmt.pct(score["accuracy"], reason="no calls"), 
             help=f"of {int(score['n_calls'])} calls with a known outcome")
 m[2].metric("Calls", f"{int(score['n_calls'])}", border=True)
 today = gated[gated["date"] == day]
-m[3].metric(f"Calls on {day:%Y-%m-%d}", f"{int((today['gate_code'] != 0).sum())} of {len(today)}", border=True)
+m[3].metric(f"Calls on {day:%Y-%m-%d}", f"{hit_summary(today)['n_calls']:.0f} of {len(today)}", border=True)
 
 # ---- the chosen date ----------------------------------------------------------------------------
 left, right = st.columns([1, 1])  # the table's five columns need half the width at 1280 px
@@ -108,15 +93,14 @@ with left:
                         key="sg_csv_calls", label="All calls (CSV)",
                         help="Every date and ticker of the segment: call, gate probability, realised side, hit.")
 with right:
-    recent = sorted(gated["date"].unique())
-    upto = [d for d in recent if d <= day][-60:]
-    charts.show(plots.signal_gated_heatmap(gated[gated["date"].isin(upto)],
-                                           title=f"Calls x gate probability, last {len(upto)} dates"), key="heatmap")
+    recent = calls_up_to(gated, day, n_dates=60)
+    charts.show(plots.signal_gated_heatmap(recent, title=f"Calls x gate probability, last {recent['date'].nunique()} dates"),
+                key="heatmap")
 
 # ---- coverage vs accuracy -----------------------------------------------------------------
 st.subheader("Coverage vs accuracy", anchor=False)
 with guard("Computing the coverage-accuracy curve"):
-    curve = coverage_accuracy_curve(rows, np.round(np.linspace(0.0, 0.95, 20), 3))
+    curve = coverage_accuracy_curve(rows, CURVE_THRESHOLDS)
 charts.show(plots.coverage_accuracy(curve), key="curve", file_name=f"{run.name}-coverage-accuracy")
 charts.csv_download(curve, f"{run.name}-coverage-accuracy-{split}", key="sg_csv_curve", label="Curve (CSV)")
 st.caption(f"On the {split} segment: raising the threshold trades coverage for accuracy; the labels are the number "
@@ -139,10 +123,9 @@ with a:
     charts.show(plots.prediction_history(history, ticker, gate_task,
                                          title=f"{ticker}: {gate_task} probabilities vs the realised return"),
                 key="ticker_history")
-    called = hist[hist["gate_code"] != 0]
-    hits = called["hit"].dropna()
-    st.caption(f"{len(called)} calls, {int(hits.sum())} right of {len(hits)} with a known outcome "
-               f"({hits.mean():.0%})." if len(hits) else f"{len(called)} calls, none with a known outcome yet.")
+    hits = hit_summary(hist)
+    st.caption(f"{hits['n_calls']:.0f} calls, {hits['n_hits']:.0f} right of {hits['n_known']:.0f} with a known outcome "
+               f"({hits['hit_rate']:.0%})." if hits["n_known"] else f"{hits['n_calls']:.0f} calls, none with a known outcome yet.")
 with b:
     st.dataframe(hist.drop(columns=["ticker", "gate_code"]).sort_values("date", ascending=False), hide_index=True, height=360,
                  column_config={"hit": st.column_config.CheckboxColumn("call right?"), "gate": "call",

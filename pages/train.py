@@ -110,20 +110,10 @@ else:
             submitted = st.form_submit_button("Launch training", type="primary", icon=":material/rocket_launch:", key="launch")
 
     if submitted:
-        lr_groups = dict(base.train.lr_groups)
-        if head_lr > 0:
-            lr_groups["heads"] = float(head_lr)
-        else:
-            lr_groups.pop("heads", None)
-        overrides = {
-            "data": {"source": w.data_source(root, data_key)},
-            "tasks": tf.tasks_from_table(base, table),
-            "loss": {"weighting": weighting},
-            "split": {"folds": int(folds), "walk_forward": scheme},
-            "model": {"params": params},
-            "train": {"epochs": int(epochs), "batch_size": int(batch), "device": device, "lr": float(lr),
-                      "lr_groups": lr_groups, "schedule": schedule, "warmup_epochs": int(warmup)},
-        }
+        overrides = tf.form_overrides(base, source=w.data_source(root, data_key), tasks=tf.tasks_from_table(base, table),
+                                      weighting=weighting, folds=int(folds), scheme=scheme, params=params,
+                                      epochs=int(epochs), batch_size=int(batch), device=device, lr=float(lr),
+                                      head_lr=float(head_lr), schedule=schedule, warmup_epochs=int(warmup))
         with guard("Checking the configuration"):
             config = load_preset(preset, overrides)
         with guard("Starting the run"):

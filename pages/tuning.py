@@ -5,7 +5,6 @@ search and no evaluation)."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import state
@@ -14,20 +13,9 @@ from dashboard.tuning_jobs import launch_tuning
 from finmt_core.config import list_presets
 from finmt_core.plots.optuna_views import optuna_views
 from finmt_core.plots.tuning import param_importances, tuning_history
-from finmt_core.tuning.study import default_storage, evaluate_best, list_studies, load_study, study_summary
-
-
-def test_metric_table(result: dict) -> pd.DataFrame:
-    """Test metrics of the best trial beside its baselines (rows: task/metric; columns: model)."""
-    rows = {("model", task, m): v for task, ms in result.get("tasks", {}).items() for m, v in ms.items()
-            if isinstance(v, (int, float))}
-    for name, tasks in result.get("baselines", {}).items():
-        rows.update({(name, task, m): v for task, ms in tasks.items() for m, v in ms.items()
-                     if isinstance(v, (int, float))})
-    table = pd.Series(rows, dtype=float).unstack(0)
-    table.index.names = ["task", "metric"]
-    return table
-
+from finmt_core.tuning.results import best_trial_metrics
+from finmt_core.tuning.storage import display_url, is_sqlite, storage_exists, study_storage
+from finmt_core.tuning.study import evaluate_best, list_studies, load_study, study_summary
 
 root = state.runs_root()
 st.title("Hyper-parameter tuning", anchor=False)
@@ -53,8 +41,10 @@ else:
                 log_path = launch_tuning(preset, data, int(trials), int(epochs), study_name, root)
                 st.success(f"Search started in the background; its log is `{log_path}`. Trials appear below as they finish.")
 
-storage = default_storage(root)
-if not (root / "optuna.db").is_file():
+storage = study_storage(root)  # $FINMT_OPTUNA_STORAGE (e.g. a shared PostgreSQL), else <runs>/optuna.db
+if not is_sqlite(storage):
+    st.caption(f"Studies from `{display_url(storage)}` (FINMT_OPTUNA_STORAGE).")
+elif not storage_exists(storage):
     st.info(("No study yet." if viewer else "No study yet. Start one above or run "
              "`finmt tune --preset lstm_transformer --trials 10`."), icon=":material/info:")
     st.stop()
@@ -105,5 +95,5 @@ if summary["best_run"]:
     if not viewer and st.button("Evaluate the best trial on its test segment", type="primary", key="tune_evaluate"):
         with guard("Evaluating the best trial", stop=False), st.spinner("Fitting baselines and scoring the test rows…"):
             result = evaluate_best(storage, study, root)
-            st.dataframe(test_metric_table(result), width="stretch")
+            st.dataframe(best_trial_metrics(result), width="stretch")
             st.success(f"Done. Pick run `{summary['best_run']}` on the Evaluation page for the full comparison.")

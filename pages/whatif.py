@@ -3,14 +3,28 @@ see every head's prediction before and after, with MC-dropout uncertainty."""
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from dashboard import cache, charts, fmt, glossary, links, state
 from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
+from finmt_core.inference.output_columns import (
+    GATE_CODE,
+    gate_call,
+    output_labels,
+    parse_output,
+    shown_outputs,
+)
 from finmt_core.inference.whatif import MC_COLUMNS
+from finmt_core.inference.whatif_inputs import (
+    build_shocks,
+    changed_inputs,
+    dates_with_window,
+    raw_value,
+    start_value,
+    stock_features,
+)
 
 root = state.runs_root()
 st.title("What-if", anchor=False)
@@ -31,8 +45,7 @@ with guard("Loading the model", hint="The run needs its checkpoint (or, for a ba
 c = st.columns([1, 1, 2])
 with c[0]:
     ticker = w.ticker_picker(list(prepared.tickers), key="ticker")
-n = list(prepared.tickers).index(ticker)
-dates = prepared.dates[prepared.has_window()[:, n]]
+dates = dates_with_window(prepared, ticker)
 if len(dates) == 0:
     st.warning(f"{w.plain_text(ticker)} has no date with a full {config.data.window}-day input window.")
     st.stop()
@@ -52,28 +65,20 @@ with st.container(border=True):
     volume_factor = links.url_slider(s[2], "Volume over the window (x)", 0.0, 5.0, 1.0, 0.1, key="wi_volume",
                                      disabled=not has_volume,
                                      help=None if has_volume else "This data has no volume column.")
-    stock_features = [f for f in prepared.frame.names if f not in set(prepared.frame.market)]
+    editable = stock_features(prepared.frame)
     f = st.columns([2, 1])
-    feature = links.url_choice(f[0], "Edit one feature on the date (optional)", ["(none)", *stock_features],
-                               key="wi_feature", help=glossary.help_text(stock_features))
-    current = float(prepared.frame.values[prepared.dates.get_loc(day), n, prepared.frame.names.index(feature)]) \
-        if feature != "(none)" else 0.0
-    start = current if np.isfinite(current) else 0.0
+    feature = links.url_choice(f[0], "Edit one feature on the date (optional)", ["(none)", *editable],
+                               key="wi_feature", help=glossary.help_text(editable))
+    current = raw_value(prepared.frame, day, ticker, feature) if feature != "(none)" else 0.0
+    start = start_value(current)
     wanted = links.read("wi_value", float)
     value = f[1].number_input("New raw value", value=start if wanted is None else wanted, format="%g",
                               key=f"wi_value.{feature}", disabled=feature == "(none)",
                               help=glossary.describe(feature) if feature != "(none)" else None)
     links.write("wi_value", None if feature == "(none)" else value, start, repr)
 
-shocks: dict[str, float] = {}
-if shock_ret:
-    shocks["return"] = shock_ret / 100.0
-if vol_factor != 1.0:
-    shocks["volatility"] = vol_factor
-if has_volume and volume_factor != 1.0:
-    shocks["volume"] = volume_factor
-if feature != "(none)" and value != current:
-    shocks[feature] = float(value)
+shocks = build_shocks(shock_ret, vol_factor, volume_factor if has_volume else None,
+                      None if feature == "(none)" else feature, value, current)
 
 mc = st.columns([1, 2], vertical_alignment="bottom")
 if predictor.model is None:
@@ -92,45 +97,26 @@ with guard("Computing the what-if"), st.spinner("Sampling dropout masks…" if u
 st.subheader(f"{w.plain_text(ticker)} on {result.date:%Y-%m-%d}: before → after", anchor=False)
 st.caption(("No shock applied yet: move a slider." if not shocks else f"Shocks: {fmt.shocks_text(shocks)}.")
            + f" Computed in {result.elapsed_ms:.0f} ms.")
-order = {t.name: i for i, t in enumerate(config.tasks)}
-
-
-def task_of(output: str) -> str:
-    """``direction_prob_Up`` / ``return_pred`` / ``quantiles_q10`` -> the task name."""
-    if "_prob_" in output:
-        return output.split("_prob_")[0]
-    return output.removesuffix("_pred").rsplit("_q", 1)[0] if output != "gate_probability" else "~gate"
-
-
-def label(output: str) -> str:
-    if output == "gate_probability":
-        return "gate: probability it tests"
-    if "_prob_" in output:
-        task, cls = output.split("_prob_")
-        return f"{task}: P({cls})"
-    return output.replace("_pred", "").replace("_q", " q").replace("_", " ")
-
-
+task_names = [t.name for t in config.tasks]
 table = result.table
-outputs = sorted((i for i in table.index if i != "gate_code" and not i.endswith("_entropy")), key=lambda o: (order.get(task_of(o), len(order)), o))
+labels = output_labels(table.index, task_names)
+outputs = shown_outputs(table.index, task_names)
 cols = st.columns(min(4, max(1, len(outputs))))
 for i, name in enumerate(outputs):
     before, after = table.loc[name, "before"], table.loc[name, "after"]
-    spec = "{:.3f}" if "_prob_" in name or name == "gate_probability" else "{:+.4f}"
-    cols[i % len(cols)].metric(label(name), spec.format(after), delta=f"{after - before:+.4f}" if shocks else None,
+    spec = parse_output(name, task_names).number_format
+    cols[i % len(cols)].metric(labels[name], spec.format(after), delta=f"{after - before:+.4f}" if shocks else None,
                                border=True, help=f"before: {spec.format(before)}")
-if "gate_code" in table.index:
-    calls = {-1.0: "Down", 0.0: "Neutral", 1.0: "Up"}
-    st.markdown(f"**Signal-gated call:** {calls.get(table.loc['gate_code', 'before'])} → "
-                f"**{calls.get(table.loc['gate_code', 'after'])}**")
+if GATE_CODE in table.index:
+    st.markdown(f"**Signal-gated call:** {gate_call(table.loc[GATE_CODE, 'before'])} → "
+                f"**{gate_call(table.loc[GATE_CODE, 'after'])}**")
 
 for note in result.notes:
     st.warning(note, icon=":material/warning:")
 # people read outputs by name: the internal gate code is shown as the call above, not as a number
-readable = table.drop(index=[i for i in table.index if i == "gate_code"]).rename(index=label)
-charts.show(plots.whatif_before_after(table.drop(index=[i for i in table.index if i == "gate_code"]),
-                                      labels={str(o): label(str(o)) for o in table.index}), key="wi_bars",
-            file_name=f"{run.name}-{ticker}-what-if")
+outputs_only = table.drop(index=GATE_CODE, errors="ignore")
+readable = outputs_only.rename(index=labels)
+charts.show(plots.whatif_before_after(outputs_only, labels=labels), key="wi_bars", file_name=f"{run.name}-{ticker}-what-if")
 
 left, right = st.columns(2)
 with left:
@@ -141,21 +127,21 @@ with left:
                         key="wi_csv", label="Outputs (CSV)", index=True)
 with right:
     st.markdown("**Inputs that changed (raw feature values on the date)**")
-    moved = result.features[result.features["difference"].abs() > 1e-12]
+    moved = changed_inputs(result.features)
     if moved.empty:
         st.caption("No input changed.")
     else:
-        st.dataframe(moved.reindex(moved["difference"].abs().sort_values(ascending=False).index),
+        st.dataframe(moved,
                      column_config={c: st.column_config.NumberColumn(format="%.5f") for c in moved.columns}
                      | {"_index": st.column_config.Column("feature", help=glossary.help_text(moved.index))})
 
 # ---- uncertainty ------------------------------------------------------------------------------
 if result.mc_samples:
     st.subheader(f"Uncertainty (MC dropout, {result.mc_samples} samples per side)", anchor=False)
-    unc = table.loc[[o for o in table.index if o != "gate_code"], list(MC_COLUMNS)]
+    unc = outputs_only[list(MC_COLUMNS)]
     # outputs without dropout samples (e.g. the gate confidence) have no interval: left out, not "nan"
-    no_interval = [label(o) for o in unc.index[unc.isna().all(axis=1)]]
-    unc = unc.dropna(how="all").rename(index=label).rename_axis("output")
+    no_interval = [labels[o] for o in unc.index[unc.isna().all(axis=1)]]
+    unc = unc.dropna(how="all").rename(index=labels).rename_axis("output")
     st.dataframe(unc.map(lambda v: fmt.num(v, ".5f")))
     if no_interval:
         st.caption(f"No dropout interval for {', '.join(no_interval)} (not a sampled network output).")

@@ -45,10 +45,10 @@ def test_escape_markdown_renders_names_literally() -> None:
 
 
 def test_evaluate_csv_export_goes_through_safe_csv_frame(tmp_path: Path) -> None:
-    from finmt_core.commands.evaluate import _write_frame
+    from finmt_core.commands._output import write_frame
 
     out = tmp_path / "preds.csv"
-    _write_frame(pd.DataFrame({"ticker": HOSTILE[:4], "pred": [0.1, -0.2, 0.3, 0.4]}), out)
+    write_frame(pd.DataFrame({"ticker": HOSTILE[:4], "pred": [0.1, -0.2, 0.3, 0.4]}), out)
     lines = out.read_text().splitlines()
     assert lines[1].startswith("\"'=HYPERLINK") and lines[2].startswith("'+cmd") and lines[3] == "'-2+3,0.3"
 

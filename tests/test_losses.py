@@ -21,15 +21,6 @@ from finmt_core.losses import (
 from finmt_core.tasks import make_task
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids oversubscribing the shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _batch(targets: dict, valid: dict) -> dict:
     return {
         "targets": {k: torch.tensor(v, dtype=torch.float32) for k, v in targets.items()},
@@ -252,3 +243,13 @@ def test_anti_collapse_and_regularization_join_the_total() -> None:
 def test_masked_mean_ignores_nan_rows() -> None:
     mean, count = masked_mean(torch.tensor([1.0, float("nan"), 3.0]), torch.tensor([True, False, True]))
     assert mean.item() == 2.0 and count.item() == 2
+
+
+def test_task_loss_accessor_is_typed_and_names_the_task() -> None:
+    tasks = [make_task("direction"), make_task("return", loss="mse")]
+    mtl = MultiTaskLoss(tasks, LossConfig())
+    got = mtl.task_loss("return")
+    assert isinstance(got, TaskLoss) and got.task.name == "return"
+    assert got.scale.shape == () and got.balance is None and got.quantiles is None
+    with pytest.raises(KeyError):
+        mtl.task_loss("volatility")

@@ -138,7 +138,7 @@ def test_validate_and_train_from_an_empty_folder_then_render_home(installed):
     assert "demo" in out.lower()
     for preset in ("lightgbm", "tgcn"):
         installed.finmt("train", "--preset", preset, "--data", "demo", "--epochs", "1", "--name", f"pkg-{preset}",
-                        "--run-dir", "runs")
+                        "--runs-dir", "runs")
         status = json.loads((installed.work / "runs" / f"pkg-{preset}" / "status.json").read_text())
         assert status["state"] == "done", status
     # the installed app's Home page (AppTest on finmt_app/dashboard/app.py), listing both runs

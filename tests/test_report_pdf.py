@@ -33,9 +33,9 @@ def test_no_chromium_is_a_clear_error_before_any_work(tmp_path: Path, monkeypatc
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing to find
     with pytest.raises(ConfigError, match="headless Chromium was not found"):
         find_chromium()
-    res = CliRunner().invoke(app, ["report", "no-such-run", "--pdf", "--run-dir", str(tmp_path)])
+    res = CliRunner().invoke(app, ["report", "no-such-run", "--pdf", "--runs-dir", str(tmp_path)])
     assert res.exit_code == 2 and "headless Chromium was not found" in res.output  # not "no such run": checked first
-    res = CliRunner().invoke(app, ["report", "no-such-run", "--out", str(tmp_path / "r.pdf"), "--run-dir", str(tmp_path)])
+    res = CliRunner().invoke(app, ["report", "no-such-run", "--out", str(tmp_path / "r.pdf"), "--runs-dir", str(tmp_path)])
     assert res.exit_code == 2 and "headless Chromium was not found" in res.output  # --out *.pdf implies --pdf
     monkeypatch.setenv(CHROMIUM_ENV, str(tmp_path / "nope"))
     with pytest.raises(ConfigError, match="not an executable file"):

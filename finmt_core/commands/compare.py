@@ -7,7 +7,13 @@ from pathlib import Path
 
 import typer
 
-from finmt_core.commands._common import friendly_errors, setup_logging
+from finmt_core.commands._common import (
+    friendly_errors,
+    run_dir_alias,
+    runs_dir_option,
+    runs_root,
+    setup_logging,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -38,21 +44,21 @@ def format_comparison(result: object) -> str:
 
 @friendly_errors
 def compare(
-    runs: list[str] = typer.Argument(..., help="Two or more runs: directory paths or names under --run-dir."),
+    runs: list[str] = typer.Argument(..., help="Two or more runs: directory paths or names under --runs-dir."),
     metric: list[str] = typer.Option(None, "--metric", "-m",
                                      help="Metric to show (repeatable; default: n, accuracy, balanced_accuracy, ic, rank_ic, mae, pinball)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
-    run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
+    runs_dir: Path | None = runs_dir_option(),
+    run_dir: Path | None = run_dir_alias(),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Compare runs: the config keys that differ, test metrics beside baselines per run, and runs
     that differ only by seed grouped as mean ± std (n)."""
     setup_logging(verbose)
-    from finmt_core.commands.evaluate import resolve_run
     from finmt_core.evaluation.compare_runs import compare_runs
-    from finmt_core.training.runs import RunDir
+    from finmt_core.run import Run
 
-    result = compare_runs([RunDir(resolve_run(r, run_dir, last_fold=False)) for r in runs], metrics=metric or None)
+    result = compare_runs([Run.resolve(r, runs_root(runs_dir, run_dir), last_fold=False) for r in runs], metrics=metric or None)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, default=str, allow_nan=False))
     else:

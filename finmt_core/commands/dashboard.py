@@ -30,11 +30,13 @@ import typer
 
 from finmt_core.access import SIGN_IN_ENV, check_sign_in, default_secrets_files
 from finmt_core.commands._child import run_forwarding_signals
-from finmt_core.commands._common import friendly_errors
+from finmt_core.commands._common import friendly_errors, run_dir_alias, runs_dir_option, runs_root
 from finmt_core.errors import ConfigError
+from finmt_core.runs_root import RUNS_ENV
 
-#: environment variables shared with dashboard/state.py (finmt_core never imports the app)
-RUNS_ENV, VIEWER_ENV = "FINMT_RUNS_DIR", "FINMT_VIEWER"
+#: environment variables shared with dashboard/state.py (finmt_core never imports the app); the app
+#: and the training jobs it starts read the runs root from RUNS_ENV, which this command sets
+VIEWER_ENV = "FINMT_VIEWER"
 #: streamlit settings this command sets from its own options (not from config.toml or ``--``)
 OWN_SETTINGS = ("server.port", "server.address", "server.headless")
 
@@ -142,7 +144,9 @@ def register(app: typer.Typer) -> None:
         address: str = typer.Option(
             "127.0.0.1", help="Address to bind. Anything but loopback needs --viewer, --sign-in or --insecure."
         ),
-        runs_dir: Path = typer.Option(Path("runs"), help="Run directory the app reads and writes."),
+        runs_dir: Path | None = runs_dir_option("Folder of run directories the app reads and writes "
+                                                "(default: $FINMT_RUNS_DIR, else ./runs)."),
+        run_dir: Path | None = run_dir_alias(),
         headless: bool = typer.Option(True, help="Do not try to open a browser window."),
         viewer: bool = typer.Option(
             False, "--viewer", help="Read-only: every analysis page; no training, cancelling, uploads or tuning "
@@ -176,7 +180,8 @@ def register(app: typer.Typer) -> None:
         check_exposure(address, viewer, insecure, sign_in)
         root = app_root()
         cmd = streamlit_command(root, port, address, headless, extra)
-        env = dict(os.environ, **{RUNS_ENV: str(runs_dir.resolve())})
+        runs = runs_root(runs_dir, run_dir).resolve()
+        env = dict(os.environ, **{RUNS_ENV: str(runs)})  # the app and its training jobs read this
         if viewer:
             env[VIEWER_ENV] = "1"
         if sign_in:
@@ -184,5 +189,5 @@ def register(app: typer.Typer) -> None:
         mode = "read-only (viewer mode)" if viewer else "editable"
         if sign_in:
             mode += f"; sign-in required, {len(users)} entries on the access list"
-        typer.echo(f"finmt dashboard on http://{address}:{port}  ({mode}; runs: {runs_dir.resolve()})")
+        typer.echo(f"finmt dashboard on http://{address}:{port}  ({mode}; runs: {runs})")
         raise typer.Exit(run_forwarding_signals(cmd, env))

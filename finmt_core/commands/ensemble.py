@@ -10,7 +10,13 @@ from pathlib import Path
 
 import typer
 
-from finmt_core.commands._common import friendly_errors, setup_logging
+from finmt_core.commands._common import (
+    friendly_errors,
+    run_dir_alias,
+    runs_dir_option,
+    runs_root,
+    setup_logging,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -20,7 +26,8 @@ def register(app: typer.Typer) -> None:
         members: list[str] = typer.Argument(..., help="Names of finished runs (same tasks, data and split)."),
         name: str = typer.Option(None, "--name", help="Name of the ensemble run (default: ensemble-TIMESTAMP)."),
         method: str = typer.Option("stack", "--method", help="stack (weights learned on validation) | equal."),
-        run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories (members and ensemble)."),
+        runs_dir: Path | None = runs_dir_option("Folder of run directories: members and ensemble (default: $FINMT_RUNS_DIR, else ./runs)."),
+        run_dir: Path | None = run_dir_alias(),
         evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate",
                                       help="Write evaluation.json (ensemble beside its members and the baselines)."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
@@ -29,7 +36,7 @@ def register(app: typer.Typer) -> None:
         setup_logging(verbose)
         from finmt_core.ensemble.build import build_ensemble, read_summary, weights_frame
 
-        run = build_ensemble(run_dir, members, name=name, method=method, evaluate=evaluate)
+        run = build_ensemble(runs_root(runs_dir, run_dir), members, name=name, method=method, evaluate=evaluate)
         summary = read_summary(run.path) or {}
         typer.echo(f"ensemble {run.name} ({summary.get('method')}) -> {run.path}")
         table = weights_frame(summary)

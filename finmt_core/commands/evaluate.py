@@ -1,36 +1,27 @@
-"""``finmt evaluate | backtest | predict | report``: score, trade, query and present a run."""
+"""``finmt evaluate RUN``: score a run beside its baselines and judge its validation gates.
+
+(``finmt backtest``, ``predict`` and ``report`` live in their own modules of this package.)"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from finmt_core.commands._common import friendly_errors, setup_logging
-from finmt_core.errors import DataError
-
-RUN_HELP = "Run directory path, or a run name under --run-dir."
+from finmt_core.commands._common import (
+    friendly_errors,
+    run_dir_alias,
+    runs_dir_option,
+    runs_root,
+    setup_logging,
+)
+from finmt_core.commands._output import RUN_HELP, dumps
 
 
 def register(app: typer.Typer) -> None:
-    """Attach the evaluation commands to the ``finmt`` app."""
+    """Attach ``finmt evaluate`` to the ``finmt`` app."""
     app.command("evaluate")(evaluate)
-    app.command("backtest")(backtest)
-    app.command("predict")(predict)
-    app.command("report")(report)
-
-
-def resolve_run(run: str, run_dir: Path, *, last_fold: bool = True) -> Path:
-    """A run given as a directory path or as a name under ``run_dir``. A walk-forward run
-    resolves to its last fold (its model and test segment) unless ``last_fold=False``."""
-    from finmt_core.training.runs import RunDir, open_run
-    from finmt_core.training.walk_forward import analysis_run
-
-    p = Path(run)
-    path = p if (p / "config.yaml").is_file() else open_run(run_dir, run).path
-    return analysis_run(RunDir(path)).path if last_fold else path
 
 
 def format_gates(gates: dict[str, Any] | None) -> list[str]:
@@ -71,10 +62,6 @@ def format_walk_forward(ev: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, default=str, allow_nan=False)
-
-
 def format_evaluation(ev: dict[str, Any]) -> str:
     """Readable text: splits, each task's headline metric beside the baselines, warnings."""
     import pandas as pd
@@ -108,7 +95,8 @@ def format_evaluation(ev: dict[str, Any]) -> str:
 def evaluate(
     run: str = typer.Argument(..., help=RUN_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the evaluation as one JSON object."),
-    run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
+    runs_dir: Path | None = runs_dir_option(),
+    run_dir: Path | None = run_dir_alias(),
     cost_bps: float = typer.Option(10.0, "--cost-bps", min=0.0, help="Cost of the default backtest, bps per turnover."),
     no_backtest: bool = typer.Option(False, "--no-backtest", help="Skip the default backtest."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when a validation gate fails (default: report only)."),
@@ -118,144 +106,17 @@ def evaluate(
     gates (on validation rows); writes evaluation.json. A walk-forward run: every fold, and the
     mean ± std over folds."""
     setup_logging(verbose)
-    from finmt_core.evaluation.evaluate import evaluate_run
     from finmt_core.evaluation.walk_forward import evaluate_walk_forward
-    from finmt_core.training.runs import RunDir
+    from finmt_core.run import Run
     from finmt_core.training.walk_forward import is_walk_forward
 
-    path = resolve_run(run, run_dir, last_fold=False)
-    if is_walk_forward(RunDir(path)):
-        ev = evaluate_walk_forward(path, cost_bps=cost_bps, backtest=not no_backtest)
-        typer.echo(_dumps(ev) if as_json else format_walk_forward(ev))
+    target = Run.resolve(run, runs_root(runs_dir, run_dir), last_fold=False)
+    if is_walk_forward(target):
+        ev = evaluate_walk_forward(target.path, cost_bps=cost_bps, backtest=not no_backtest)
+        typer.echo(dumps(ev) if as_json else format_walk_forward(ev))
     else:
-        ev = evaluate_run(path, cost_bps=cost_bps, backtest=not no_backtest)
-        typer.echo(_dumps(ev) if as_json else format_evaluation(ev))
+        ev = target.evaluate(cost_bps=cost_bps, backtest=not no_backtest)
+        typer.echo(dumps(ev) if as_json else format_evaluation(ev))
     if strict and (ev.get("gates") or {}).get("passed") is False:
         typer.echo(f"error: validation gates failed ({ev['gates']['n_failed']}); see the gates above", err=True)
         raise typer.Exit(code=1)
-
-
-@friendly_errors
-def backtest(
-    run: str = typer.Argument(..., help=RUN_HELP),
-    strategy: str = typer.Option("auto", "--strategy", help="auto | signal_gated | top_k | top_k_long | sized"),
-    cost_bps: float = typer.Option(10.0, "--cost-bps", min=0.0, help="Transaction cost, bps per unit of turnover."),
-    slippage_bps: float = typer.Option(0.0, "--slippage-bps", min=0.0, help="Extra slippage, bps per unit of turnover."),
-    k: int = typer.Option(None, "--k", min=1, help="Names per side for top-k (default 10% of tickers)."),
-    threshold: float = typer.Option(0.5, "--threshold", min=0.0, max=1.0, help="Signal-gating threshold."),
-    max_gross: float = typer.Option(1.0, "--max-gross", help="Gross exposure cap (sum |w|)."),
-    max_net: float = typer.Option(1.0, "--max-net", help="Net exposure cap (|sum w|)."),
-    split: str = typer.Option("test", "--split", help="test | val"),
-    out: Path = typer.Option(None, "--out", help="Write the daily series (equity, drawdown, turnover) to CSV/Parquet."),
-    as_json: bool = typer.Option(False, "--json", help="Print settings and metrics as JSON."),
-    run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
-) -> None:
-    """Trade RUN's predictions (positions at close t earn t -> t+1), net and gross of costs, vs buy & hold."""
-    setup_logging(verbose)
-    from finmt_core.evaluation.evaluate import _clean
-    from finmt_core.evaluation.run_backtest import backtest_predictions
-    from finmt_core.training import load_run_data
-    from finmt_core.training.runs import RunDir
-
-    if split not in ("test", "val"):
-        raise DataError(f"--split must be test or val, got {split!r}")
-    rd = RunDir(resolve_run(run, run_dir))
-    preds = rd.predictions()
-    _, prepared = load_run_data(rd)
-    res = backtest_predictions(preds[preds["split"] == split], rd.config().tasks, prepared.dense.close, prepared.dates,
-                               prepared.tickers, strategy=strategy, k=k, threshold=threshold, cost_bps=cost_bps,
-                               slippage_bps=slippage_bps, max_gross=max_gross, max_net=max_net)
-    if out is not None:
-        _write_frame(res.frame().reset_index(), out)
-    if as_json:
-        typer.echo(_dumps(_clean(res.to_dict())))
-        return
-    import pandas as pd
-
-    table = pd.DataFrame(res.metrics).loc[["total_return", "annual_return", "annual_vol", "sharpe", "sortino", "max_drawdown",
-                                           "calmar", "win_rate", "profit_factor"]]
-    typer.echo(f"{res.settings['strategy']} on {split}, {cost_bps:g} bps + {slippage_bps:g} bps slippage, "
-               f"{len(res.dates)} days (positions at close t earn t -> t+1)")
-    typer.echo(table.to_string(float_format=lambda v: f"{v:.4f}"))
-    typer.echo(f"average daily turnover {res.metrics['net'].get('avg_turnover', float('nan')):.3f}, "
-               f"total cost {res.metrics['net'].get('total_cost', float('nan')):.4f}")
-
-
-def _write_frame(df: Any, out: Path) -> None:
-    from finmt_core.training.runs import atomic_write_bytes
-
-    name = out.name.lower()
-    if name.endswith(".parquet"):
-        import io
-
-        buf = io.BytesIO()
-        df.to_parquet(buf, index=False)
-        atomic_write_bytes(out, buf.getvalue())
-    elif name.endswith(".csv"):
-        from finmt_core.io_safety import safe_csv_frame  # tickers come from users' files
-
-        atomic_write_bytes(out, safe_csv_frame(df).to_csv(index=False).encode("utf-8"))
-    else:
-        raise DataError(f"--out must end in .csv or .parquet, got {out}")
-
-
-@friendly_errors
-def predict(
-    run: str = typer.Argument(..., help=RUN_HELP),
-    data: str = typer.Option(..., "--data", help="Panel to predict on (CSV/Parquet, 'demo' or 'synthetic')."),
-    date: str = typer.Option("latest", "--date", help="A date (YYYY-MM-DD), 'latest' (default) or 'all'."),
-    threshold: float = typer.Option(0.5, "--threshold", min=0.0, max=1.0, help="Signal-gating threshold."),
-    out: Path = typer.Option(None, "--out", help="Write the predictions to FILE.csv or FILE.parquet."),
-    run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
-) -> None:
-    """What does RUN's model say on DATA (default: for the day after its last date)?"""
-    setup_logging(verbose)
-    from finmt_core.data.panel import load_panel
-    from finmt_core.inference import Predictor
-    from finmt_core.inference.gating import gating_rule
-
-    p = Predictor.from_run(resolve_run(run, run_dir))
-    df = p.predict(load_panel(data), dates=None if date == "all" else date)
-    try:
-        gating_rule(df)
-        df = p.signal_gated(df, threshold)
-    except DataError:  # no classification heads to gate
-        pass
-    if out is not None:
-        _write_frame(df, out)
-        typer.echo(f"wrote {len(df)} rows to {out}")
-    shown = [c for c in df.columns if c in ("date", "ticker", "gate", "confidence") or c.endswith("_pred")]
-    typer.echo(df[shown].to_string(index=False, max_rows=60, float_format=lambda v: f"{v:.4f}"))
-
-
-@friendly_errors
-def report(
-    run: str = typer.Argument(..., help=RUN_HELP),
-    out: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write."),
-    cost_bps: float = typer.Option(10.0, "--cost-bps", min=0.0, help="Backtest cost, bps per unit of turnover."),
-    no_explain: bool = typer.Option(False, "--no-explain", help="Skip attributions (faster)."),
-    pdf: bool = typer.Option(False, "--pdf", help="Also print it to a PDF next to --out (needs headless Chromium; "
-                                                  "implied by --out FILE.pdf)."),
-    run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
-) -> None:
-    """Write one self-contained HTML report of RUN (opens without a network connection); with
-    --pdf also a PDF of it (A4 pages, printed by headless Chromium)."""
-    setup_logging(verbose)
-    from finmt_core.report import build_report
-
-    if out.suffix.lower() == ".pdf":  # --out report.pdf: the HTML goes beside it, then it is printed
-        pdf, out = True, out.with_suffix(".html")
-    if pdf:  # fail before the (long) report is built when no Chromium can print it
-        from finmt_core.report_pdf import find_chromium
-
-        find_chromium()
-    path = build_report(resolve_run(run, run_dir), out, cost_bps=cost_bps, explain=not no_explain)
-    typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    if pdf:
-        from finmt_core.report_pdf import html_to_pdf
-
-        printed = html_to_pdf(path, path.with_suffix(".pdf"))
-        typer.echo(f"wrote {printed} ({printed.stat().st_size / 1e6:.1f} MB)")

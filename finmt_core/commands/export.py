@@ -6,7 +6,13 @@ from pathlib import Path
 
 import typer
 
-from finmt_core.commands._common import friendly_errors, setup_logging
+from finmt_core.commands._common import (
+    friendly_errors,
+    run_dir_alias,
+    runs_dir_option,
+    runs_root,
+    setup_logging,
+)
 from finmt_core.errors import ConfigError, DataError
 
 
@@ -28,7 +34,7 @@ def parse_periods(text: str) -> list[int]:
 
 @friendly_errors
 def export(
-    run: str = typer.Argument(..., help="Run directory path, or a run name under --run-dir."),
+    run: str = typer.Argument(..., help="Run directory path, or a run name under --runs-dir."),
     to: str = typer.Option(..., "--to", help="mlflow | tensorboard | alphalens | returns"),
     out: Path = typer.Option(None, "--out", help="tensorboard: log folder (default tensorboard/RUN); alphalens / "
                                                  "returns: file, .parquet or .csv (default RUN-factor_data.parquet / RUN-returns.csv)."),
@@ -41,19 +47,19 @@ def export(
     split: str = typer.Option("test", "--split", help="alphalens: test | val | all; returns: test | val."),
     strategy: str = typer.Option("auto", "--strategy", help="returns: backtest strategy (as finmt backtest)."),
     cost_bps: float = typer.Option(10.0, "--cost-bps", min=0.0, help="returns: cost, bps per unit of turnover."),
-    run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
+    runs_dir: Path | None = runs_dir_option(),
+    run_dir: Path | None = run_dir_alias(),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Export RUN: to an MLflow run, TensorBoard event files, alphalens factor_data, or daily returns
     for quantstats / pyfolio."""
     setup_logging(verbose)
-    from finmt_core.commands.evaluate import resolve_run
     from finmt_core.export import TARGETS
-    from finmt_core.training.runs import RunDir
+    from finmt_core.run import Run
 
     if to not in TARGETS:
         raise ConfigError(f"--to {to!r} is not one of {', '.join(TARGETS)}")
-    rd = RunDir(resolve_run(run, run_dir))
+    rd = Run.resolve(run, runs_root(runs_dir, run_dir))
     if to == "mlflow":
         from finmt_core.export.mlflow_export import export_mlflow
 

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import typer
 
-from finmt_core.commands._common import friendly_errors, setup_logging
+from finmt_core.commands._common import (
+    friendly_errors,
+    run_dir_alias,
+    runs_dir_option,
+    runs_root,
+    setup_logging,
+)
 from finmt_core.errors import ConfigError
 
 #: torch intra-op threads of the service: requests are one or a few rows, so a pool of threads
@@ -39,7 +45,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @friendly_errors
     def serve(
-        runs: list[str] = typer.Argument(..., help="Runs to serve: names under --run-dir or run directories."),
+        runs: list[str] = typer.Argument(..., help="Runs to serve: names under --runs-dir or run directories."),
         port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to serve on."),
         address: str = typer.Option("127.0.0.1", "--address", help="Address to bind; anything but loopback needs "
                                     "--insecure."),
@@ -49,7 +55,8 @@ def register(app: typer.Typer) -> None:
                                       "anyone who reaches it can query the models)."),
         torch_threads: int = typer.Option(DEFAULT_TORCH_THREADS, "--torch-threads", min=1, help="torch's intra-op "
                                           "threads (requests are small: more rarely helps)."),
-        run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
+        runs_dir: Path | None = runs_dir_option(),
+        run_dir: Path | None = run_dir_alias(),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
     ) -> None:
         """Serve RUNs over HTTP: POST /predict, POST /whatif, GET /runs, GET /health; OpenAPI page at /docs."""
@@ -61,7 +68,7 @@ def register(app: typer.Typer) -> None:
         import torch
         import uvicorn
 
-        from finmt_core.commands.evaluate import resolve_run
+        from finmt_core.run import Run
         from finmt_core.serve import ModelService, create_app
 
         panel = None
@@ -71,7 +78,7 @@ def register(app: typer.Typer) -> None:
             panel = load_panel(data)
         torch.set_num_threads(torch_threads)
         typer.echo(f"loading {len(runs)} run(s) ...")
-        service = ModelService.load([resolve_run(r, run_dir) for r in runs], panel, data_label=data)
+        service = ModelService.load([Run.resolve(r, runs_root(runs_dir, run_dir)) for r in runs], panel, data_label=data)
         typer.echo(f"finmt serve on http://{address}:{port}  (runs: {', '.join(service.runs)}; API docs: "
                    f"http://{address}:{port}/docs)")
         uvicorn.run(create_app(service), host=address, port=port, log_level="debug" if verbose else "info",

@@ -5,12 +5,19 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from finmt_core.commands._common import friendly_errors, setup_logging
+from finmt_core.commands._common import (
+    friendly_errors,
+    run_dir_alias,
+    runs_dir_option,
+    runs_root,
+    setup_logging,
+)
 from finmt_core.errors import ConfigError
 
 #: Task families whose horizon ``--horizon`` sets.
@@ -36,7 +43,7 @@ def build_config(
     fold_scheme: str | None = None,
 ) -> Any:
     """The ExperimentConfig of a ``finmt train`` command line (preset < --config file < flags)."""
-    from finmt_core.config import ExperimentConfig, load_preset, load_yaml_mapping, merge
+    from finmt_core.config import ExperimentConfig, load_preset, load_yaml_mapping, merge, with_overrides
 
     if preset is None and config_file is None:
         from finmt_core.config import list_presets
@@ -58,8 +65,8 @@ def build_config(
     split = {k: v for k, v in (("folds", folds), ("walk_forward", fold_scheme)) if v is not None}
     if split:
         flags["split"] = split
-    overrides = merge(overrides, flags)
-    cfg = load_preset(preset, overrides) if preset else ExperimentConfig.from_dict(overrides, where=str(config_file))
+    overrides = merge(overrides, flags)  # layers: preset < --config file < flags, applied once below
+    cfg = load_preset(preset, overrides) if preset else with_overrides({}, overrides, where=str(config_file))
     if horizon is None and single_task is None:
         return cfg
     d = cfg.model_dump(mode="json")
@@ -146,7 +153,7 @@ def _echo_folds(run: Any) -> None:
         typer.echo(f"  fold {k}: {st.get('state')}  val from {cfg.split.val_start}, test from {cfg.split.test_start}  "
                    f"best epoch {st.get('best_epoch', '-')}: val score {_fmt(st.get('best_val_score'), 3)}")
     typer.echo(f"per-fold test metrics beside the baselines, their mean ± std and the gates: "
-               f"finmt evaluate {run.name} --run-dir {run.path.parent}")
+               f"finmt evaluate {run.name} --runs-dir {run.path.parent}")
 
 
 def _fmt(x: Any, digits: int = 4) -> str:
@@ -163,7 +170,7 @@ def _epoch_printer() -> Any:
 
         name = "epoch_printer"
 
-        def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+        def on_epoch_end(self, trainer: Any, record: Mapping[str, Any]) -> None:
             if not trainer.is_main:
                 return
             parts = [f"epoch {record['epoch']}/{trainer.epochs}", f"train {_fmt(record['train_loss'])}",
@@ -205,7 +212,8 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Option(None, "--config", help="YAML file merged over the preset (or a full config without --preset)."),
         epochs: int = typer.Option(None, "--epochs", min=1, help="Training epochs."),
         horizon: int = typer.Option(None, "--horizon", min=1, help="Horizon (days) of the direction/return/signal/action/quantiles/volatility/regime tasks (not relevance or tasks named like direction_7d)."),
-        run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
+        runs_dir: Path | None = runs_dir_option(),
+        run_dir: Path | None = run_dir_alias(),
         name: str = typer.Option(None, "--name", help="Run name (default: PRESET-TIMESTAMP)."),
         device: str = typer.Option(None, "--device", help="auto | cpu | cuda (auto picks CUDA when available)."),
         seed: int = typer.Option(None, "--seed", help="Random seed."),
@@ -218,17 +226,18 @@ def register(app: typer.Typer) -> None:
         nproc: int = typer.Option(1, "--nproc", min=1, help="Processes per node: > 1 launches torchrun (one per GPU; gloo on CPU)."),
         nnodes: int = typer.Option(1, "--nnodes", min=1, help="Machines taking part (torchrun --nnodes)."),
         node_rank: int = typer.Option(None, "--node-rank", min=0, help="This machine's rank among --nnodes (torchrun --node-rank)."),
-        rdzv_endpoint: str = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT of the rendezvous, the same on every node (multi-node)."),
+        rdzv_endpoint: str = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT of the rendezvous, the same on every node (multi-node; with --node-rank: node 0's address, where the run is written)."),
     ) -> None:
         """Train a preset into a run directory (exit 0 done, 1 cancelled, 2 error)."""
         setup_logging(verbose)
+        root = runs_root(runs_dir, run_dir)
         if nproc > 1 or nnodes > 1:
             _launch_torchrun(nproc, nnodes, node_rank, rdzv_endpoint, name or resume)
             return
+        if device is not None and device not in DEVICES:
+            raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
         from finmt_core.training.callbacks import ProgressBar
-        from finmt_core.training.pipeline import train_run
-        from finmt_core.training.runs import open_run
-        from finmt_core.training.walk_forward import train_walk_forward
+        from finmt_core.training.pipeline import continue_run, start
 
         callbacks = [ProgressBar(), _epoch_printer()]
         if resume:
@@ -238,51 +247,48 @@ def register(app: typer.Typer) -> None:
             if given:  # never silently ignored
                 raise ConfigError(f"--resume continues run {resume!r} with its stored config.yaml; {', '.join(given)} cannot "
                                   "change it (only --epochs and --device may). Start a new run to train another configuration")
-            run = open_run(run_dir, resume)
-            cfg = run.config()
             changes = {k: v for k, v in (("epochs", epochs), ("device", device)) if v is not None}
-            if device is not None and device not in DEVICES:
-                raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
-            if changes:
-                cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update=changes)})
-            refuse_unhonoured(cfg)
-            trainer = train_walk_forward if cfg.split.folds > 1 else train_run
-            run = trainer(cfg, run_dir, name=resume, resume=True, callbacks=callbacks)
+            if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # walk-forward folds cannot train under torchrun
+                from finmt_core.training.runs import open_run
+
+                refuse_unhonoured(open_run(root, resume).config())
+            run = continue_run(resume, root, overrides={"train": changes} if changes else None, callbacks=callbacks)
         else:
             cfg = build_config(data=data, preset=preset, config_file=config, epochs=epochs, horizon=horizon,
                                device=device, seed=seed, single_task=single_task, date_format=date_format,
                                folds=folds, fold_scheme=fold_scheme)
             refuse_unhonoured(cfg)
-            trainer = train_walk_forward if cfg.split.folds > 1 else train_run
-            run = trainer(cfg, run_dir, name=name, callbacks=callbacks)
+            run = start(cfg, root, name=name, callbacks=callbacks)
         if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
             return
         st = run.status()
         typer.echo(f"run {run.name}: {st.get('state')}  best epoch {st.get('best_epoch', '-')}: val loss "
                    f"{_fmt(st.get('best_val_loss'))}, val score {_fmt(st.get('best_val_score'), 3)}  -> {run.path}")
-        if run.config().split.folds > 1:
+        if st.get("folds"):
             _echo_folds(run)
         if st.get("state") == "cancelled":
-            typer.echo(f"continue with: finmt train --resume {run.name} --run-dir {run_dir}", err=True)
+            typer.echo(f"continue with: finmt train --resume {run.name} --runs-dir {root}", err=True)
             raise typer.Exit(code=1)
 
     @app.command()
     @friendly_errors
     def runs(
-        run_dir: Path = typer.Option(Path("runs"), "--run-dir", help="Folder of run directories."),
+        runs_dir: Path | None = runs_dir_option(),
+        run_dir: Path | None = run_dir_alias(),
     ) -> None:
         """List runs, newest first: name, preset, state, epoch, best val loss, created."""
         from finmt_core.training.runs import list_runs
 
         rows = []
-        for r in list_runs(run_dir):
+        root = runs_root(runs_dir, run_dir)
+        for r in list_runs(root):
             st = r.status()
             kind = str(st.get("preset") or st.get("model") or "-") + (f" ({st['folds']} folds)" if st.get("folds") else "")
             rows.append([r.name, kind, r.effective_state(),
                          f"{st.get('epoch', 0)}/{st.get('epochs', '-')}", _fmt(st.get("best_val_loss")),
                          str(st.get("created", "-")).replace("+00:00", "Z")])
         if not rows:
-            typer.echo(f"no runs in {run_dir}; start one with: finmt train --data demo --preset tgcn")
+            typer.echo(f"no runs in {root}; start one with: finmt train --data demo --preset tgcn")
             return
         header = ["name", "preset", "state", "epoch", "best val loss", "created"]
         widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]

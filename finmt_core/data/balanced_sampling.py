@@ -15,13 +15,16 @@ balanced by one row's class (:func:`check_balanced_sampling` refuses it).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
 from finmt_core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
 
 
 def check_balanced_sampling(config: Any, input_kind: str, world_size: int = 1) -> None:
@@ -82,7 +85,7 @@ class BalancedBatchSampler(Sampler[torch.Tensor]):
         yield from draws.split(self.batch_size)
 
 
-def balanced_loader(dataset: Any, prepared: Any, task_name: str, batch_size: int, seed: int, epoch: int, *,
+def balanced_loader(dataset: Any, prepared: PreparedData, task_name: str, batch_size: int, seed: int, epoch: int, *,
                     num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
     """The training DataLoader of ``dataset`` (a per-row dataset of train rows) with batches
     balanced over the classes of ``task_name``."""
@@ -94,5 +97,7 @@ def balanced_loader(dataset: Any, prepared: Any, task_name: str, batch_size: int
     valid = prepared.targets.valid[task_name][d, n]
     weights = balanced_row_weights(labels, valid, len(task.classes))
     sampler = BalancedBatchSampler(weights, batch_size, seed, epoch)
+    # torch's stub types batch_sampler as Sampler[list[int]]; int64 index tensors serve the
+    # dataset's __getitems__ just as well (one vectorised gather, no list of Python ints)
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_batch, num_workers=num_workers,  # type: ignore[arg-type]
                       pin_memory=pin_memory, persistent_workers=num_workers > 0)

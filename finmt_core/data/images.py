@@ -21,13 +21,16 @@ padded image, several times faster on CPU.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from finmt_core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import InputInfo
 
 #: resize modes of :class:`ImageBuilder` -> ``interpolate`` mode when enlarging
 RESIZE_MODES: dict[str, str] = {"bilinear": "bilinear", "nearest": "nearest-exact"}
@@ -90,7 +93,7 @@ class ImageBuilder(nn.Module):
         self.register_buffer("resize_w", resize_matrix(window, image_size, resize).T.contiguous(), persistent=False)
 
     @classmethod
-    def from_info(cls, info: Any) -> ImageBuilder:
+    def from_info(cls, info: InputInfo) -> ImageBuilder:
         """The builder of ``info`` (an InputInfo): its channels, rows, size, window and resize mode."""
         return cls(info.groups, info.image_groups, info.image_size, info.window,
                    rows=getattr(info, "image_rows", None), resize=getattr(info, "image_resize", "bilinear"))

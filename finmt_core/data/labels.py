@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
@@ -49,6 +50,22 @@ logger = logging.getLogger(__name__)
 
 #: σ window of ``Targets.aux["vol"]`` (the catalogue's default ``vol_window``).
 AUX_VOL_WINDOW = 30
+
+
+class LabelInputs(Protocol):
+    """What a label family reads: ``[D, N]`` float64 arrays by horizon / window."""
+
+    def fwd_return(self, h: int) -> np.ndarray:
+        """Forward log return over ``h`` days."""
+        ...
+
+    def sigma(self, window: int) -> np.ndarray:
+        """Trailing daily-return std over ``window`` days."""
+        ...
+
+    def fwd_vol(self, h: int) -> np.ndarray:
+        """Forward realised vol over ``h`` days."""
+        ...
 
 
 class _LabelInputs:
@@ -129,13 +146,13 @@ def _param(task: Task, name: str, *, integer: bool = False, minimum: float = 0.0
     return number
 
 
-def _sigma(x: _LabelInputs, task: Task) -> np.ndarray:
+def _sigma(x: LabelInputs, task: Task) -> np.ndarray:
     """The task's σ (``params.vol_window``); NaN where it is not finite and > 0."""
     sigma = x.sigma(int(_param(task, "vol_window", integer=True, minimum=1)))
     return np.where(sigma > 0, sigma, np.nan)
 
 
-def _band(x: _LabelInputs, task: Task) -> tuple[np.ndarray, np.ndarray]:
+def _band(x: LabelInputs, task: Task) -> tuple[np.ndarray, np.ndarray]:
     """``(σ, k·σ·√h)`` for σ-scaled families."""
     sigma = _sigma(x, task)
     return sigma, _param(task, "k") * sigma * np.sqrt(task.horizon)
@@ -147,27 +164,27 @@ def _three_way(fwd: np.ndarray, thr: np.ndarray | float) -> np.ndarray:
     return np.where(np.isfinite(fwd) & np.isfinite(thr), out, np.nan)
 
 
-def _action(x: _LabelInputs, task: Task) -> np.ndarray:
+def _action(x: LabelInputs, task: Task) -> np.ndarray:
     fwd = x.fwd_return(task.horizon)
     if task.params.get("threshold") is not None:
         return _three_way(fwd, _param(task, "threshold"))
     return _three_way(fwd, _band(x, task)[1])
 
 
-def _direction(x: _LabelInputs, task: Task) -> np.ndarray:
+def _direction(x: LabelInputs, task: Task) -> np.ndarray:
     fwd = x.fwd_return(task.horizon)
     return np.where(np.isfinite(fwd), (fwd > 0).astype(np.float64), np.nan)
 
 
-def _return(x: _LabelInputs, task: Task) -> np.ndarray:
+def _return(x: LabelInputs, task: Task) -> np.ndarray:
     return x.fwd_return(task.horizon)
 
 
-def _volatility(x: _LabelInputs, task: Task) -> np.ndarray:
+def _volatility(x: LabelInputs, task: Task) -> np.ndarray:
     return x.fwd_vol(task.horizon)
 
 
-def _regime(x: _LabelInputs, task: Task) -> np.ndarray:
+def _regime(x: LabelInputs, task: Task) -> np.ndarray:
     sigma, thr = _band(x, task)
     rv = x.fwd_vol(task.horizon)
     trend = _three_way(x.fwd_return(task.horizon), thr)  # Bear 0 / Sideways 1 / Bull 2
@@ -175,19 +192,19 @@ def _regime(x: _LabelInputs, task: Task) -> np.ndarray:
     return np.where(np.isfinite(trend) & np.isfinite(rv), out, np.nan)
 
 
-def _signal(x: _LabelInputs, task: Task) -> np.ndarray:
+def _signal(x: LabelInputs, task: Task) -> np.ndarray:
     fwd = x.fwd_return(task.horizon)
     thr = _band(x, task)[1]
     return np.where(np.isfinite(fwd) & np.isfinite(thr), (np.abs(fwd) > thr).astype(np.float64), np.nan)
 
 
-def _relevance(x: _LabelInputs, task: Task) -> np.ndarray:
+def _relevance(x: LabelInputs, task: Task) -> np.ndarray:
     sigma = _sigma(x, task)
     return np.tanh(x.fwd_return(task.horizon) / (sigma * np.sqrt(task.horizon)))
 
 
 #: family -> builder returning float64 ``[D, N]`` with NaN exactly where the target is unknown.
-FAMILIES: dict[str, Callable[[_LabelInputs, Task], np.ndarray]] = {
+FAMILIES: dict[str, Callable[[LabelInputs, Task], np.ndarray]] = {
     "action": _action,
     "direction": _direction,
     "return": _return,
@@ -262,7 +279,7 @@ def build_targets(dense: DensePanel, tasks: list[Task]) -> Targets:
             method = _norm_method(task)
             xn = normed.setdefault(method, _NormalizedInputs(x, method))
             # same validity as the raw target: normalisation never adds or drops rows
-            norm = FAMILIES[task.target](xn, task)  # type: ignore[arg-type]
+            norm = FAMILIES[task.target](xn, task)
             train_values[task.name] = np.ascontiguousarray(np.where(ok, norm, np.nan), dtype=np.float32)
 
     aux = {f"fwd_return_{h}": np.ascontiguousarray(x.fwd_return(h), dtype=np.float32)

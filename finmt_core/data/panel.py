@@ -102,6 +102,11 @@ def _build_panel(raw: RawTable, date_format: str | None = None) -> pd.DataFrame:
     raw.frame["_pos"] = np.arange(len(raw.frame))  # source row of each line, for messages
     interp = interpret_columns(raw)
     df, notes = interp.frame, [*raw.notes, *interp.notes]
+    # messages read rows through `df` (its `_pos` column) from here on: keeping the source frame
+    # (or `interp`) would keep every original column, and later the whole unsorted frame, alive
+    # after `df` is replaced by its parsed and sorted versions (1.4 GB at 5,000 stocks)
+    raw.frame = raw.frame.iloc[:0]
+    del interp
     df["date"] = parse_dates(raw, df, date_format, notes)
     df["ticker"] = parse_tickers(raw, df)
     # integer ticker codes (in sorted ticker order): grouping and sorting on ints, not strings
@@ -153,7 +158,12 @@ def _assemble(df: pd.DataFrame, columns: list[str], tickers: pd.Index) -> pd.Dat
     unused, so the levels are rebuilt from the codes actually present.
     """
     date_codes, dates = pd.factorize(df["date"], sort=True)
-    used, ticker_codes = np.unique(df["_tc"].to_numpy(), return_inverse=True)
+    # the tickers in use and each row's rank among them, in O(rows) (np.unique sorted all rows)
+    tc = df["_tc"].to_numpy()
+    used = np.flatnonzero(np.bincount(tc, minlength=len(tickers)))
+    rank = np.zeros(len(tickers), dtype=np.int64)
+    rank[used] = np.arange(used.size)
+    ticker_codes = rank[tc]
     order = np.lexsort((ticker_codes, date_codes))
     index = pd.MultiIndex(
         levels=[pd.DatetimeIndex(dates).astype("datetime64[ns]"), tickers[used]],
@@ -161,7 +171,18 @@ def _assemble(df: pd.DataFrame, columns: list[str], tickers: pd.Index) -> pd.Dat
         names=["date", "ticker"],
         verify_integrity=False,
     )
-    return pd.DataFrame({c: df[c].to_numpy()[order] for c in columns}, index=index)
+    numeric = [c for c in columns if c != "sector"]
+    if not all(df[c].dtype == np.float64 for c in numeric):
+        return pd.DataFrame({c: df[c].to_numpy()[order] for c in columns}, index=index)
+    # the float columns gathered straight into the one 2-D block pandas keeps them in (building
+    # the frame from a dict of columns copied them all into it: 0.5 GB more at 5,000 stocks)
+    block = np.empty((order.size, len(numeric)), dtype=np.float64)
+    for j, c in enumerate(numeric):  # loop over columns, not rows
+        np.take(df[c].to_numpy(), order, out=block[:, j], mode="clip")  # indices are valid: no check
+    panel = pd.DataFrame(block, index=index, columns=numeric, copy=False)
+    if "sector" in columns:  # always last in `columns`
+        panel["sector"] = df["sector"].to_numpy()[order]
+    return panel
 
 
 def _numeric_extras(raw: RawTable, df: pd.DataFrame, notes: list[str]) -> list[str]:

@@ -82,6 +82,10 @@ def read_source(source: Any, name: str | None = None) -> RawTable:
         if path.is_dir():
             raise DataError(f"{label}: is a directory, not a file. Give the path of one CSV or Parquet file.")
         try:
+            with path.open("rb") as fh:
+                head = fh.read(len(_PARQUET_MAGIC))
+            if head == _PARQUET_MAGIC:  # read in place: a copy of the file's bytes is 0.5 GB at 5,000 stocks
+                return _read_parquet(path, label)
             data = path.read_bytes()
         except OSError as exc:
             raise DataError(f"{label}: cannot be read ({exc.strerror or exc}). Check the file's permissions.") from None
@@ -152,9 +156,9 @@ def _decompress(data: bytes, label: str) -> bytes:
     return data
 
 
-def _read_parquet(data: bytes, label: str) -> RawTable:
+def _read_parquet(data: bytes | Path, label: str) -> RawTable:
     try:
-        frame = pd.read_parquet(io.BytesIO(data))
+        frame = pd.read_parquet(data if isinstance(data, Path) else io.BytesIO(data))
     except Exception as exc:  # pyarrow raises many exception types for corrupt files
         raise DataError(f"{label}: is not a readable Parquet file ({type(exc).__name__}: {exc}). "
                         "Re-export it, or save it as CSV.") from None

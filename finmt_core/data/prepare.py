@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -18,8 +18,11 @@ import pandas as pd
 from finmt_core.config import ExperimentConfig
 from finmt_core.data.containers import FEATURE_GROUPS, FeatureFrame, Split, StockGraph, Targets
 from finmt_core.data.dense import DensePanel, to_dense
+from finmt_core.data.disk_arrays import is_disk
+from finmt_core.data.feature_store import FeatureStorage
 from finmt_core.data.features import FeatureScaler, compute_features
-from finmt_core.data.features.fitted import add_fitted_features, is_fitted
+from finmt_core.data.features.compute import plan_features
+from finmt_core.data.features.fitted import fitted_planes, is_fitted
 from finmt_core.data.graph import build_graph
 from finmt_core.data.labels import build_targets
 from finmt_core.data.panel import check_history
@@ -152,6 +155,11 @@ class PreparedData:
     info: InputInfo
     #: lazily built derived arrays (usable-row masks, torch views); not copied by dataclasses.replace
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def storage(self) -> str:
+        """``"disk"`` when ``X`` is a memory-mapped scratch file (``data.storage``), else ``"memory"``."""
+        return "disk" if is_disk(self.X) else "memory"
 
     # ---- rows -----------------------------------------------------------------------------
     @property
@@ -327,22 +335,31 @@ def prepare(
     dense = to_dense(panel)
     wanted = config.data.features
     registry_names = None if wanted is None else [f for f in wanted if not is_fitted(f)]
-    frame = compute_features(dense, registry_names)
-    targets = build_targets(dense, config.tasks)
     if split is None:
-        split = make_split(frame.dates, config.split, config.embargo, min_index=window - 1)
+        split = make_split(dense.dates, config.split, config.embargo, min_index=window - 1)
     else:
-        _check_given_split(split, len(frame.dates), window, config.max_horizon)
+        _check_given_split(split, len(dense.dates), window, config.max_horizon)
+    # fitted features (train dates only) first, so that compute_features writes every column in
+    # one pass into one array (appending them afterwards copied the whole [D, N, F] array)
+    usable, _ = plan_features(dense, registry_names)
+    planes = fitted_planes(dense, split.train, [s.name for s in usable if s.market], wanted)
+    storage = FeatureStorage.choose(config.data.storage, config.data.storage_dir,
+                                    (len(dense.dates), len(dense.tickers), len(usable) + len(planes)))
+    frame = compute_features(dense, registry_names, append=planes,
+                             allocate=storage.allocate, release=storage.release)
+    if planes:
+        frame = replace(frame, fitted=[*frame.fitted, *planes])
+    del planes
+    targets = build_targets(dense, config.tasks)
     graph = build_graph(dense, split.train, config.graph)
-    frame = add_fitted_features(frame, dense, split.train, wanted)
 
-    scaler = FeatureScaler()
     if scaler_state is not None:
+        scaler = FeatureScaler()
         scaler.load_state_dict(scaler_state)
     else:
-        scaler.fit(frame.values, frame.mask, split.train)
+        scaler = storage.fit_scaler(frame.values, frame.mask, split.train)
     # transform raises DataError when a loaded scaler was fitted on another feature count
-    X = np.ascontiguousarray(scaler.transform(frame.values), dtype=np.float32)
+    X = storage.scale(scaler, frame.values)
     info = make_input_info(frame, window, config.data.image_size)
     prep = PreparedData(config=config, dense=dense, frame=frame, targets=targets, split=split, graph=graph,
                         scaler=scaler, X=X, info=info)

@@ -12,11 +12,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from finmt_core.data.disk_arrays import release
 from finmt_core.data.prepare import PreparedData
 from finmt_core.errors import ConfigError, DataError
 
 #: Days averaged into the dual-tower context's "recent" half.
 CONTEXT_MEAN_DAYS = 5
+#: Dates per block when the context table is built (~10 MB of X at 5,000 stocks x 52 features).
+CONTEXT_BLOCK_DATES = 64
 
 Batch = dict[str, Any]
 
@@ -39,15 +42,22 @@ class TensorStore:
         if x.dtype != np.float32 or not x.flags.c_contiguous:
             raise DataError("PreparedData.X must be a C-contiguous float32 array (use prepare())")
         self.X = torch.from_numpy(x)
+        self._x_np = x  # the array itself (a memory-mapped file with data.storage disk)
         d_count, self.n_tickers, n_feat = x.shape
         # Row-major [D*N, F] view: index_select on it is far faster on CPU than 2-D fancy indexing.
         self.X_rows = self.X.view(d_count * self.n_tickers, n_feat)
         names = [t.name for t in prepared.targets.tasks]
         has_window = prepared.has_window()
-        tv = np.stack([prepared.targets.training(n) for n in names], axis=-1).astype(np.float32, copy=False)
-        ok = np.stack([prepared.targets.valid[n] for n in names], axis=-1) & has_window[..., None]
         k = len(names)
-        self.targets = torch.from_numpy(np.where(ok, np.nan_to_num(tv, nan=0.0), 0.0).astype(np.float32)).view(-1, k)
+        # built in place in one [D, N, K] array: the expression form made three more of them
+        tv = np.empty((*has_window.shape, k), dtype=np.float32)
+        ok = np.empty((*has_window.shape, k), dtype=bool)
+        for j, name in enumerate(names):  # loop over the K tasks, not rows
+            tv[..., j] = prepared.targets.training(name)
+            np.logical_and(prepared.targets.valid[name], has_window, out=ok[..., j])
+        np.nan_to_num(tv, copy=False, nan=0.0)
+        tv[~ok] = 0.0
+        self.targets = torch.from_numpy(tv).view(-1, k)
         self.valid = torch.from_numpy(np.ascontiguousarray(ok)).view(-1, k)  # [D*N, K]
         self.has_window = torch.from_numpy(np.ascontiguousarray(has_window))
         self.task_names = names
@@ -99,11 +109,18 @@ class TensorStore:
                     "the dual-tower input needs market-wide (context) features, but data.features "
                     "selects none. Add market features (e.g. market return / volatility) or use all features."
                 )
-            vals = self.X.numpy()[:, :, cidx]  # [D, N, Fc]
-            w = self._mask.astype(np.float32)[..., None]
-            count = w.sum(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                now = (vals * w).sum(axis=1) / count  # NaN on dates without any ticker
+            x = self._x_np
+            now = np.empty((x.shape[0], len(cidx)), dtype=np.float32)
+            # a block of dates at a time: X may be a memory-mapped file larger than memory, and the
+            # whole-array expression made three [D, N, Fc] temporaries
+            for d0 in range(0, x.shape[0], CONTEXT_BLOCK_DATES):
+                d1 = min(d0 + CONTEXT_BLOCK_DATES, x.shape[0])
+                vals = x[d0:d1][:, :, cidx]  # [b, N, Fc]
+                w = self._mask[d0:d1].astype(np.float32)[..., None]
+                count = w.sum(axis=1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    now[d0:d1] = (vals * w).sum(axis=1) / count  # NaN on dates without any ticker
+                release(x, d0, d1)
             recent = pd.DataFrame(now).rolling(CONTEXT_MEAN_DAYS, min_periods=1).mean().to_numpy()
             table = np.nan_to_num(np.concatenate([now, recent], axis=1), nan=0.0).astype(np.float32)
             self._context = torch.from_numpy(table)

@@ -84,7 +84,7 @@ def resolve_ensemble(config: ExperimentConfig, root: str | Path, callbacks: Sequ
     from finmt_core.training.runs import open_run
 
     cls = get_estimator_class(ENSEMBLE)
-    params = build_config(cls.config_class, config.model.params, "model 'ensemble'")  # type: ignore[attr-defined]
+    params = build_config(cls.config_class, config.model.params, "model 'ensemble'")
     root = Path(root)
     names = list(params.members)
     if not names:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,11 @@ import pandas as pd
 from finmt_core.config import ExperimentConfig
 from finmt_core.errors import ConfigError, RunError
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.dense import DensePanel
+    from finmt_core.data.prepare import PreparedData
+    from finmt_core.inference.predictor import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +78,7 @@ def check_member_configs(members: Sequence[tuple[str, ExperimentConfig]]) -> Non
                               f"in {name!r}); pick runs with the same split.embargo")
 
 
-def check_same_rows(name: str, member_prepared: Any, prepared: Any, *, split: bool) -> None:
+def check_same_rows(name: str, member_prepared: PreparedData, prepared: PreparedData, *, split: bool) -> None:
     """ConfigError unless ``member_prepared`` lies on the dates and tickers of ``prepared``
     (and, with ``split``, has the same train/val/test dates)."""
     if not member_prepared.dates.equals(prepared.dates) or list(member_prepared.tickers) != list(prepared.tickers):
@@ -92,21 +97,21 @@ def check_same_rows(name: str, member_prepared: Any, prepared: Any, *, split: bo
                 "same window, or give explicit split.val_start and split.test_start to all of them.")
 
 
-def load_member(root: Path, name: str) -> tuple[ExperimentConfig, Any]:
-    """``(config, Predictor)`` of the finished member run ``root/name``."""
-    from finmt_core.inference import Predictor
-    from finmt_core.training.runs import open_run
+def load_member(root: Path, name: str) -> tuple[ExperimentConfig, Predictor]:
+    """``(config, Predictor)`` of the finished member run ``root/name`` (its :meth:`Run.predictor`,
+    whose ``run_data()`` is the member's own PreparedData, built once)."""
+    from finmt_core.run import Run
 
-    run = open_run(root, name)
+    run = Run.open(root, name)
     state = run.effective_state()
     if state != "done":
         raise RunError(f"ensemble member {name!r} is not finished (state: {state}); train it to the end first")
     if run.config().model.name == "ensemble":
         raise ConfigError(f"ensemble member {name!r} is itself an ensemble; use its member runs instead")
-    return run.config(), Predictor.from_run(run.path)
+    return run.config(), run.predictor()
 
 
-def dense_to_panel(dense: Any) -> pd.DataFrame:
+def dense_to_panel(dense: DensePanel) -> pd.DataFrame:
     """The Panel (MultiIndex (date, ticker)) a DensePanel was pivoted from: one row per
     (date, ticker) with any finite column, vectorised."""
     names = list(dense.columns)

@@ -19,7 +19,7 @@ fitting rows: those simplex vertices are candidates too and the best candidate w
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,7 +73,7 @@ def combine(preds: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarray:
     return np.tensordot(np.asarray(weights, dtype=np.float64), stacked, axes=1)
 
 
-def _objective(task: Task, stacked: np.ndarray, target: np.ndarray):
+def _objective(task: Task, stacked: np.ndarray, target: np.ndarray) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
     """(loss(w), grad(w)) of ``task`` for member predictions ``stacked`` ``[M, n, ...]``."""
     n = stacked.shape[1]
     if task.kind == "classification":

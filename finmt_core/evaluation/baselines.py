@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ import pandas as pd
 from finmt_core.config import ExperimentConfig
 from finmt_core.evaluation.frames import output_columns
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ SINGLE_TASK = "single_task"
 
 
 def fit_predict_baselines(
-    prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray, names: tuple[str, ...] = DEFAULT_BASELINES,
+    prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray, names: tuple[str, ...] = DEFAULT_BASELINES,
     params: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[dict[str, dict[str, np.ndarray]], list[str]]:
     """Fit each estimator on ``prepared``'s train segment and predict the given rows.

@@ -43,7 +43,7 @@ def baseline_warnings(task: Task, metrics: dict[str, float], baselines: dict[str
               if task.name in b and np.isfinite(b[task.name].get(metric, np.nan))}
     if not scored or not np.isfinite(mine):
         return []
-    best = max(scored, key=scored.get) if higher else min(scored, key=scored.get)
+    best = max(scored, key=scored.__getitem__) if higher else min(scored, key=scored.__getitem__)
     n = int(metrics.get("n", 0))
     if (mine <= scored[best]) if higher else (mine >= scored[best]):
         return [f"{task.name}: the model does NOT beat its best baseline — {metric} {mine:.4g} vs {best} "

@@ -28,12 +28,14 @@ import numpy as np
 import pandas as pd
 
 from finmt_core.errors import RunError
+from finmt_core.run import Run
 from finmt_core.training.runs import RunDir
 
 log = logging.getLogger(__name__)
 
 #: flattened config keys that do not define an experiment: runs equal but for these form a group.
-GROUPING_IGNORES = ("name", "train.seed", "train.heartbeat_s", "train.num_workers")
+GROUPING_IGNORES = ("name", "train.seed", "train.heartbeat_s", "train.num_workers",
+                    "data.storage", "data.storage_dir")  # where arrays live: same results
 #: metrics shown by default when present (the headline of each task kind, and the row count).
 DEFAULT_METRICS = ("n", "accuracy", "balanced_accuracy", "ic", "rank_ic", "mae", "pinball")
 #: backtest metrics shown (net of costs for the model, and the benchmark).
@@ -110,7 +112,8 @@ def _collapse_partial_tasks(table: pd.DataFrame) -> pd.DataFrame:
         has = block.notna().any(axis=0)
         if has.all():
             continue
-        field = {f: block.loc[f"tasks.{name}.{f}"].astype(str) if f"tasks.{name}.{f}" in block.index else "?"
+        unknown = pd.Series("?", index=block.columns)
+        field = {f: block.loc[f"tasks.{name}.{f}"].astype(str) if f"tasks.{name}.{f}" in block.index else unknown
                  for f in ("target", "horizon", "kind")}
         summary = field["target"] + ", h=" + field["horizon"] + ", " + field["kind"]
         rows.append(summary.where(has, None).rename(f"tasks.{name}"))
@@ -122,11 +125,15 @@ def _collapse_partial_tasks(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _evaluation(run: RunDir) -> dict[str, Any] | None:
+    """The run's evaluation.json, or None (logged) when it has none or it is damaged."""
     try:
-        return run.evaluation()
+        ev = Run.of(run).evaluation_file()
     except RunError as exc:
         log.info("%s", exc)
         return None
+    if ev is None:
+        log.info("run %r has no evaluation.json; run `finmt evaluate %s`", run.name, run.name)
+    return ev
 
 
 def _metric_rows(ev: dict[str, Any], metrics: Sequence[str] | None) -> dict[tuple[str, str, str], float]:

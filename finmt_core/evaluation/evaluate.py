@@ -15,11 +15,12 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from finmt_core.config import ExperimentConfig
 from finmt_core.errors import DataError, RunError
 from finmt_core.evaluation import breakdowns as bd
 from finmt_core.evaluation.baselines import (
@@ -35,7 +36,13 @@ from finmt_core.evaluation.frames import TaskRows, grid_positions, task_rows
 from finmt_core.evaluation.gates import judge_gates
 from finmt_core.evaluation.metrics import HEADLINE, confusion, score_task
 from finmt_core.evaluation.run_backtest import backtest_predictions
-from finmt_core.inference.gating import coverage_accuracy_curve, gated_accuracy, gating_rule
+from finmt_core.inference.gating import GatingPolicy
+from finmt_core.run import Run
+from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
+    from finmt_core.training.runs import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +50,14 @@ log = logging.getLogger(__name__)
 GATE_THRESHOLD = 0.5
 
 
-def _clean(obj: Any) -> Any:
+def json_safe(obj: Any) -> Any:
     """JSON-safe copy: numpy scalars -> python, NaN/inf -> None, timestamps -> ISO dates."""
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if isinstance(obj, (np.ndarray,)):
-        return _clean(obj.tolist())
+        return json_safe(obj.tolist())
     if isinstance(obj, (pd.Timestamp, np.datetime64)):
         return str(pd.Timestamp(obj).date())
     if isinstance(obj, (np.floating, float)):
@@ -61,7 +68,7 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def _splits(prepared: Any) -> dict[str, list[str]]:
+def _splits(prepared: PreparedData) -> dict[str, list[str]]:
     out = {}
     for seg in ("train", "val", "test"):
         idx = prepared.split.segment(seg)
@@ -69,7 +76,7 @@ def _splits(prepared: Any) -> dict[str, list[str]]:
     return out
 
 
-def _row_index(df: pd.DataFrame, prepared: Any) -> tuple[np.ndarray, np.ndarray]:
+def _row_index(df: pd.DataFrame, prepared: PreparedData) -> tuple[np.ndarray, np.ndarray]:
     d, n = grid_positions(df, prepared.dates, list(prepared.tickers))
     if (d < 0).any() or (n < 0).any():
         raise RunError("predictions.parquet names dates or tickers that the run's data does not have; "
@@ -77,7 +84,7 @@ def _row_index(df: pd.DataFrame, prepared: Any) -> tuple[np.ndarray, np.ndarray]
     return d, n
 
 
-def with_outcome(df: pd.DataFrame, prepared: Any, horizon: int, d: np.ndarray | None = None,
+def with_outcome(df: pd.DataFrame, prepared: PreparedData, horizon: int, d: np.ndarray | None = None,
                  n: np.ndarray | None = None) -> pd.DataFrame:
     """``df`` plus ``fwd_return``: the realised forward log return over ``horizon`` days
     (``prepared.targets.aux["fwd_return_<h>"]``), so gated calls are scored on every row with
@@ -101,27 +108,29 @@ def with_outcome(df: pd.DataFrame, prepared: Any, horizon: int, d: np.ndarray | 
     return df.assign(fwd_return=aux[d, n].astype(np.float64))
 
 
-def _signal_gated(test: pd.DataFrame, prepared: Any, d: np.ndarray, n: np.ndarray, config: Any,
+def _signal_gated(test: pd.DataFrame, prepared: PreparedData, d: np.ndarray, n: np.ndarray, config: ExperimentConfig,
                   base_frames: dict[str, pd.DataFrame]) -> dict[str, Any] | None:
-    names = {t.name for t in config.tasks}
-    if not {"signal", "direction"} <= names:
+    """Coverage and accuracy of the seed's signal + direction gate at :data:`GATE_THRESHOLD`
+    (and its curve), beside every baseline that can be gated, on the same test rows; None
+    unless the run has signal + direction heads."""
+    policy = GatingPolicy.for_tasks(config.tasks)
+    if not policy.hierarchical or policy.task is None:
         return None
-    df = with_outcome(test, prepared, config.task("direction").horizon, d, n)
-    res = gated_accuracy(df, GATE_THRESHOLD)
+    horizon = config.task(policy.task).horizon
+    df = with_outcome(test, prepared, horizon, d, n)
+    res = policy.accuracy(df, GATE_THRESHOLD)
     out: dict[str, Any] = {"threshold": res["threshold"], "coverage": res["coverage"], "accuracy": res["accuracy"],
-                           "n_calls": res["n_calls"], "curve": coverage_accuracy_curve(df).to_dict(orient="list"),
+                           "n_calls": res["n_calls"], "curve": policy.curve(df).to_dict(orient="list"),
                            "baselines": {}}
     for name, bdf in base_frames.items():
-        try:
-            gating_rule(bdf)
-        except DataError:
-            continue
-        b = gated_accuracy(with_outcome(bdf, prepared, config.task("direction").horizon, d, n), GATE_THRESHOLD)
-        out["baselines"][name] = {"coverage": b["coverage"], "accuracy": b["accuracy"]}
+        theirs = GatingPolicy.for_frame(bdf)
+        if theirs.can_gate:
+            b = theirs.accuracy(with_outcome(bdf, prepared, horizon, d, n), GATE_THRESHOLD)
+            out["baselines"][name] = {"coverage": b["coverage"], "accuracy": b["accuracy"]}
     return out
 
 
-def _prob_frame(test: pd.DataFrame, config: Any, preds: dict[str, np.ndarray]) -> pd.DataFrame:
+def _prob_frame(test: pd.DataFrame, config: ExperimentConfig, preds: dict[str, np.ndarray]) -> pd.DataFrame:
     """A predictions-like frame (date, ticker, prob columns) from estimator outputs."""
     cols: dict[str, Any] = {"date": test["date"].to_numpy(), "ticker": test["ticker"].to_numpy()}
     for t in config.tasks:
@@ -131,12 +140,13 @@ def _prob_frame(test: pd.DataFrame, config: Any, preds: dict[str, np.ndarray]) -
     return pd.DataFrame(cols, index=test.index)
 
 
-def evaluate_run(run_dir: str | Path, *, write: bool = True, baselines: tuple[str, ...] = DEFAULT_BASELINES,
+def evaluate_run(run_dir: str | Path | RunDir, *, write: bool = True, baselines: tuple[str, ...] = DEFAULT_BASELINES,
                  backtest: bool = True, cost_bps: float = 10.0,
                  baseline_params: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Evaluate a finished run on its test segment (see the module doc for the JSON layout).
 
     Args:
+        run_dir: the run (a :class:`~finmt_core.run.Run` reuses its cached data).
         baselines: registered estimator names fitted on the run's train segment.
         backtest: add the default backtest (``strategy="auto"``) net of ``cost_bps``.
         baseline_params: hyper-parameter overrides per baseline (default: their defaults).
@@ -144,17 +154,16 @@ def evaluate_run(run_dir: str | Path, *, write: bool = True, baselines: tuple[st
     Raises:
         RunError: the run has no predictions or its data cannot be rebuilt.
     """
-    from finmt_core.training import load_run_data
-    from finmt_core.training.runs import RunDir, atomic_write_json
+    from finmt_core.training.runs import atomic_write_json
 
     t0 = time.perf_counter()
-    run = RunDir(run_dir)
+    run = Run.of(run_dir)
     config = run.config()
     preds = run.predictions()
     test = preds[preds["split"] == "test"].reset_index(drop=True)
     if test.empty:
         raise RunError(f"run {run.name!r} has no test predictions; was it trained to the end?")
-    _, prepared = load_run_data(run)
+    prepared = run.data()
     d, n = _row_index(test, prepared)
     tasks = list(config.tasks)
     rows: dict[str, TaskRows] = {t.name: task_rows(test, t, split=None) for t in tasks}
@@ -212,14 +221,14 @@ def evaluate_run(run_dir: str | Path, *, write: bool = True, baselines: tuple[st
 
         result["ensemble"] = read_summary(run.path)
     result["elapsed_s"] = round(time.perf_counter() - t0, 3)
-    result = _clean(result)
+    result = json_safe(result)
     if write:
         atomic_write_json(run.evaluation_path, result)
         log.info("wrote %s", run.evaluation_path)
     return result
 
 
-def _gates(config: Any, val: pd.DataFrame, base_val: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
+def _gates(config: ExperimentConfig, val: pd.DataFrame, base_val: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
     """Validation gates (:mod:`finmt_core.evaluation.gates`) on the run's validation rows,
     beside the estimator baselines on those same rows (a single-task sibling run keeps test
     predictions only, so it is not among them)."""
@@ -248,7 +257,7 @@ def _with_edge_tests(sig: dict[str, Any]) -> dict[str, Any]:
     return sig
 
 
-def _breakdowns(tasks: list, rows: dict[str, TaskRows], task_metrics: dict[str, Any], prepared: Any,
+def _breakdowns(tasks: list[Task], rows: dict[str, TaskRows], task_metrics: dict[str, Any], prepared: PreparedData,
                 test_dates: pd.DatetimeIndex) -> dict[str, Any]:
     regimes = bd.market_regimes(prepared.dense.close, prepared.dates, prepared.split.train)
     scored = [t for t in tasks if t.name in task_metrics]
@@ -262,7 +271,7 @@ def _breakdowns(tasks: list, rows: dict[str, TaskRows], task_metrics: dict[str, 
     }
 
 
-def _backtest_summary(test: pd.DataFrame, tasks: list, prepared: Any, cost_bps: float, warnings: list[str]) -> dict[str, Any] | None:
+def _backtest_summary(test: pd.DataFrame, tasks: list[Task], prepared: PreparedData, cost_bps: float, warnings: list[str]) -> dict[str, Any] | None:
     try:
         res = backtest_predictions(test, tasks, prepared.dense.close, prepared.dates, prepared.tickers, cost_bps=cost_bps)
     except DataError as exc:
@@ -275,11 +284,9 @@ def _backtest_summary(test: pd.DataFrame, tasks: list, prepared: Any, cost_bps: 
     return res.to_dict()
 
 
-def load_evaluation(run_dir: str | Path) -> dict[str, Any]:
+def load_evaluation(run_dir: str | Path | RunDir) -> dict[str, Any]:
     """evaluation.json of a run (RunError when it has not been evaluated or is damaged)."""
-    from finmt_core.training.runs import RunDir
-
-    return RunDir(run_dir).evaluation()
+    return Run.of(run_dir).evaluation()
 
 
 def metric_table(evaluation: dict[str, Any], metrics: tuple[str, ...] | None = None) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from finmt_core.errors import ConfigError, DataError
 from finmt_core.evaluation.backtest import BacktestResult, run_backtest
 from finmt_core.evaluation.frames import grid_positions, output_columns, point_prediction
 from finmt_core.evaluation.strategies import STRATEGIES, weights_signal_gated, weights_sized, weights_top_k
-from finmt_core.inference.gating import gate_arrays, gating_rule
+from finmt_core.inference.gating import GatingPolicy, gate_arrays
 from finmt_core.tasks import Task
 
 #: Families whose prediction is a return-like score, in order of preference.
@@ -57,11 +57,9 @@ def ranking_score(df: pd.DataFrame, tasks: list[Task]) -> tuple[str, np.ndarray]
 def _confidence(df: pd.DataFrame, tasks: list[Task]) -> np.ndarray:
     """Per-row confidence in [0, 1] for sizing: the gating confidence when the run has gating
     heads, else the inverse relative width of the quantile interval, else 1."""
-    try:
-        gating_rule(df)
-        return gate_arrays(df, 0.0)[1]
-    except DataError:
-        pass
+    policy = GatingPolicy.for_frame(df)
+    if policy.can_gate:
+        return policy.arrays(df, 0.0)[1]
     for t in tasks:
         if t.kind == "quantile" and all(c in df.columns for c in output_columns(t)):
             q = df[output_columns(t)].to_numpy(dtype=np.float64)
@@ -100,11 +98,7 @@ def backtest_predictions(
         k: names per side for top-k (default 10% of the tickers, at least 1).
     """
     if strategy == "auto":
-        try:
-            gating_rule(df)
-            strategy = "signal_gated"
-        except DataError:
-            strategy = "top_k"
+        strategy = "signal_gated" if GatingPolicy.for_frame(df).can_gate else "top_k"
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown backtest strategy {strategy!r}; choose auto or one of {', '.join(STRATEGIES)}")
     if df.empty:

@@ -17,7 +17,7 @@ for each baseline.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ def fold_configs(config: ExperimentConfig, panel: pd.DataFrame, folds: int, name
 
 def aggregate(per_fold: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Mean, std and count over folds of every numeric metric, for ``tasks`` and each baseline."""
-    def agg(getter) -> dict[str, dict[str, dict[str, float]]]:  # type: ignore[no-untyped-def]
+    def agg(getter: Callable[..., dict[str, dict[str, Any]]]) -> dict[str, dict[str, dict[str, float]]]:
         recs = [{"fold": i, "task": t, "metric": m, "value": v}
                 for i, ev in enumerate(per_fold) for t, ms in getter(ev).items() for m, v in ms.items()
                 if isinstance(v, (int, float)) and v is not None]
@@ -91,7 +91,7 @@ def walk_forward_evaluate(config: ExperimentConfig, runs_root: str | Path, *, fo
         ``{"folds": [{"fold", "run", "splits", "tasks", "warnings"}], "aggregate": {"tasks": {task:
         {metric: {mean, std, n_folds}}}, "baselines": {...}}}``.
     """
-    from finmt_core.evaluation.evaluate import _clean, evaluate_run
+    from finmt_core.evaluation.evaluate import evaluate_run, json_safe
     from finmt_core.training import train_run
     from finmt_core.training.pipeline import load_source_panel
 
@@ -104,7 +104,7 @@ def walk_forward_evaluate(config: ExperimentConfig, runs_root: str | Path, *, fo
         results.append(evaluate_run(run.path, baselines=baselines, baseline_params=baseline_params))
     folds_out = [{"fold": i, "run": ev["run"]["name"], "splits": ev["splits"], "tasks": ev["tasks"], "warnings": ev["warnings"]}
                  for i, ev in enumerate(results)]
-    return _clean({"folds": folds_out, "aggregate": aggregate(results), "n_folds": len(results),
+    return json_safe({"folds": folds_out, "aggregate": aggregate(results), "n_folds": len(results),
                    "spread_note": "std over folds (ddof=1); folds share no test dates"})
 
 
@@ -141,7 +141,7 @@ def evaluate_walk_forward(run_dir: str | Path, *, write: bool = True, baselines:
         RunError: the run is not a finished walk-forward run (a fold has no predictions).
     """
     from finmt_core.errors import RunError
-    from finmt_core.evaluation.evaluate import _clean, evaluate_run
+    from finmt_core.evaluation.evaluate import evaluate_run, json_safe
     from finmt_core.training.runs import RunDir, atomic_write_json
     from finmt_core.training.walk_forward import fold_runs
 
@@ -151,7 +151,7 @@ def evaluate_walk_forward(run_dir: str | Path, *, write: bool = True, baselines:
     missing = [k for k in range(config.split.folds) if k >= len(folds) or not folds[k].predictions_path.is_file()]
     if missing:
         raise RunError(f"walk-forward run {run.name!r} has no predictions for fold(s) {missing} of {config.split.folds}; "
-                       f"finish its training first: finmt train --resume {run.name} --run-dir {run.path.parent}")
+                       f"finish its training first: finmt train --resume {run.name} --runs-dir {run.path.parent}")
     results = [evaluate_run(f.path, write=write, baselines=baselines, backtest=backtest, cost_bps=cost_bps,
                             baseline_params=baseline_params) for f in folds]
     per_fold = [{"fold": k, "run": f.name, "splits": ev["splits"], "tasks": ev["tasks"], "baselines": ev["baselines"],
@@ -181,7 +181,7 @@ def evaluate_walk_forward(run_dir: str | Path, *, write: bool = True, baselines:
         "gates": last_gates,
         "warnings": [f"fold {k}: {w}" for k, ev in enumerate(results) for w in ev["warnings"]],
     }
-    out = _clean(out)
+    out = json_safe(out)
     if write:
         atomic_write_json(run.evaluation_path, out)
         log.info("wrote %s", run.evaluation_path)

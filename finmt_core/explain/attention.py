@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import InputInfo
 
 
 @dataclass
@@ -67,7 +70,7 @@ def _np(x: torch.Tensor) -> np.ndarray:
     return x.detach().float().cpu().numpy()
 
 
-def _vit(layers: np.ndarray, info: Any) -> list[AttentionMap]:
+def _vit(layers: np.ndarray, info: InputInfo) -> list[AttentionMap]:
     """Rollout per example (averaged), CLS row -> the square patch grid of the image."""
     roll = rollout(layers).mean(axis=0)  # [P+1, P+1], averaged over examples
     cls = roll[0, 1:]
@@ -93,7 +96,7 @@ def _temporal_layers(layers: np.ndarray) -> list[AttentionMap]:
     ]
 
 
-def attention_maps(model: nn.Module, batch: dict[str, Any], info: Any, tickers: list[str] | None = None,
+def attention_maps(model: nn.Module, batch: dict[str, Any], info: InputInfo, tickers: list[str] | None = None,
                    edge_index: np.ndarray | None = None) -> list[AttentionMap]:
     """Every attention map the model returns on its explain path, labelled.
 

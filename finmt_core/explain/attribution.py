@@ -10,7 +10,7 @@ IG satisfies completeness: per example, the attributions sum to ``F(x) - F(basel
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ from torch import Tensor, nn
 
 from finmt_core.explain.inputs import attribution_inputs
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import InputInfo
 
 #: IG integration steps (Gauss-Legendre) and examples per internal batch.
 IG_STEPS = 32
@@ -84,7 +87,7 @@ class Attribution:
         return np.abs(self.values).mean(axis=0).T
 
 
-def _feature_layout(model: nn.Module, info: Any) -> tuple[list[str], dict[str, str], list[str] | None]:
+def _feature_layout(model: nn.Module, info: InputInfo) -> tuple[list[str], dict[str, str], list[str] | None]:
     names = list(info.feature_names)
     group_of = {names[i]: g for g, idx in info.groups.items() for i in idx}
     if model.input_kind == "tower":
@@ -96,7 +99,7 @@ def _feature_layout(model: nn.Module, info: Any) -> tuple[list[str], dict[str, s
     return names, {n: group_of.get(n, "other") for n in names}, [f"t-{t - 1 - i}" if i < t - 1 else "t" for i in range(t)]
 
 
-def _collect(model: nn.Module, info: Any, task: Task, method: str, attrs: tuple[Tensor, ...], output: Tensor,
+def _collect(model: nn.Module, info: InputInfo, task: Task, method: str, attrs: tuple[Tensor, ...], output: Tensor,
              baseline_output: Tensor | None, delta: Tensor | None, graph: bool) -> Attribution:
     if model.input_kind == "tower":
         values = torch.cat([a.detach() for a in attrs], dim=1).cpu().numpy()
@@ -117,7 +120,7 @@ def _select(out: Tensor, target: Tensor | None) -> Tensor:
     return out if target is None else out.gather(1, target.view(-1, 1)).squeeze(1)
 
 
-def integrated_gradients(model: nn.Module, batch: dict[str, Any], task: Task, info: Any, *, nodes: Tensor | None = None,
+def integrated_gradients(model: nn.Module, batch: dict[str, Any], task: Task, info: InputInfo, *, nodes: Tensor | None = None,
                          target: Tensor | None = None, n_steps: int = IG_STEPS) -> Attribution:
     """Integrated Gradients of ``task``'s output (predicted-class probability, regression
     value or median quantile) w.r.t. the model's inputs, from an all-zero baseline.
@@ -140,7 +143,7 @@ def integrated_gradients(model: nn.Module, batch: dict[str, Any], task: Task, in
     return _collect(model, info, task, "integrated_gradients", tuple(attrs), out, out0, delta, model.input_kind == "graph")
 
 
-def saliency(model: nn.Module, batch: dict[str, Any], task: Task, info: Any, *, nodes: Tensor | None = None,
+def saliency(model: nn.Module, batch: dict[str, Any], task: Task, info: InputInfo, *, nodes: Tensor | None = None,
              target: Tensor | None = None) -> Attribution:
     """Absolute input gradients of ``task``'s output (Simonyan et al. 2014)."""
     model.eval()

@@ -3,21 +3,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.decomposition import PCA
-from torch import nn
 
 from finmt_core.errors import DataError
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
+    from finmt_core.models.base import MultiTaskModel
 
 EMBEDDING_KEYS = ("embedding", "embedding/context", "embedding/stock")
 
 
 @torch.no_grad()
-def collect_embeddings(model: nn.Module, prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray,
+def collect_embeddings(model: MultiTaskModel, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray,
                        batch_rows: int = 2048) -> dict[str, np.ndarray]:
     """Embeddings ``{key: [n, D]}`` of the given rows (in their order), batched."""
     from finmt_core.data.tensors import make_inference_batches
@@ -52,7 +55,7 @@ def project_2d(embedding: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.nda
     return xy, ratio
 
 
-def embedding_frame(model: nn.Module, prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray,
+def embedding_frame(model: MultiTaskModel, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray,
                     key: str = "embedding") -> pd.DataFrame:
     """Rows ``x, y, date, ticker, sector, label`` of the 2-D projected embeddings (for
     ``plots.embedding_scatter``); ``attrs["explained_variance"]`` holds the PCA ratios."""

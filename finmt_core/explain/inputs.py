@@ -16,13 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
 from finmt_core.errors import ConfigError
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import InputInfo
 
 
 @dataclass
@@ -51,7 +54,7 @@ def task_output(task: Task, out: Tensor) -> Tensor:
     return out.reshape(-1)
 
 
-def attribution_inputs(model: nn.Module, batch: dict[str, Any], task: Task, info: Any,
+def attribution_inputs(model: nn.Module, batch: dict[str, Any], task: Task, info: InputInfo,
                        nodes: Tensor | None = None, target: Tensor | None = None) -> AttributionInputs:
     """Inputs and forward function for explaining ``task`` on ``batch``.
 
@@ -61,6 +64,8 @@ def attribution_inputs(model: nn.Module, batch: dict[str, Any], task: Task, info
         target: classification class per example (default: the predicted class).
     """
     kind = model.input_kind
+    fwd: Callable[..., Tensor]  # the explained output of the inputs (one signature per input kind)
+    inputs: tuple[Tensor, ...]
     if kind in ("window", "flat", "image"):
         builder = None
         if kind == "image":
@@ -68,28 +73,28 @@ def attribution_inputs(model: nn.Module, batch: dict[str, Any], task: Task, info
 
             builder = ImageBuilder(info.groups, info.image_groups, info.image_size, info.window)
 
-        def fwd(x: Tensor) -> Tensor:
+        def fwd_window(x: Tensor) -> Tensor:
             b = {"x": x} if builder is None else {"x": x, "image": builder(x)}
             return task_output(task, model(b)[task.name])
 
-        inputs: tuple[Tensor, ...] = (batch["x"].detach().float(),)
+        fwd, inputs = fwd_window, (batch["x"].detach().float(),)
     elif kind == "tower":
         extra = {k: v for k, v in batch.items() if k == "x"}
 
-        def fwd(context: Tensor, stock: Tensor) -> Tensor:
+        def fwd_tower(context: Tensor, stock: Tensor) -> Tensor:
             b = {"context": context, "stock": stock}
             if extra:  # a tower model that also reads the window: hold it fixed, repeated
                 b["x"] = extra["x"].repeat(context.shape[0] // extra["x"].shape[0], 1, 1)
             return task_output(task, model(b)[task.name])
 
-        inputs = (batch["context"].detach().float(), batch["stock"].detach().float())
+        fwd, inputs = fwd_tower, (batch["context"].detach().float(), batch["stock"].detach().float())
     elif kind == "graph":
         if nodes is None:
             raise ConfigError("graph attributions need the node rows to explain (nodes=...)")
         ei, ew, mask = batch["edge_index"], batch["edge_weight"], batch.get("node_mask")
         m = batch["x"].shape[0]
 
-        def fwd(xs: Tensor) -> Tensor:
+        def fwd_graph(xs: Tensor) -> Tensor:
             s = xs.shape[0]
             offs = (torch.arange(s) * m).repeat_interleave(ei.shape[1])
             b = {"x": xs.reshape(s * m, *xs.shape[2:]), "edge_index": ei.repeat(1, s) + offs, "edge_weight": ew.repeat(s),
@@ -100,7 +105,7 @@ def attribution_inputs(model: nn.Module, batch: dict[str, Any], task: Task, info
             out = out.reshape(s, m, *out.shape[1:])[:, nodes]  # [S, k(, C)]
             return out.sum(dim=1)
 
-        inputs = (batch["x"].detach().float().unsqueeze(0),)
+        fwd, inputs = fwd_graph, (batch["x"].detach().float().unsqueeze(0),)
     else:
         raise ConfigError(f"no attribution path for input kind {kind!r}")
     if task.kind == "classification" and target is None:

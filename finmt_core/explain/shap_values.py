@@ -8,7 +8,7 @@ through the same input adapters as Integrated Gradients (see :mod:`.inputs`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,12 +22,16 @@ from finmt_core.explain.attribution import Attribution, _collect, _select
 from finmt_core.explain.inputs import attribution_inputs
 from finmt_core.tasks import Task
 
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import InputInfo, PreparedData
+    from finmt_core.models.gbm import LightGBMBaseline
+
 #: Random baselines drawn from the background per example, and background rows used.
 SHAP_SAMPLES = 16
 BACKGROUND_ROWS = 128
 
 
-def tree_shap(estimator: Any, prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray, task: Task) -> pd.DataFrame:
+def tree_shap(estimator: LightGBMBaseline, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray, task: Task) -> pd.DataFrame:
     """SHAP values of a fitted LightGBM baseline (``create_estimator("lightgbm", ...)``) for
     ``task`` on the given rows.
 
@@ -69,7 +73,7 @@ def shap_summary(values: pd.DataFrame, aggregate_lags: bool = True) -> pd.Series
     return mean_abs.sort_values(ascending=False)
 
 
-def gradient_shap(model: nn.Module, batch: dict[str, Any], background: dict[str, Any], task: Task, info: Any, *,
+def gradient_shap(model: nn.Module, batch: dict[str, Any], background: dict[str, Any], task: Task, info: InputInfo, *,
                   n_samples: int = SHAP_SAMPLES, seed: int = 0) -> Attribution:
     """Expected-gradients SHAP values of ``task`` for the examples of ``batch``, with baselines
     drawn from ``background`` (a batch of train rows of the same input kind; not graphs)."""

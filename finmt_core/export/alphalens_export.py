@@ -68,7 +68,7 @@ def factor_data(run: RunDir, *, factor: str | None = None, periods: Sequence[int
     Raises:
         DataError: unknown split/factor column, bad periods or quantiles, or no rows left.
     """
-    from finmt_core.training import load_run_data
+    from finmt_core.run import Run
 
     if split not in SPLITS:
         raise DataError(f"split {split!r} is not one of {', '.join(SPLITS)}")
@@ -84,7 +84,8 @@ def factor_data(run: RunDir, *, factor: str | None = None, periods: Sequence[int
     if column not in preds.columns:
         raise DataError(f"factor column {column!r} is not in {run.name}/predictions.parquet; choose one of "
                         + ", ".join(c for c in preds.columns if c not in ("date", "ticker", "split")))
-    panel, prepared = load_run_data(run)
+    source = Run.of(run)  # the run's data, rebuilt once
+    panel, prepared = source.panel(), source.data()
     d, n = grid_positions(preds, prepared.dates, prepared.tickers)
     on_grid = (d >= 0) & (n >= 0)
     preds, d, n = preds[on_grid], d[on_grid], n[on_grid]

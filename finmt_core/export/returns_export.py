@@ -29,15 +29,11 @@ def daily_returns(run: RunDir, *, split: str = "test", **settings: Any) -> pd.Da
     Raises:
         DataError: split not test/val, or no prediction rows to trade.
     """
-    from finmt_core.evaluation.run_backtest import backtest_predictions
-    from finmt_core.training import load_run_data
+    from finmt_core.run import Run
 
     if split not in ("test", "val"):
         raise DataError(f"split must be test or val, got {split!r}")
-    preds = run.predictions()
-    _, prepared = load_run_data(run)
-    res = backtest_predictions(preds[preds["split"] == split], run.config().tasks, prepared.dense.close,
-                               prepared.dates, prepared.tickers, **settings)
+    res = Run.of(run).backtest(split, **settings)
     frame = res.frame()
     out = pd.DataFrame({"strategy": frame["net_return"], "strategy_gross": frame["gross_return"],
                         "benchmark": frame["benchmark_return"]}).astype(float)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from finmt_core.inference.gating import coverage_accuracy_curve, gated_accuracy, signal_gated
+from finmt_core.inference.gating import GatingPolicy, coverage_accuracy_curve, gated_accuracy, signal_gated
 
-__all__ = ["Predictor", "coverage_accuracy_curve", "gated_accuracy", "signal_gated"]
+__all__ = ["GatingPolicy", "Predictor", "coverage_accuracy_curve", "gated_accuracy", "signal_gated"]
 
 
 def __getattr__(name: str) -> Any:

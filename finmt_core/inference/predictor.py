@@ -19,22 +19,36 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from finmt_core.config import ExperimentConfig
 from finmt_core.data.containers import Split
+from finmt_core.data.prepare import InputInfo, PreparedData
 from finmt_core.errors import DataError, RunError
-from finmt_core.inference.gating import signal_gated
+from finmt_core.inference.gating import GatingPolicy
+from finmt_core.inference.whatif import WhatIfResult, what_if
+from finmt_core.models.base import MultiTaskModel
 from finmt_core.tasks import Task
+from finmt_core.training.runs import RunDir
 
 log = logging.getLogger(__name__)
+
+
+def _data_loader(run: RunDir) -> Callable[[], PreparedData]:
+    """A function rebuilding the run's PreparedData (``load_run_data``), called when first needed."""
+
+    def load() -> PreparedData:
+        from finmt_core.training import load_run_data
+
+        return load_run_data(run)[1]
+
+    return load
 
 #: Rows per forward pass.
 BATCH_ROWS = 4096
@@ -46,12 +60,13 @@ class Predictor:
     Attributes:
         config: the run's ExperimentConfig.
         tasks: the heads, in order.
-        model: the ``nn.Module`` in eval mode (None for estimator runs).
+        model: the network (a MultiTaskModel) in eval mode (None for estimator runs).
         estimator: the fitted estimator (None for neural runs).
     """
 
-    def __init__(self, config: ExperimentConfig, *, model: nn.Module | None = None, estimator: Any = None,
-                 scaler_state: dict[str, Any] | None = None, info: Any = None, run_prepared: Any = None,
+    def __init__(self, config: ExperimentConfig, *, model: MultiTaskModel | None = None, estimator: Any = None,
+                 scaler_state: dict[str, Any] | None = None, info: InputInfo | None = None,
+                 run_prepared: PreparedData | None = None,
                  run_path: Path | None = None, device: str = "cpu") -> None:
         if (model is None) == (estimator is None):
             raise RunError("a Predictor needs exactly one of a model or an estimator")
@@ -64,22 +79,29 @@ class Predictor:
         self.run_path = run_path
         self.device = torch.device(device)
         self._run_prepared = run_prepared
+        self._run_data_loader: Callable[[], PreparedData] | None = None
         self._lock = threading.RLock()
-        self._prepared_cache: tuple[int, int, Any] | None = None
+        self._prepared_cache: tuple[int, int, PreparedData] | None = None
 
     # ---- loading ----------------------------------------------------------------------------
     @classmethod
-    def from_run(cls, run_dir: str | Path, checkpoint: str = "best", device: str = "cpu") -> Predictor:
-        """Load a finished run (``checkpoint``: ``"best"`` or ``"last"``) read-only."""
-        from finmt_core.models import create_estimator, is_estimator
-        from finmt_core.training import load_run_data
-        from finmt_core.training.checkpoint import load_checkpoint, model_from_checkpoint
-        from finmt_core.training.runs import RunDir
+    def from_run(cls, run_dir: str | Path | RunDir, checkpoint: str = "best", device: str = "cpu",
+                 run_data: Callable[[], PreparedData] | None = None) -> Predictor:
+        """Load a finished run (``checkpoint``: ``"best"`` or ``"last"``) read-only.
 
-        run = RunDir(run_dir)
+        Args:
+            run_data: returns the run's own PreparedData (default: rebuilt with
+                ``load_run_data`` when first needed); :class:`finmt_core.run.Run` passes its
+                cached ``data`` so a run's data is built once for its predictor and its readers.
+        """
+        from finmt_core.models import create_estimator, is_estimator
+        from finmt_core.training.checkpoint import load_checkpoint, model_from_checkpoint
+
+        run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+        loader = run_data or _data_loader(run)
         config = run.config()
         if is_estimator(config.model.name):
-            _, prepared = load_run_data(run)
+            prepared = loader()
             est = create_estimator(config.model.name, config.model.params, config.tasks).fit(prepared)
             return cls(config, estimator=est, scaler_state=prepared.scaler.state_dict(), info=prepared.info,
                        run_prepared=prepared, run_path=run.path, device=device)
@@ -90,27 +112,34 @@ class Predictor:
             raise RunError(f"run {run.name!r} has no checkpoint yet (state: {run.effective_state()}); wait for an epoch to finish")
         ckpt = load_checkpoint(path)
         model = model_from_checkpoint(ckpt, device=device)
-        from finmt_core.data.prepare import InputInfo
+        predictor = cls(config, model=model, scaler_state=ckpt["scaler"], info=InputInfo.from_dict(ckpt["input_info"]),
+                        run_path=run.path, device=device)
+        predictor._run_data_loader = loader
+        return predictor
 
-        return cls(config, model=model, scaler_state=ckpt["scaler"], info=InputInfo.from_dict(ckpt["input_info"]),
-                   run_path=run.path, device=device)
-
-    def run_data(self) -> Any:
+    def run_data(self) -> PreparedData:
         """The run's own PreparedData (rebuilt once, lazily)."""
         if self._run_prepared is None:
-            if self.run_path is None:
-                raise RunError("this Predictor was not loaded from a run; pass a panel instead")
-            from finmt_core.training import load_run_data
-
-            _, self._run_prepared = load_run_data(self.run_path)
+            if self._run_data_loader is None:
+                if self.run_path is None:
+                    raise RunError("this Predictor was not loaded from a run; pass a panel instead")
+                self._run_data_loader = _data_loader(RunDir(self.run_path))
+            self._run_prepared = self._run_data_loader()
         return self._run_prepared
 
     @property
     def input_kind(self) -> str:
-        return self.model.input_kind if self.model is not None else "flat"
+        """The model's batch kind (``window``, ``graph``, ...); ``flat`` for estimators."""
+        return str(self.model.input_kind) if self.model is not None else "flat"
+
+    def network(self) -> MultiTaskModel:
+        """The neural model; RunError for an estimator run (it has no network to run or explain)."""
+        if self.model is None:
+            raise RunError(f"run model {self.config.model.name!r} is a fitted estimator, not a neural network")
+        return self.model
 
     # ---- data -------------------------------------------------------------------------------
-    def prepare(self, panel: pd.DataFrame) -> Any:
+    def prepare(self, panel: pd.DataFrame) -> PreparedData:
         """Features of ``panel`` scaled with the run's scaler (no refitting); cached for the
         last panel object so repeated calls (what-if sliders) are free."""
         key = (id(panel), len(panel))
@@ -139,7 +168,7 @@ class Predictor:
         self._bind_tickers(prepared)
         return prepared
 
-    def _bind_tickers(self, prepared: Any) -> None:
+    def _bind_tickers(self, prepared: PreparedData) -> None:
         """Batches built from ``prepared`` index its ticker list: map it to the model's
         training tickers (no-op without a ticker embedding or for estimators)."""
         bind = getattr(self.model, "bind_tickers", None)
@@ -148,7 +177,7 @@ class Predictor:
                 bind(list(prepared.tickers))
 
     @staticmethod
-    def select_rows(prepared: Any, dates: Any = None, tickers: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def select_rows(prepared: PreparedData, dates: Any = None, tickers: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Rows with features and a full window: all (``None``), ``"latest"`` (the last date on
         which any ticker has one), one date or a list of dates; optionally only ``tickers``."""
         d, n = prepared.rows_all()
@@ -171,7 +200,7 @@ class Predictor:
         return d[keep], n[keep]
 
     # ---- prediction -------------------------------------------------------------------------
-    def predict_rows(self, prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
+    def predict_rows(self, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
         """Estimator-format outputs ``{task: probs [n, C] | [n] | [n, Q]}`` of the given rows."""
         with self._lock:
             if self.estimator is not None:
@@ -179,7 +208,7 @@ class Predictor:
             from finmt_core.training.predict import predict_rows
 
             self._bind_tickers(prepared)
-            return predict_rows(self.model, prepared, date_idx, ticker_idx, self.device, BATCH_ROWS)
+            return predict_rows(self.network(), prepared, date_idx, ticker_idx, self.device, BATCH_ROWS)
 
     def predict(self, panel: pd.DataFrame, dates: Any = None, tickers: Sequence[str] | None = None) -> pd.DataFrame:
         """Predictions for ``panel`` rows (``dates``: None = all rows with a full window,
@@ -195,8 +224,14 @@ class Predictor:
         return out
 
     def signal_gated(self, df: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
-        """``df`` with ``gate`` (Down / Neutral / Up), ``gate_code`` and ``confidence`` added."""
-        return pd.concat([df, signal_gated(df, threshold)], axis=1)
+        """``df`` with ``gate`` (Down / Neutral / Up), ``gate_code`` and ``confidence`` added
+        (DataError when the frame has no gating heads: see :attr:`gating`)."""
+        return pd.concat([df, self.gating.gate(df, threshold)], axis=1)
+
+    @property
+    def gating(self) -> GatingPolicy:
+        """The gating policy of the run's tasks (``.can_gate`` says whether it can gate)."""
+        return GatingPolicy.for_tasks(self.tasks)
 
     def predict_uncertainty(self, panel: pd.DataFrame, dates: Any = None, n_samples: int = 30, seed: int = 0) -> pd.DataFrame:
         """MC-dropout predictive distribution of the selected rows (see :mod:`.uncertainty`)."""
@@ -208,14 +243,12 @@ class Predictor:
         d, n = self.select_rows(prepared, dates)
         with self._lock:
             self._bind_tickers(prepared)
-            return mc_dropout(self.model, prepared, d, n, self.tasks, n_samples=n_samples, seed=seed, device=self.device)
+            return mc_dropout(self.network(), prepared, d, n, self.tasks, n_samples=n_samples, seed=seed, device=self.device)
 
     def what_if(self, panel: pd.DataFrame, ticker: str, date: Any = None, shocks: dict[str, float] | None = None,
-                mc_samples: int = 0, seed: int = 0) -> Any:
+                mc_samples: int = 0, seed: int = 0) -> WhatIfResult:
         """Predictions for one (ticker, date) before and after ``shocks`` (see :mod:`.whatif`).
 
         ``mc_samples > 0`` adds MC-dropout means and 10-90 % intervals before and after (and
         each classification head's predictive entropy); 0 keeps the fast point-only path."""
-        from finmt_core.inference.whatif import what_if
-
         return what_if(self, self.prepare(panel), ticker, date, shocks or {}, mc_samples=mc_samples, seed=seed)

@@ -10,14 +10,17 @@ without active dropout gives zero spread (and zero mutual information).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
+    from finmt_core.models.base import MultiTaskModel
 
 #: Interval of the MC samples reported for regression outputs.
 INTERVAL = (0.05, 0.95)
@@ -30,7 +33,7 @@ def entropy(p: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def mc_samples(model: nn.Module, prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray, n_samples: int,
+def mc_samples(model: MultiTaskModel, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray, n_samples: int,
                seed: int = 0, device: torch.device | None = None) -> tuple[dict[str, np.ndarray], int]:
     """``({task: [S, n, ...] outputs in estimator format}, active dropout layers)`` with dropout on.
 
@@ -94,7 +97,7 @@ def summarise(task: Task, samples: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def mc_dropout(model: nn.Module, prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray, tasks: list[Task],
+def mc_dropout(model: MultiTaskModel, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray, tasks: list[Task],
                n_samples: int = 30, seed: int = 0, device: torch.device | None = None) -> pd.DataFrame:
     """One row per (date, ticker): MC-dropout summaries of every task. ``attrs["active_dropout"]``
     is the number of dropout layers sampled (0 = deterministic: every spread is 0)."""

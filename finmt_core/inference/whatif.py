@@ -22,14 +22,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from finmt_core.data.dense import DensePanel
 from finmt_core.errors import DataError
-from finmt_core.inference.gating import gate_probability, signal_gated
+from finmt_core.inference.gating import GatingPolicy
+from finmt_core.tasks import Task
+
+if TYPE_CHECKING:  # the Predictor calls what_if; what_if only reads the Predictor it is given
+    from finmt_core.data.prepare import PreparedData
+    from finmt_core.inference.predictor import Predictor
 
 PRICE_SHOCKS = ("return", "volatility", "volume")
 #: Days of history before the window recomputed for price-level shocks (longest feature
@@ -67,7 +72,7 @@ class WhatIfResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _flat(tasks: list, preds: dict[str, np.ndarray]) -> pd.DataFrame:
+def _flat(tasks: list[Task], preds: dict[str, np.ndarray]) -> pd.DataFrame:
     """Rows of estimator-format predictions as named output columns (+ gating columns)."""
     cols: dict[str, np.ndarray] = {}
     for t in tasks:
@@ -79,15 +84,13 @@ def _flat(tasks: list, preds: dict[str, np.ndarray]) -> pd.DataFrame:
         else:
             cols[f"{t.name}_pred"] = p.reshape(-1)
     out = pd.DataFrame(cols)
-    try:
-        g = signal_gated(out)
-        out["gate_code"] = g["gate_code"].astype(np.float64)
+    policy = GatingPolicy.for_frame(out)
+    if policy.can_gate:
+        out["gate_code"] = policy.gate(out)["gate_code"].astype(np.float64)
         # the probability the gate compares with its threshold (P(Signal) for signal+direction),
         # not the call's confidence P(Signal) x P(side): a shock that moves it across the
         # threshold is what flips the call, so that is the number a person must see move
-        out["gate_probability"] = gate_probability(out)
-    except DataError:  # no gating heads
-        pass
+        out["gate_probability"] = policy.probability(out)
     return out
 
 
@@ -115,7 +118,7 @@ def _split_features(names: list[str], market: list[str]) -> tuple[list[str], lis
     return [f for f in own if f not in cross_names], [f for f in own if f in cross_names]
 
 
-def _slice_features(prepared: Any, s: int, d: int, w0: int, n: int, shocks: dict[str, float]) -> dict[str, np.ndarray]:
+def _slice_features(prepared: PreparedData, s: int, d: int, w0: int, n: int, shocks: dict[str, float]) -> dict[str, np.ndarray]:
     """Raw features of ticker ``n`` over the window rows ``w0..d``, ``{name: [T]}`` float64,
     recomputed on dates ``s..d`` with ``shocks`` applied to its prices.
 
@@ -172,7 +175,7 @@ def _shock_prices(sl: DensePanel, n: int, w0: int, shocks: dict[str, float]) -> 
         cols["volume"][w0:, n] *= k
 
 
-def shocked_window(prepared: Any, n: int, d: int, shocks: dict[str, float], cache: dict[Any, np.ndarray]) -> np.ndarray:
+def shocked_window(prepared: PreparedData, n: int, d: int, shocks: dict[str, float], cache: dict[Any, Any]) -> np.ndarray:
     """The stock's raw feature window ``[T, F]`` (float64) after ``shocks``."""
     frame = prepared.frame
     t = prepared.info.window
@@ -201,7 +204,7 @@ def shocked_window(prepared: Any, n: int, d: int, shocks: dict[str, float], cach
     return raw
 
 
-def _mc_summary(tasks: list, samples: dict[str, np.ndarray]) -> pd.DataFrame:
+def _mc_summary(tasks: list[Task], samples: dict[str, np.ndarray]) -> pd.DataFrame:
     """``[S, 1, ...]`` MC samples of one row -> index = output, columns ``mean``, ``lo``, ``hi``
     (plus ``<task>_entropy`` rows: predictive entropy of the mean probabilities, nats)."""
     from finmt_core.inference.uncertainty import entropy
@@ -215,7 +218,7 @@ def _mc_summary(tasks: list, samples: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.concat([out, pd.DataFrame({"mean": ent, "lo": np.nan, "hi": np.nan})]) if ent else out
 
 
-def _point_entropy(tasks: list, table: pd.DataFrame) -> pd.DataFrame:
+def _point_entropy(tasks: list[Task], table: pd.DataFrame) -> pd.DataFrame:
     """``<task>_entropy`` rows (nats) of the deterministic before/after class probabilities."""
     from finmt_core.inference.uncertainty import entropy
 
@@ -224,7 +227,7 @@ def _point_entropy(tasks: list, table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, index=["before", "after"]).T
 
 
-def what_if(predictor: Any, prepared: Any, ticker: str, date: Any, shocks: dict[str, float], mc_samples: int = 0,
+def what_if(predictor: Predictor, prepared: PreparedData, ticker: str, date: Any, shocks: dict[str, float], mc_samples: int = 0,
             seed: int = 0) -> WhatIfResult:
     """Before/after predictions of ``ticker`` on ``date`` (default: its last date with a full
     window) under ``shocks``; see the module doc. Nothing is written anywhere.
@@ -292,9 +295,9 @@ def what_if(predictor: Any, prepared: Any, ticker: str, date: Any, shocks: dict[
                         notes=notes)
 
 
-def _sample(predictor: Any, prepared: Any, di: np.ndarray, ni: np.ndarray, n_samples: int,
+def _sample(predictor: Predictor, prepared: PreparedData, di: np.ndarray, ni: np.ndarray, n_samples: int,
             seed: int) -> tuple[dict[str, np.ndarray], int]:
     """MC-dropout samples ``{task: [S, 1, ...]}`` of one row and the active dropout layers."""
     from finmt_core.inference.uncertainty import mc_samples
 
-    return mc_samples(predictor.model, prepared, di, ni, n_samples, seed=seed, device=predictor.device)
+    return mc_samples(predictor.network(), prepared, di, ni, n_samples, seed=seed, device=predictor.device)

@@ -14,14 +14,7 @@ import importlib
 from typing import Any
 
 from finmt_core.models.base import MultiTaskModel
-from finmt_core.models.heads import (
-    GATE_LABELS,
-    apply_heads,
-    build_heads,
-    enable_mc_dropout,
-    monotone_quantiles,
-    signal_gate,
-)
+from finmt_core.models.heads import apply_heads, build_heads, enable_mc_dropout, monotone_quantiles
 from finmt_core.models.registry import (
     create_estimator,
     create_model,
@@ -35,7 +28,6 @@ from finmt_core.models.registry import (
 )
 
 __all__ = [
-    "GATE_LABELS",
     "MultiTaskModel",
     "apply_heads",
     "build_heads",
@@ -50,7 +42,6 @@ __all__ = [
     "monotone_quantiles",
     "register_estimator",
     "register_model",
-    "signal_gate",
 ]
 
 #: Submodules reachable as attributes (``finmt_core.models.tgcn``), imported on first access.

@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -26,6 +26,9 @@ from torch import Tensor, nn
 from finmt_core.errors import ConfigError
 from finmt_core.models.heads import apply_heads
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import InputInfo
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,9 @@ class TickerEmbedding(nn.Module):
     checkpoints); non-persistent ``remap`` ``[N_data]`` int64 (data index -> row, -1 =
     unknown) set by :meth:`bind`.
     """
+
+    seen: Tensor  # [N + 1] bool buffer
+    remap: Tensor | None  # [N_data] int64 buffer, or None (indices are rows)
 
     def __init__(self, n_tickers: int, dim: int, out_dim: int, tickers: Sequence[str] | None = None) -> None:
         super().__init__()
@@ -151,7 +157,7 @@ class MultiTaskModel(nn.Module, abc.ABC):
 
     heads: nn.ModuleDict
 
-    def __init__(self, cfg: Any, tasks: list[Task], info: Any) -> None:
+    def __init__(self, cfg: Any, tasks: list[Task], info: InputInfo) -> None:
         super().__init__()
         self.cfg = cfg
         self.tasks = list(tasks)
@@ -173,7 +179,7 @@ class MultiTaskModel(nn.Module, abc.ABC):
             self.ticker_embedding.bind(tickers)
 
     @classmethod
-    def check_compatible(cls, cfg: Any, tasks: list[Task], info: Any) -> None:
+    def check_compatible(cls, cfg: Any, tasks: list[Task], info: InputInfo) -> None:
         """Raise ConfigError when the inputs described by ``info`` cannot feed this model."""
         if getattr(info, "n_features", 0) < 1:
             raise ConfigError(f"model {cls.model_name!r} needs at least one input feature; the data has none")

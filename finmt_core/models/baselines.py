@@ -24,16 +24,19 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
 from finmt_core.errors import ConfigError, DataError
-from finmt_core.models.gbm import task_rows
+from finmt_core.models.gbm import labelled_rows
 from finmt_core.models.registry import register_estimator
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
 
 _MIN_SIGMA = 1e-8
 
@@ -67,14 +70,14 @@ class _NaiveEstimator(abc.ABC):
         self.cfg = cfg
         self.tasks = list(tasks)
 
-    def fit(self, prepared: Any) -> _NaiveEstimator:
+    def fit(self, prepared: PreparedData) -> Self:
         """Store each task's training class frequencies / mean / quantiles / median."""
         self.class_freq_: dict[str, np.ndarray] = {}
         self.mean_: dict[str, float] = {}
         self.quantiles_: dict[str, np.ndarray] = {}
         self.median_: dict[str, float] = {}
         for task in self.tasks:
-            _, _, y = task_rows(prepared, task, "train")
+            _, _, y = labelled_rows(prepared, task, "train")
             if y.size == 0:
                 raise DataError(f"{self.model_name}: task {task.name!r} has no valid target in the train segment")
             if task.kind == "classification":
@@ -88,7 +91,7 @@ class _NaiveEstimator(abc.ABC):
         self._fit_extra(prepared)
         return self
 
-    def _fit_extra(self, prepared: Any) -> None:  # noqa: B027  (an optional hook, not abstract)
+    def _fit_extra(self, prepared: PreparedData) -> None:  # noqa: B027  (an optional hook, not abstract)
         """Hook for estimator-specific training state (none by default)."""
 
     def _check_fitted(self) -> None:
@@ -96,7 +99,7 @@ class _NaiveEstimator(abc.ABC):
             raise ConfigError(f"{self.model_name}: call fit(prepared) before predict")
 
     @abc.abstractmethod
-    def predict(self, prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
+    def predict(self, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
         """task name -> probabilities ``[n, C]`` / values ``[n]`` / quantiles ``[n, Q]``."""
 
 
@@ -104,7 +107,7 @@ class _NaiveEstimator(abc.ABC):
 class NaiveMajority(_NaiveEstimator):
     """Base rate: training class frequencies, training mean, training quantiles."""
 
-    def predict(self, prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
+    def predict(self, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
         self._check_fitted()
         n = len(date_idx)
         out: dict[str, np.ndarray] = {}
@@ -122,7 +125,7 @@ class NaiveMajority(_NaiveEstimator):
 class NaiveZero(_NaiveEstimator):
     """Nothing is predictable: uniform probabilities, zero return (see module docstring)."""
 
-    def predict(self, prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
+    def predict(self, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
         self._check_fitted()
         n = len(date_idx)
         out: dict[str, np.ndarray] = {}
@@ -171,7 +174,7 @@ class NaiveMomentum(_NaiveEstimator):
     def _vol_window(self, task: Task) -> int:
         return int(task.params.get("vol_window") or self.cfg.vol_window)
 
-    def _fit_extra(self, prepared: Any) -> None:
+    def _fit_extra(self, prepared: PreparedData) -> None:
         close = prepared.dense.close
         train = prepared.split.train
         self.sigma_median_: dict[int, float] = {}
@@ -180,7 +183,7 @@ class NaiveMomentum(_NaiveEstimator):
             s = s[np.isfinite(s) & (s > 0)]
             self.sigma_median_[w] = float(np.median(s)) if s.size else 0.01
 
-    def predict(self, prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
+    def predict(self, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
         self._check_fitted()
         d = np.asarray(date_idx, dtype=np.int64)
         n = np.asarray(ticker_idx, dtype=np.int64)

@@ -22,7 +22,7 @@ turns the model into an MC-dropout ensemble at inference.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -33,6 +33,9 @@ from finmt_core.models.heads import build_heads
 from finmt_core.models.layers import AttentionPool
 from finmt_core.models.registry import register_model
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import InputInfo
 
 
 @dataclass
@@ -153,13 +156,13 @@ class CNNLSTM(MultiTaskModel):
     input_kind: ClassVar[str] = "window"
     config_class: ClassVar[type] = CNNLSTMConfig
 
-    def __init__(self, cfg: CNNLSTMConfig, tasks: list[Task], info: Any) -> None:
+    def __init__(self, cfg: CNNLSTMConfig, tasks: list[Task], info: InputInfo) -> None:
         super().__init__(cfg, tasks, info)
         self.backbone = CNNLSTMBackbone(cfg, info.n_features)
         self.heads = build_heads(tasks, cfg.fusion_dim, cfg.head_hidden, cfg.dropout)
 
     @classmethod
-    def check_compatible(cls, cfg: CNNLSTMConfig, tasks: list[Task], info: Any) -> None:
+    def check_compatible(cls, cfg: CNNLSTMConfig, tasks: list[Task], info: InputInfo) -> None:
         super().check_compatible(cfg, tasks, info)
         if cfg.cnn_only and cfg.lstm_only:
             raise ConfigError("cnn_lstm: cnn_only and lstm_only cannot both be true (that leaves no branch); "

@@ -18,7 +18,7 @@ keeps the two towers from encoding the same thing plus an embedding-magnitude te
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +30,9 @@ from finmt_core.models.heads import build_heads
 from finmt_core.models.layers import mlp
 from finmt_core.models.registry import register_model
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import InputInfo
 
 
 @dataclass
@@ -115,7 +118,7 @@ class DualTower(MultiTaskModel):
     input_kind: ClassVar[str] = "tower"
     config_class: ClassVar[type] = DualTowerConfig
 
-    def __init__(self, cfg: DualTowerConfig, tasks: list[Task], info: Any) -> None:
+    def __init__(self, cfg: DualTowerConfig, tasks: list[Task], info: InputInfo) -> None:
         super().__init__(cfg, tasks, info)
         self.n_context = 2 * len(info.context_idx)
         self.n_stock = len(info.stock_idx)
@@ -126,7 +129,7 @@ class DualTower(MultiTaskModel):
         self._last: tuple[Tensor, Tensor] | None = None
 
     @classmethod
-    def check_compatible(cls, cfg: DualTowerConfig, tasks: list[Task], info: Any) -> None:
+    def check_compatible(cls, cfg: DualTowerConfig, tasks: list[Task], info: InputInfo) -> None:
         super().check_compatible(cfg, tasks, info)
         if not info.context_idx:
             raise ConfigError(

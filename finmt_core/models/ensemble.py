@@ -17,13 +17,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from finmt_core.errors import ConfigError
 from finmt_core.models.registry import register_estimator
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
+    from finmt_core.inference.predictor import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,7 @@ class Ensemble:
     """
 
     config_class: ClassVar[type] = EnsembleConfig
+    model_name: ClassVar[str] = "ensemble"
     #: not a baseline: evaluation does not fit it beside other runs
     is_combiner: ClassVar[bool] = True
 
@@ -69,12 +74,12 @@ class Ensemble:
         self.tasks = list(tasks)
         self.member_names = list(cfg.members)
         self.weights: dict[str, Any] = {}
-        self._members: list[Any] = []  # Predictors
-        self._fit_prepared: Any = None
-        self._foreign: tuple[int, list[Any]] | None = None  # (id(prepared), member PreparedData)
+        self._members: list[Predictor] = []
+        self._fit_prepared: PreparedData | None = None
+        self._foreign: tuple[int, list[PreparedData]] | None = None  # (id(prepared), member data)
 
     # ---- fitting -------------------------------------------------------------------------------
-    def fit(self, prepared: Any) -> Ensemble:
+    def fit(self, prepared: PreparedData) -> Ensemble:
         """Load the members and learn the weights on ``prepared``'s validation rows."""
         from finmt_core.ensemble.members import check_member_configs, check_same_rows, load_member, task_key
         from finmt_core.ensemble.weights import fit_weights
@@ -108,7 +113,7 @@ class Ensemble:
                      self.weights[t.name].loss, self.weights[t.name].equal_loss)
         return self
 
-    def _member_prepared(self, i: int, prepared: Any) -> Any:
+    def _member_prepared(self, i: int, prepared: PreparedData) -> PreparedData:
         """Member ``i``'s PreparedData on the rows of ``prepared`` (its own scaler and window)."""
         if prepared is self._fit_prepared:
             return self._members[i].run_data()
@@ -122,11 +127,11 @@ class Ensemble:
             self._foreign = (id(prepared), preps)
         return self._foreign[1][i]
 
-    def _member_outputs(self, i: int, prepared: Any, d: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
+    def _member_outputs(self, i: int, prepared: PreparedData, d: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
         return self._members[i].predict_rows(self._member_prepared(i, prepared), d, n)
 
     # ---- prediction ------------------------------------------------------------------------
-    def member_predictions(self, prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray) -> list[dict[str, np.ndarray]]:
+    def member_predictions(self, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray) -> list[dict[str, np.ndarray]]:
         """Each member's estimator-format outputs on the given rows (member order)."""
         if not self.weights:
             raise ConfigError("ensemble: call fit(prepared) before predict")
@@ -134,7 +139,7 @@ class Ensemble:
         n = np.asarray(ticker_idx, dtype=np.int64)
         return [self._member_outputs(i, prepared, d, n) for i in range(len(self._members))]
 
-    def predict(self, prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
+    def predict(self, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
         """``{task: sum_m w_m * member_m}``: probabilities ``[n, C]``, values ``[n]``, quantiles ``[n, Q]``."""
         from finmt_core.ensemble.weights import combine
 

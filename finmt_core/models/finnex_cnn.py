@@ -27,7 +27,7 @@ reads them as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -38,6 +38,9 @@ from finmt_core.models.base import MultiTaskModel
 from finmt_core.models.heads import build_heads
 from finmt_core.models.registry import register_model
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import InputInfo
 
 
 @dataclass
@@ -164,7 +167,7 @@ class FinNeXCNN(MultiTaskModel):
     input_kind: ClassVar[str] = "image"
     config_class: ClassVar[type] = FinNeXCNNConfig
 
-    def __init__(self, cfg: FinNeXCNNConfig, tasks: list[Task], info: Any) -> None:
+    def __init__(self, cfg: FinNeXCNNConfig, tasks: list[Task], info: InputInfo) -> None:
         super().__init__(cfg, tasks, info)
         self.groups = list(info.image_groups)
         self.images = ImageBuilder.from_info(info)  # no parameters; not in the state_dict
@@ -172,7 +175,7 @@ class FinNeXCNN(MultiTaskModel):
         self.heads = build_heads(tasks, cfg.embed_dim, cfg.head_hidden, cfg.dropout)
 
     @classmethod
-    def check_compatible(cls, cfg: FinNeXCNNConfig, tasks: list[Task], info: Any) -> None:
+    def check_compatible(cls, cfg: FinNeXCNNConfig, tasks: list[Task], info: InputInfo) -> None:
         super().check_compatible(cfg, tasks, info)
         if not info.image_groups:
             raise ConfigError("finnex_cnn needs at least one image channel (trend, volume or volatility features)")

@@ -16,7 +16,7 @@ feature values, unblurred by patching, added linearly to the CLS embedding.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -29,6 +29,9 @@ from finmt_core.models.heads import build_heads
 from finmt_core.models.layers import AttentionBlock
 from finmt_core.models.registry import register_model
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import InputInfo
 
 
 @dataclass
@@ -117,7 +120,7 @@ class FinNeXViT(MultiTaskModel):
     input_kind: ClassVar[str] = "image"
     config_class: ClassVar[type] = FinNeXViTConfig
 
-    def __init__(self, cfg: FinNeXViTConfig, tasks: list[Task], info: Any) -> None:
+    def __init__(self, cfg: FinNeXViTConfig, tasks: list[Task], info: InputInfo) -> None:
         super().__init__(cfg, tasks, info)
         self.channels = len(info.image_groups)
         self.image_size = int(info.image_size)
@@ -127,7 +130,7 @@ class FinNeXViT(MultiTaskModel):
         self.heads = build_heads(tasks, cfg.embed_dim, cfg.head_hidden, cfg.dropout)
 
     @classmethod
-    def check_compatible(cls, cfg: FinNeXViTConfig, tasks: list[Task], info: Any) -> None:
+    def check_compatible(cls, cfg: FinNeXViTConfig, tasks: list[Task], info: InputInfo) -> None:
         super().check_compatible(cfg, tasks, info)
         if not info.image_groups:
             raise ConfigError("finnex_vit needs at least one image channel (trend, volume or volatility features)")

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import lightgbm as lgb
 import numpy as np
@@ -33,6 +33,9 @@ import numpy as np
 from finmt_core.errors import ConfigError, DataError
 from finmt_core.models.registry import register_estimator
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +86,10 @@ def lagged_features(X: np.ndarray, date_idx: np.ndarray, ticker_idx: np.ndarray,
     return np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
 
 
-def task_rows(prepared: Any, task: Task, segment: str, training: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Usable rows of ``segment`` where ``task``'s target is valid: ``(date_idx, ticker_idx, y)``.
+def labelled_rows(prepared: PreparedData, task: Task, segment: str, training: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Usable rows of ``segment`` where ``task``'s target is valid: ``(date_idx, ticker_idx, y)``
+    (the labelled training/validation rows of a PreparedData; not to be confused with
+    :func:`finmt_core.evaluation.frames.task_rows`, a task's scored rows of a predictions frame).
 
     ``training=True``: ``y`` is the target models train on (cross-sectionally normalised where
     the task says so); default the raw target.
@@ -106,22 +111,23 @@ class _SharedRows:
 
     Args:
         X: ``[D, N, F]`` scaled features.
-        task_rows: task name -> ``(date_idx, ticker_idx, y)`` of the segment.
+        rows_by_task: task name -> ``(date_idx, ticker_idx, y)`` of the segment (:func:`labelled_rows`).
         lags: feature lags (days).
         params: LightGBM parameters (binning parameters among them).
         train: the train rows a validation set is binned with (None for the train set itself).
     """
 
-    def __init__(self, X: np.ndarray, task_rows: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    def __init__(self, X: np.ndarray, rows_by_task: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
                  lags: tuple[int, ...], params: dict[str, Any], train: _SharedRows | None = None) -> None:
-        keys = {name: d.astype(np.int64) * X.shape[1] + n for name, (d, n, _) in task_rows.items()}
+        keys = {name: d.astype(np.int64) * X.shape[1] + n for name, (d, n, _) in rows_by_task.items()}
         union = np.unique(np.concatenate(list(keys.values())))
         d, n = np.divmod(union, X.shape[1])
         self.positions = {name: np.searchsorted(union, k) for name, k in keys.items()}
         self.n_rows = union.size
         self.params = params
         self.train = train
-        self.matrix = lagged_features(X, d, n, lags)
+        # [rows, features] float: kept for validation sets (binned with the train set's bins), freed once binned
+        self.matrix: np.ndarray | None = lagged_features(X, d, n, lags)
         self._subsets: dict[tuple[str, int], Any] = {}
         self.dataset: Any = None
         if train is None:
@@ -138,6 +144,7 @@ class _SharedRows:
         if (order != np.arange(order.size)).any():  # LightGBM subsets take rows in ascending order
             pos, y = pos[order], y[order]
         if self.train is not None:  # validation rows, binned with the train set's bins
+            assert self.matrix is not None  # only a train set frees its raw copy
             if pos.size == self.n_rows and on is self.train.dataset:
                 if self.dataset is None:
                     self.dataset = lgb.Dataset(self.matrix, label=y, reference=on, params=self.params,
@@ -215,14 +222,14 @@ class LightGBMBaseline:
                       "callbacks": [lgb.early_stopping(self.cfg.early_stopping_rounds, verbose=False)]}
         return lgb.train(params, train, num_boost_round=self.cfg.n_estimators, **kwargs)
 
-    def fit(self, prepared: Any) -> LightGBMBaseline:
+    def fit(self, prepared: PreparedData) -> LightGBMBaseline:
         """Fit every task's booster(s) on the train rows, early-stopping on the val rows."""
         names = list(prepared.info.feature_names)
         self.feature_names_ = names + [f"{n}_lag{lag}" for lag in self.cfg.lags for n in names]
         self.models_: dict[str, Any] = {}
         self.classes_: dict[str, np.ndarray] = {}
         self.best_iterations_: dict[str, list[int]] = {}
-        rows = {seg: {t.name: task_rows(prepared, t, seg, training=True) for t in self.tasks} for seg in ("train", "val")}
+        rows = {seg: {t.name: labelled_rows(prepared, t, seg, training=True) for t in self.tasks} for seg in ("train", "val")}
         for task in self.tasks:
             if rows["train"][task.name][2].size == 0:
                 raise DataError(f"lightgbm: task {task.name!r} has no valid target in the train segment")
@@ -273,7 +280,7 @@ class LightGBMBaseline:
         self.best_iterations_[task.name] = [int(model.best_iteration or self.cfg.n_estimators)]
 
     # ---- prediction ------------------------------------------------------------------------
-    def predict(self, prepared: Any, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
+    def predict(self, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
         """Predictions for rows ``(date_idx, ticker_idx)`` ``[n]``.
 
         Returns:

@@ -86,13 +86,13 @@ class _AttentionProduct(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, values: Tensor, x: Tensor, layout: dict[str, Tensor]) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, values: Tensor, x: Tensor, layout: dict[str, Tensor]) -> Tensor:
         ctx.layout = layout
         ctx.save_for_backward(values, x)
         return _csr(layout["crow"], layout["col"], values, x.shape[0]) @ x
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
         values, x = ctx.saved_tensors
         lay = ctx.layout
         grad = grad.contiguous()
@@ -116,7 +116,7 @@ class _EdgeLogits(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, s_l: Tensor, s_r: Tensor, w_e: Tensor, att: Tensor, src: Tensor, dst: Tensor,  # type: ignore[override]
+    def forward(ctx: Any, s_l: Tensor, s_r: Tensor, w_e: Tensor, att: Tensor, src: Tensor, dst: Tensor,
                 attr: Tensor, slope: float) -> Tensor:
         z = s_l.index_select(0, src)
         z.add_(s_r.index_select(0, dst)).addcmul_(attr.view(-1, 1, 1), w_e)  # [E', heads, C]
@@ -127,7 +127,7 @@ class _EdgeLogits(torch.autograd.Function):
         return (act * att).sum(-1)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         act, att, src, dst, attr = ctx.saved_tensors
         grad_att = torch.einsum("eh,ehc->hc", grad, act)
         # the activation's sign is the pre-activation's (slope > 0); torch.where on this shape

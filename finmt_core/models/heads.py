@@ -1,4 +1,7 @@
-"""Task heads (one per :class:`~finmt_core.tasks.Task`), signal-gated inference, MC dropout.
+"""Task heads (one per :class:`~finmt_core.tasks.Task`) and MC dropout.
+
+Signal-gated inference (Down / Neutral / Up from the heads' probabilities) lives in one place,
+:class:`finmt_core.inference.gating.GatingPolicy`.
 
 Every model ends in ``build_heads(tasks, in_dim, hidden, dropout)``: the backbone's embedding
 ``[B, D]`` goes through one small MLP per task, and the head shapes its output by task kind:
@@ -15,9 +18,7 @@ quantile           ``[B, Q]``     ascending: ``q_0 = a_0``, ``q_k = q_{k-1} + so
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import overload
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -97,56 +98,6 @@ def build_heads(tasks: Sequence[Task], in_dim: int, hidden: int, dropout: float)
 def apply_heads(heads: nn.ModuleDict, h: Tensor) -> dict[str, Tensor]:
     """Run every head on the embedding ``h`` ``[B, D]``: ``{task name: output}``."""
     return {name: head(h) for name, head in heads.items()}
-
-
-# ---- signal-gated (hierarchical) inference ------------------------------------------------
-GATE_LABELS: dict[int, str] = {-1: "Down", 0: "Neutral", 1: "Up"}
-
-
-@overload
-def signal_gate(signal_logits: Tensor, direction_logits: Tensor, threshold: float = 0.5) -> tuple[Tensor, Tensor]: ...
-@overload
-def signal_gate(
-    signal_logits: np.ndarray, direction_logits: np.ndarray, threshold: float = 0.5
-) -> tuple[np.ndarray, np.ndarray]: ...
-
-
-def signal_gate(signal_logits, direction_logits, threshold: float = 0.5):  # type: ignore[no-untyped-def]
-    """Hierarchical decision of the TGCN seed: Neutral unless the signal head fires.
-
-    With ``p_s = P(Signal)`` from the signal head and ``p_up = P(Up)`` from the direction head:
-
-    * ``p_s >= threshold``: label ``+1`` (Up) if ``p_up >= 0.5`` else ``-1`` (Down), confidence
-      ``p_s * max(p_up, 1 - p_up)`` (the probability of "a signal, in that direction");
-    * otherwise: label ``0`` (Neutral), confidence ``1 - p_s`` (the probability of noise).
-
-    Args:
-        signal_logits: ``[n, 2]`` logits of (Noise, Signal).
-        direction_logits: ``[n, 2]`` logits of (Down, Up).
-        threshold: minimum ``P(Signal)`` to leave Neutral, in (0, 1].
-
-    Returns:
-        ``(label, confidence)``: ``[n]`` int64 in {-1, 0, 1} (see :data:`GATE_LABELS`) and
-        ``[n]`` float in [0, 1]. numpy in -> numpy out, torch in -> torch out.
-    """
-    if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"signal_gate threshold must be in (0, 1], got {threshold}")
-    as_numpy = isinstance(signal_logits, np.ndarray)
-    s = torch.as_tensor(signal_logits, dtype=torch.float32)
-    d = torch.as_tensor(direction_logits, dtype=torch.float32)
-    if s.ndim != 2 or s.shape[-1] != 2 or d.shape != s.shape:
-        raise ValueError(
-            f"signal_gate needs two [n, 2] logit arrays of the same shape, got {tuple(s.shape)} and {tuple(d.shape)}"
-        )
-    p_signal = torch.softmax(s, dim=-1)[:, 1]
-    p_up = torch.softmax(d, dim=-1)[:, 1]
-    fires = p_signal >= threshold
-    up = p_up >= 0.5
-    label = torch.where(fires, torch.where(up, 1, -1), 0).to(torch.int64)
-    conf = torch.where(fires, p_signal * torch.maximum(p_up, 1.0 - p_up), 1.0 - p_signal)
-    if as_numpy:
-        return label.numpy(), conf.numpy()
-    return label, conf
 
 
 # ---- Monte-Carlo dropout ------------------------------------------------------------------

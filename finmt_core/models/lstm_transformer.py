@@ -15,7 +15,7 @@ The focal loss and the pinball loss are properties of the tasks (``loss: focal``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -26,6 +26,9 @@ from finmt_core.models.heads import build_heads
 from finmt_core.models.layers import AttentionBlock
 from finmt_core.models.registry import register_model
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import InputInfo
 
 
 @dataclass
@@ -101,13 +104,13 @@ class LSTMTransformer(MultiTaskModel):
     input_kind: ClassVar[str] = "window"
     config_class: ClassVar[type] = LSTMTransformerConfig
 
-    def __init__(self, cfg: LSTMTransformerConfig, tasks: list[Task], info: Any) -> None:
+    def __init__(self, cfg: LSTMTransformerConfig, tasks: list[Task], info: InputInfo) -> None:
         super().__init__(cfg, tasks, info)
         self.backbone = LSTMTransformerBackbone(cfg, info.n_features, info.window)
         self.heads = build_heads(tasks, 2 * cfg.d_model, cfg.head_hidden, cfg.dropout)
 
     @classmethod
-    def check_compatible(cls, cfg: LSTMTransformerConfig, tasks: list[Task], info: Any) -> None:
+    def check_compatible(cls, cfg: LSTMTransformerConfig, tasks: list[Task], info: InputInfo) -> None:
         super().check_compatible(cfg, tasks, info)
         if cfg.d_model % cfg.heads:
             raise ConfigError(f"lstm_transformer: d_model={cfg.d_model} must be divisible by heads={cfg.heads}")

@@ -26,15 +26,41 @@ import importlib
 import types
 import typing
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
-
-from torch import nn
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar
 
 from finmt_core.errors import ConfigError
 from finmt_core.tasks import Task
 
-_MODELS: dict[str, type[nn.Module]] = {}
-_ESTIMATORS: dict[str, type] = {}
+if TYPE_CHECKING:
+    import numpy as np
+
+    from finmt_core.data.prepare import InputInfo, PreparedData
+    from finmt_core.models.base import MultiTaskModel
+
+
+class Estimator(Protocol):
+    """What a registered estimator (LightGBM, the naive baselines, the ensemble) is: parameters
+    in the constructor, fitted state from :meth:`fit` (scikit-learn style)."""
+
+    config_class: ClassVar[type]
+    model_name: ClassVar[str]
+    tasks: list[Task]
+
+    def __init__(self, cfg: Any, tasks: list[Task]) -> None:
+        """Store the parameters (an instance of ``config_class``) and the tasks; nothing fitted."""
+        ...
+
+    def fit(self, prepared: PreparedData) -> Self:
+        """Fit on ``prepared``'s train rows (early stopping / weights on its validation rows)."""
+        ...
+
+    def predict(self, prepared: PreparedData, date_idx: np.ndarray, ticker_idx: np.ndarray) -> dict[str, np.ndarray]:
+        """``{task: probabilities [n, C] | values [n] | quantiles [n, Q]}`` for the given rows."""
+        ...
+
+
+_MODELS: dict[str, type[MultiTaskModel]] = {}
+_ESTIMATORS: dict[str, type[Estimator]] = {}
 
 #: Built-in neural models: registry name -> module that registers it (imported on first lookup).
 BUILTIN_MODELS: dict[str, str] = {
@@ -60,7 +86,8 @@ def _load_builtin(name: str, table: dict[str, str], registry: dict[str, Any]) ->
     if name not in registry and name in table:
         importlib.import_module(table[name])
 
-C = TypeVar("C", bound=type)
+M = TypeVar("M", bound="type[MultiTaskModel]")
+E = TypeVar("E", bound="type[Estimator]")
 
 #: The input kinds a model may declare (see data/tensors.py for the batch keys of each).
 INPUT_KINDS: tuple[str, ...] = ("window", "image", "graph", "tower", "flat")
@@ -68,14 +95,14 @@ INPUT_KINDS: tuple[str, ...] = ("window", "image", "graph", "tower", "flat")
 TICKER_EMBEDDING = "ticker_embedding"
 
 
-def register_model(name: str) -> Callable[[C], C]:
+def register_model(name: str) -> Callable[[M], M]:
     """Class decorator: register a neural model class under ``name``.
 
     The class must define ``input_kind`` (one of :data:`INPUT_KINDS`) and ``config_class``
     (a dataclass of hyper-parameters with defaults for every field).
     """
 
-    def wrap(cls: C) -> C:
+    def wrap(cls: M) -> M:
         if name in _MODELS and _MODELS[name] is not cls:
             raise ValueError(f"model name {name!r} is already registered by {_MODELS[name].__qualname__}")
         kind = getattr(cls, "input_kind", None)
@@ -83,22 +110,22 @@ def register_model(name: str) -> Callable[[C], C]:
             raise ValueError(f"model {name!r}: input_kind must be one of {INPUT_KINDS}, got {kind!r}")
         if not dataclasses.is_dataclass(getattr(cls, "config_class", None)):
             raise ValueError(f"model {name!r}: config_class must be a dataclass")
-        cls.model_name = name  # type: ignore[attr-defined]
-        _MODELS[name] = cls  # type: ignore[assignment]
+        cls.model_name = name
+        _MODELS[name] = cls
         return cls
 
     return wrap
 
 
-def register_estimator(name: str) -> Callable[[C], C]:
-    """Class decorator: register an estimator (``fit(prepared)`` / ``predict(...)``) under ``name``."""
+def register_estimator(name: str) -> Callable[[E], E]:
+    """Class decorator: register an :class:`Estimator` (``fit(prepared)`` / ``predict(...)``) under ``name``."""
 
-    def wrap(cls: C) -> C:
+    def wrap(cls: E) -> E:
         if name in _ESTIMATORS and _ESTIMATORS[name] is not cls:
             raise ValueError(f"estimator name {name!r} is already registered")
         if not dataclasses.is_dataclass(getattr(cls, "config_class", None)):
             raise ValueError(f"estimator {name!r}: config_class must be a dataclass")
-        cls.model_name = name  # type: ignore[attr-defined]
+        cls.model_name = name
         _ESTIMATORS[name] = cls
         return cls
 
@@ -115,7 +142,7 @@ def list_estimators() -> list[str]:
     return sorted(set(_ESTIMATORS) | set(BUILTIN_ESTIMATORS))
 
 
-def get_model_class(name: str) -> type[nn.Module]:
+def get_model_class(name: str) -> type[MultiTaskModel]:
     """The class registered as ``name`` (importing its module if built in); ConfigError listing
     the choices otherwise."""
     _load_builtin(name, BUILTIN_MODELS, _MODELS)
@@ -128,7 +155,7 @@ def get_model_class(name: str) -> type[nn.Module]:
         ) from None
 
 
-def get_estimator_class(name: str) -> type:
+def get_estimator_class(name: str) -> type[Estimator]:
     """The estimator class registered as ``name`` (importing its module if built in);
     ConfigError listing the choices otherwise."""
     _load_builtin(name, BUILTIN_ESTIMATORS, _ESTIMATORS)
@@ -214,7 +241,7 @@ def _check_tasks(name: str, cls: type, tasks: Sequence[Task]) -> None:
             raise ConfigError(f"task name {t.name!r} contains '.', which cannot name a model head; rename it")
 
 
-def create_model(name: str, params: dict[str, Any] | None, tasks: Sequence[Task], info: Any) -> nn.Module:
+def create_model(name: str, params: dict[str, Any] | None, tasks: Sequence[Task], info: InputInfo) -> MultiTaskModel:
     """Build the registered model ``name``.
 
     Args:
@@ -230,7 +257,7 @@ def create_model(name: str, params: dict[str, Any] | None, tasks: Sequence[Task]
     """
     cls = get_model_class(name)
     params, ticker_dim = _pop_ticker_embedding(params, f"model {name!r}")
-    cfg = build_config(cls.config_class, params, f"model {name!r}")  # type: ignore[attr-defined]
+    cfg = build_config(cls.config_class, params, f"model {name!r}")
     tasks = list(tasks)
     _check_tasks(name, cls, tasks)
     check = getattr(cls, "check_compatible", None)
@@ -254,13 +281,13 @@ def _pop_ticker_embedding(params: dict[str, Any] | None, where: str) -> tuple[di
     return params, dim
 
 
-def create_estimator(name: str, params: dict[str, Any] | None, tasks: Sequence[Task]) -> Any:
+def create_estimator(name: str, params: dict[str, Any] | None, tasks: Sequence[Task]) -> Estimator:
     """Build the registered estimator ``name`` (parameters only; fitted state comes from ``fit``)."""
     cls = get_estimator_class(name)
     params, ticker_dim = _pop_ticker_embedding(params, f"estimator {name!r}")
     if ticker_dim:
         raise ConfigError(f"{TICKER_EMBEDDING} is for neural models; estimator {name!r} has none. Set it to 0.")
-    cfg = build_config(cls.config_class, params, f"estimator {name!r}")  # type: ignore[attr-defined]
+    cfg = build_config(cls.config_class, params, f"estimator {name!r}")
     tasks = list(tasks)
     _check_tasks(name, cls, tasks)
     return cls(cfg, tasks)

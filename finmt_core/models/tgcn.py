@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +47,9 @@ from finmt_core.models.graph_attention import gatv2_window, window_csr_layout
 from finmt_core.models.heads import build_heads
 from finmt_core.models.registry import register_model
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import InputInfo
 
 
 @dataclass
@@ -65,7 +68,8 @@ class TGCNConfig:
         root_weight: GCN only: add a separate linear map of the node's own features to the
             gate inputs (PyG GraphConv's "root weight"). GCN's normalised aggregation mixes a
             stock's own features with its neighbours' under one weight; this keeps them apart.
-            False = the plain TGCN cell.
+            Default True for TGCN models (configs/tgcn.yaml says so too); False = the seed's
+            plain TGCN cell, which is :class:`TGCNBackbone`'s own default when built directly.
         head_hidden: hidden width of the task heads (0 = linear heads, as in the seed).
         dropout: dropout before the heads (MC dropout uses it).
     """
@@ -122,24 +126,26 @@ class TGCNLayer(nn.Module):
             # each of which costs a fresh allocation at this size).
             # Sparse products have no reduced-precision kernels: this block runs in the
             # adjacency's dtype (float32) with autocast off.
-            weight = self.conv.lin.weight  # [3H, F]
+            conv = self.conv
+            assert isinstance(conv, GCNConv)
+            weight = conv.lin.weight  # [3H, F]
             width = weight.shape[0]
             with torch.autocast(device_type=x.device.type, enabled=False):
                 x = x.to(graph["adj"].dtype)
                 if f <= width:
                     ax = _propagate(graph, x.reshape(n, t * f)).view(n * t, f)
-                    out = torch.addmm(self.conv.bias, ax, weight.t())
+                    out = torch.addmm(conv.bias, ax, weight.t())
                 else:
                     out = _propagate(graph, torch.mm(x.reshape(n * t, f), weight.t()).view(n, t * width))
-                    out = out.view(n * t, width).add_(self.conv.bias)
+                    out = out.view(n * t, width).add_(conv.bias)
                 if self.root is not None:
                     out.addmm_(x.reshape(n * t, f), self.root.weight.t())
                 return out.view(n, t, width), None
         assert isinstance(self.conv, GATv2Conv)
         out, alpha = (gatv2_window if self.window_attention else gatv2_all_steps)(self.conv, x, graph)
         # input edges first, the self-loops appended (as GATv2Conv orders them)
-        alpha = alpha[: graph["n_edges"]] if want_attention else None
-        return self.gates(out).view(n, t, 3 * self.hidden), alpha
+        edge_alpha = alpha[: graph["n_edges"]] if want_attention else None
+        return self.gates(out).view(n, t, 3 * self.hidden), edge_alpha
 
     def forward(self, x: Tensor, graph: dict[str, Tensor], want_attention: bool = False) -> tuple[Tensor, Tensor | None]:
         gx, alpha = self.input_gates(x, graph, want_attention)
@@ -244,7 +250,9 @@ class TGCNBackbone(nn.Module):
         use_gat: GATv2Conv instead of GCNConv.
         gat_heads: GAT heads.
         root_weight: GCN only: separate linear map of each node's own features (see
-            :class:`TGCNConfig`); False (default) = the plain TGCN cell.
+            :class:`TGCNConfig`). Default False here = the seed's plain TGCN cell (benchmarks and
+            tests build the backbone directly); a TGCN model passes ``TGCNConfig.root_weight``,
+            whose default is True.
         gat_attention: ``"step"`` (default) or ``"window"`` (see :class:`TGCNConfig`).
 
     Shapes:
@@ -336,14 +344,14 @@ class TGCN(MultiTaskModel):
         ``{task: output}`` with B = G*N rows; with ``explain=True`` also ``"embedding"``
         ``[G*N, H]`` and, when ``use_gat``, ``"attention/edges"`` ``[G*E, gat_heads]``
         (GATv2 coefficients of each input edge, mean over time steps and layers).
-        Use :func:`finmt_core.models.heads.signal_gate` on the ``signal`` and ``direction``
-        logits for the seed's Neutral/Up/Down decision.
+        :class:`finmt_core.inference.gating.GatingPolicy` turns the ``signal`` and ``direction``
+        heads' probabilities into the seed's Neutral/Up/Down decision.
     """
 
     input_kind: ClassVar[str] = "graph"
     config_class: ClassVar[type] = TGCNConfig
 
-    def __init__(self, cfg: TGCNConfig, tasks: list[Task], info: Any) -> None:
+    def __init__(self, cfg: TGCNConfig, tasks: list[Task], info: InputInfo) -> None:
         super().__init__(cfg, tasks, info)
         self.backbone = TGCNBackbone(
             info.n_features, cfg.hidden, cfg.layers, cfg.use_gat, cfg.gat_heads, cfg.root_weight, cfg.gat_attention
@@ -351,7 +359,7 @@ class TGCN(MultiTaskModel):
         self.heads = build_heads(tasks, cfg.hidden, cfg.head_hidden, cfg.dropout)
 
     @classmethod
-    def check_compatible(cls, cfg: TGCNConfig, tasks: list[Task], info: Any) -> None:
+    def check_compatible(cls, cfg: TGCNConfig, tasks: list[Task], info: InputInfo) -> None:
         super().check_compatible(cfg, tasks, info)
         if cfg.hidden < 1 or cfg.layers < 1:
             raise ConfigError(f"tgcn: hidden and layers must be >= 1, got hidden={cfg.hidden}, layers={cfg.layers}")

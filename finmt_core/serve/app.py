@@ -16,6 +16,7 @@ always ``{"detail": ...}`` and never a traceback.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -34,7 +35,7 @@ from finmt_core.serve.service import ModelService, UnknownRun
 
 log = logging.getLogger(__name__)
 
-ERRORS = {404: {"model": ErrorBody, "description": "Unknown run"},
+ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "Unknown run"},
           422: {"model": ErrorBody, "description": "Invalid request (field errors, unknown ticker, bad shock, no data)"}}
 
 

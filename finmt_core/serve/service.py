@@ -17,12 +17,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from finmt_core.errors import DataError, RunError
+from finmt_core.run import Run
+from finmt_core.training.runs import RunDir
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
+    from finmt_core.inference.predictor import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +46,13 @@ class ServedRun:
     """One loaded run: its predictor, the panel it predicts on and where that came from."""
 
     name: str
-    predictor: Any  # finmt_core.inference.Predictor
+    predictor: Predictor
     panel: pd.DataFrame
     data: str
     tickers: frozenset[str]
 
     @property
-    def prepared(self) -> Any:
+    def prepared(self) -> PreparedData:
         """The panel's features scaled with the run's scaler (cached by the predictor)."""
         return self.predictor.prepare(self.panel)
 
@@ -86,32 +92,29 @@ class ModelService:
         self.started = time.monotonic()
 
     @classmethod
-    def load(cls, run_dirs: Sequence[str | Path], panel: pd.DataFrame | None = None,
+    def load(cls, run_dirs: Sequence[str | Path | RunDir], panel: pd.DataFrame | None = None,
              data_label: str | None = None) -> ModelService:
-        """Load each run (``Predictor.from_run``) and prepare its data once.
+        """Load each run (:meth:`Run.predictor`) and prepare its data once.
 
         Args:
-            run_dirs: run directories.
+            run_dirs: run directories (or :class:`~finmt_core.run.Run` objects).
             panel: the panel every run predicts on (``--data``); None = each run's own data
-                (``load_run_data``: its panel.parquet, or the regenerated demo/synthetic market).
+                (:meth:`Run.panel`: its panel.parquet, or the regenerated demo/synthetic market).
             data_label: how ``panel`` is described in ``GET /runs``.
         """
-        from finmt_core.inference import Predictor
-        from finmt_core.training import load_run_data
-        from finmt_core.training.runs import RunDir
         from finmt_core.training.walk_forward import walk_forward_parent
 
-        served = []
+        served: list[ServedRun] = []
         for run_dir in run_dirs:
             t0 = time.perf_counter()
-            predictor = Predictor.from_run(run_dir)
-            parent = walk_forward_parent(RunDir(run_dir))  # a walk-forward run is served by its last fold
-            name = parent.name if parent is not None else Path(run_dir).name
+            run = Run.of(run_dir)
+            predictor = run.predictor()
+            parent = walk_forward_parent(run)  # a walk-forward run is served by its last fold
+            name = parent.name if parent is not None else run.name
             if name in {s.name for s in served}:
                 raise RunError(f"run {name!r} is given twice; serve each run once")
             if panel is None:
-                own, _ = load_run_data(run_dir)
-                run_panel, label = own, f"the run's own data ({predictor.config.data.source})"
+                run_panel, label = run.panel(), f"the run's own data ({predictor.config.data.source})"
             else:
                 run_panel, label = panel, data_label or str(panel.attrs.get("source", "--data"))
             predictor.prepare(run_panel)  # features + scaling once, now (cached for requests)
@@ -144,19 +147,12 @@ class ModelService:
 
         ``date`` None = the latest date of the data (``finmt predict``'s default); tickers
         without a full input window on that date are listed in ``missing``."""
-        from finmt_core.inference.gating import gating_rule
-
         served = self.get(run)
         if tickers is not None:
             self._check_tickers(served, tickers)
         p = served.predictor
         when = "latest" if date is None else pd.Timestamp(date)
-        df = p.predict(served.panel, dates=when, tickers=tickers)
-        try:
-            gating_rule(df)
-            df = p.signal_gated(df, threshold)
-        except DataError:  # no classification heads to gate
-            pass
+        df = p.gating.gate_if_possible(p.predict(served.panel, dates=when, tickers=tickers), threshold)
         got = set(df["ticker"].astype(str))
         return {"run": served.name, "model": p.config.model.name, "date": pd.Timestamp(df["date"].iloc[0]).date(),
                 "predictions": _records(df), "missing": [t for t in (tickers or []) if t not in got]}

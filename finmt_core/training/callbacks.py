@@ -6,9 +6,17 @@ Events, in the order the trainer raises them::
       on_epoch_start(trainer, epoch)
         on_batch_end(trainer, batch, n_batches)      every batch: must not synchronise the GPU
         on_heartbeat(trainer, info)                  at sync points (every heartbeat_s)
-      on_epoch_end(trainer, record)                  record = the metrics.jsonl line
+      on_epoch_end(trainer, record)                  record = the metrics.jsonl line (read-only)
+      on_checkpoint(trainer, record)                 after every on_epoch_end
+      on_epoch_saved(trainer, record)                after every on_checkpoint
     on_train_end(trainer, state)
 
+The record is complete when the callbacks see it (the trainer adds the best epoch so far) and
+read-only, so no callback depends on another running first; the three epoch events are phases
+instead of an order among callbacks: decisions (early stopping, pruning) in ``on_epoch_end``;
+checkpoints in ``on_checkpoint``, when the state to persist (every callback's state, the stop
+decision) is final; the metrics log and status in ``on_epoch_saved``, so metrics.jsonl never
+runs ahead of ``last.pt``.
 ``stop_requested()`` is polled at sync points (cancellation). A callback's ``state_dict()``
 goes into ``last.pt`` so that early stopping and best-k bookkeeping survive a resume.
 Callbacks that write files do so only on the main process (``trainer.is_main``).
@@ -24,12 +32,16 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finmt_core.training.checkpoint import save_checkpoint
+from finmt_core.training.epoch_record import monitored
 from finmt_core.training.runs import RunDir, now_iso
 
 if TYPE_CHECKING:
+    from finmt_core.config import TrainConfig
     from finmt_core.training.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -45,7 +57,9 @@ class Callback:
     def on_epoch_start(self, trainer: Trainer, epoch: int) -> None: ...
     def on_batch_end(self, trainer: Trainer, batch: int, n_batches: int) -> None: ...
     def on_heartbeat(self, trainer: Trainer, info: dict[str, Any]) -> None: ...
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None: ...
+    def on_epoch_end(self, trainer: Trainer, record: Mapping[str, Any]) -> None: ...
+    def on_checkpoint(self, trainer: Trainer, record: Mapping[str, Any]) -> None: ...
+    def on_epoch_saved(self, trainer: Trainer, record: Mapping[str, Any]) -> None: ...
     def on_train_end(self, trainer: Trainer, state: str) -> None: ...
 
     def stop_requested(self) -> bool:
@@ -55,12 +69,6 @@ class Callback:
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
-
-
-def _monitor(record: dict[str, Any]) -> float | None:
-    """The value early stopping and checkpointing minimise (``record["monitor"]``: the negated
-    validation score or the validation loss; records without it fall back to ``val_loss``)."""
-    return record.get("monitor", record.get("val_loss"))
 
 
 class EarlyStopping(Callback):
@@ -76,8 +84,8 @@ class EarlyStopping(Callback):
         self.best_epoch = 0
         self.bad_epochs = 0
 
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
-        val = _monitor(record)
+    def on_epoch_end(self, trainer: Trainer, record: Mapping[str, Any]) -> None:
+        val = monitored(record)
         if val is not None and val < self.best - self.min_delta:
             self.best, self.best_epoch, self.bad_epochs = float(val), int(record["epoch"]), 0
         else:
@@ -98,7 +106,8 @@ class EarlyStopping(Callback):
 
 class Checkpointing(Callback):
     """Best-k checkpoints by the monitored criterion (``epoch-NNNN.pt``, the best copied to
-    ``best.pt``) and ``last.pt`` with the full training state after every epoch."""
+    ``best.pt``), then ``last.pt`` with the full training state after every epoch (at
+    ``on_checkpoint``, so it holds every callback's decision about the epoch)."""
 
     name = "checkpointing"
 
@@ -111,14 +120,14 @@ class Checkpointing(Callback):
     def best(self) -> tuple[float, int] | None:
         return (self.top[0][0], int(self.top[0][1])) if self.top else None
 
-    def _epoch_path(self, epoch: int):  # type: ignore[no-untyped-def]
+    def _epoch_path(self, epoch: int) -> Path:
         assert self.run is not None
         return self.run.checkpoints_dir / f"epoch-{epoch:04d}.pt"
 
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
-        val, epoch = _monitor(record), int(record["epoch"])
+    def on_checkpoint(self, trainer: Trainer, record: Mapping[str, Any]) -> None:
+        val, epoch = monitored(record), int(record["epoch"])
         enters = val is not None and (len(self.top) < self.k or val < self.top[-1][0])
-        if enters:
+        if val is not None and enters:
             loss, score = record.get("val_loss"), record.get("val_score")
             self.top.append([float(val), epoch, math.nan if loss is None else float(loss),
                              math.nan if score is None else float(score)])
@@ -133,13 +142,6 @@ class Checkpointing(Callback):
             for entry in dropped:
                 with contextlib.suppress(FileNotFoundError):
                     self._epoch_path(int(entry[1])).unlink()
-        if self.top:
-            _, best_epoch, *rest = self.top[0]
-            loss = rest[0] if rest else self.top[0][0]  # old states kept [val_loss, epoch]
-            score = rest[1] if len(rest) > 1 else math.nan
-            record["best_epoch"] = int(best_epoch)
-            record["best_val_loss"] = None if math.isnan(loss) else float(loss)
-            record["best_val_score"] = None if math.isnan(score) else float(score)
         if trainer.is_main and self.run is not None:
             # last.pt carries this epoch's metrics line: a crash before the line is appended is
             # healed on resume (the line is restored from the checkpoint).
@@ -153,7 +155,8 @@ class Checkpointing(Callback):
 
 
 class MetricsLogger(Callback):
-    """metrics.jsonl (one line per epoch) and status.json (heartbeat, progress, ETA)."""
+    """metrics.jsonl (one line per epoch, at ``on_epoch_saved``: after the epoch's last.pt) and
+    status.json (heartbeat, progress, ETA)."""
 
     name = "metrics_logger"
 
@@ -173,9 +176,9 @@ class MetricsLogger(Callback):
         if trainer.is_main and self.run is not None:
             self.run.write_status(heartbeat=now_iso(), **info)
 
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+    def on_epoch_saved(self, trainer: Trainer, record: Mapping[str, Any]) -> None:
         if trainer.is_main and self.run is not None:
-            self.run.append_metrics(record)
+            self.run.append_metrics(dict(record))
             fields: dict[str, Any] = {
                 "heartbeat": now_iso(), "epoch": record["epoch"], "epochs": trainer.epochs,
                 "progress": record["epoch"] / trainer.epochs, "eta_s": trainer.eta_s(),
@@ -256,10 +259,8 @@ class ProgressBar(Callback):
             self.bar = None
 
 
-def default_callbacks(run: RunDir | None, train_cfg: Any) -> list[Callback]:
-    """The standard set, in event order: early stopping decides before checkpoints are written
-    (so last.pt carries the up-to-date stopping state), checkpointing adds the best epoch to the
-    record before the metrics logger appends it."""
+def default_callbacks(run: RunDir | None, train_cfg: TrainConfig) -> list[Callback]:
+    """The standard set (their order does not matter: see the module doc)."""
     return [
         EarlyStopping(train_cfg.patience, train_cfg.min_delta),
         Checkpointing(run, train_cfg.keep_best_k),

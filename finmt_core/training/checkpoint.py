@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import random
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -20,6 +20,9 @@ from torch import nn
 from finmt_core.errors import RunError
 from finmt_core.tasks import Task
 from finmt_core.training.runs import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from finmt_core.models.base import MultiTaskModel
 
 FORMAT = "finmt-checkpoint-v1"
 
@@ -115,7 +118,7 @@ def checkpoint_tasks(ckpt: dict[str, Any]) -> list[Task]:
     return [Task.model_validate(d) for d in ckpt["tasks"]]
 
 
-def model_from_checkpoint(ckpt: dict[str, Any], device: str | torch.device = "cpu") -> nn.Module:
+def model_from_checkpoint(ckpt: dict[str, Any], device: str | torch.device = "cpu") -> MultiTaskModel:
     """Rebuild the model through the registry and load its weights (strict), in eval mode."""
     from finmt_core.data.prepare import InputInfo
     from finmt_core.models import create_model

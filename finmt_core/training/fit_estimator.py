@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,6 +22,9 @@ from finmt_core.tasks import Task
 from finmt_core.training.metrics import task_metrics, validation_score
 from finmt_core.training.predict import segment_predictions
 from finmt_core.training.runs import RunDir, now_iso
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ def numpy_task_loss(task: Task, cfg: Any, pred: np.ndarray, target: np.ndarray, 
     return value if np.isfinite(value) else None
 
 
-def segment_losses(config: ExperimentConfig, prepared: Any, preds: dict[str, np.ndarray],
+def segment_losses(config: ExperimentConfig, prepared: PreparedData, preds: dict[str, np.ndarray],
                    d: np.ndarray, n: np.ndarray) -> dict[str, float | None]:
     out = {}
     for t in config.tasks:
@@ -52,11 +55,11 @@ def segment_losses(config: ExperimentConfig, prepared: Any, preds: dict[str, np.
 
 
 def _weighted(config: ExperimentConfig, losses: dict[str, float | None]) -> float | None:
-    vals = [(t.weight, losses[t.name]) for t in config.tasks if losses[t.name] is not None]
+    vals = [(t.weight, v) for t in config.tasks if (v := losses[t.name]) is not None]
     return float(sum(w * v for w, v in vals)) if vals else None
 
 
-def fit_estimator_run(config: ExperimentConfig, prepared: Any, run: RunDir) -> dict[str, Any]:
+def fit_estimator_run(config: ExperimentConfig, prepared: PreparedData, run: RunDir) -> dict[str, Any]:
     """Fit the configured estimator, write predictions.parquet and one metrics line.
 
     Returns:

@@ -44,8 +44,12 @@ def torchrun_command(
 ) -> list[str]:
     """The command line that runs ``finmt train <train_args>`` on ``nproc`` processes per node.
 
-    One node: ``--standalone`` (a local rendezvous). Several nodes: the c10d rendezvous at
-    ``rdzv_endpoint`` (``host:port`` of any one node, the same on every node).
+    One node: ``--standalone`` (a local rendezvous). Several nodes with ``node_rank``: torchrun's
+    static rendezvous — ``rdzv_endpoint`` is ``host:port`` of node 0, which hosts the store, and
+    global rank = ``node_rank * nproc + local rank``, so node 0 holds rank 0, the one process that
+    writes the run directory (c10d ignores ``--node-rank`` and ranks nodes by arrival: the run
+    could land on any node's disk). Several nodes without ``node_rank``: the elastic c10d
+    rendezvous at ``rdzv_endpoint`` (any one node's ``host:port``, the same on every node).
     """
     if nproc < 1 or nnodes < 1:
         raise ConfigError("--nproc and --nnodes must be >= 1")
@@ -55,7 +59,10 @@ def torchrun_command(
     else:
         if not rdzv_endpoint or ":" not in rdzv_endpoint:
             raise ConfigError("multi-node training needs --rdzv-endpoint HOST:PORT (the same on every node)")
-        cmd += ["--rdzv-backend=c10d", f"--rdzv-endpoint={rdzv_endpoint}", f"--rdzv-id={run_id}"]
         if node_rank is not None:
-            cmd.append(f"--node-rank={node_rank}")
+            if node_rank >= nnodes:
+                raise ConfigError(f"--node-rank {node_rank} is outside 0..{nnodes - 1} (--nnodes {nnodes})")
+            cmd += ["--rdzv-backend=static", f"--rdzv-endpoint={rdzv_endpoint}", f"--node-rank={node_rank}"]
+        else:
+            cmd += ["--rdzv-backend=c10d", f"--rdzv-endpoint={rdzv_endpoint}", f"--rdzv-id={run_id}"]
     return [*cmd, "-m", "finmt_core.cli", "train", *train_args]

@@ -89,7 +89,10 @@ def build_param_groups(model: nn.Module, loss_fn: nn.Module | None, cfg: TrainCo
 
 def build_optimizer(model: nn.Module, loss_fn: nn.Module | None, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
     groups = build_param_groups(model, loss_fn, cfg)
-    # The fused CUDA kernel is one launch for all parameters; CPU keeps the default (foreach).
+    # The fused CUDA kernel is one launch for all parameters. CPU keeps torch's default (a loop of
+    # per-tensor ops): the CPU fused kernel is ~4x faster on one thread but splits every tensor
+    # over the OpenMP threads, and on a shared machine those wake-ups made it 2.5-11x *slower* per
+    # step (measured; docs/PERFORMANCE.md, "Where an epoch's time goes").
     kwargs: dict[str, Any] = {"fused": True} if device.type == "cuda" else {}
     return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, **kwargs)
 

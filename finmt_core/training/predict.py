@@ -8,12 +8,18 @@ or the middle quantile).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from finmt_core.tasks import Task
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
+    from finmt_core.models.base import MultiTaskModel
 
 #: Rows per forward pass when predicting (graph models get whole dates: rows // N per batch).
 PREDICT_BATCH_ROWS = 4096
@@ -41,8 +47,8 @@ def outputs_to_numpy(task: Task, out: torch.Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def predict_rows(
-    model: nn.Module,
-    prepared,  # PreparedData
+    model: MultiTaskModel,
+    prepared: PreparedData,
     date_idx: np.ndarray,
     ticker_idx: np.ndarray,
     device: torch.device,
@@ -88,7 +94,7 @@ def _empty(task: Task) -> np.ndarray:
 
 
 def prediction_frame(
-    prepared,  # PreparedData
+    prepared: PreparedData,
     preds: dict[str, np.ndarray],
     date_idx: np.ndarray,
     ticker_idx: np.ndarray,
@@ -124,7 +130,8 @@ def prediction_frame(
     return pd.DataFrame(cols)
 
 
-def segment_predictions(predict_fn, prepared, segments: tuple[str, ...] = ("val", "test")) -> pd.DataFrame:
+def segment_predictions(predict_fn: Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]], prepared: PreparedData,
+                        segments: tuple[str, ...] = ("val", "test")) -> pd.DataFrame:
     """Concatenate :func:`prediction_frame` over segments; ``predict_fn(date_idx, ticker_idx)``
     returns estimator-format predictions for those rows."""
     frames = []

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
+    from finmt_core.tasks import Task
 
-def target_scales(prepared: Any, tasks: Sequence[Any]) -> dict[str, float]:
+
+def target_scales(prepared: PreparedData, tasks: Sequence[Task]) -> dict[str, float]:
     """Train-segment std of every regression/quantile task's training target (1.0 when it
     has fewer than 2 valid rows or no spread), for :meth:`MultiTaskLoss.set_target_scales`."""
     d, n = prepared.rows("train")
@@ -35,7 +39,7 @@ def target_scales(prepared: Any, tasks: Sequence[Any]) -> dict[str, float]:
 CLASS_WEIGHT_RANGE = (0.2, 5.0)
 
 
-def balanced_class_weights(prepared: Any, tasks: Sequence[Any]) -> dict[str, list[float]]:
+def balanced_class_weights(prepared: PreparedData, tasks: Sequence[Task]) -> dict[str, list[float]]:
     """``n / (C * n_c)`` per class of every classification task, from its train-segment
     training targets (clipped to :data:`CLASS_WEIGHT_RANGE`; an absent class gets the maximum)."""
     d, n = prepared.rows("train")

@@ -18,12 +18,14 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from finmt_core.config import ExperimentConfig
 from finmt_core.losses import MultiTaskLoss, last_shared_parameters
@@ -31,12 +33,17 @@ from finmt_core.training import distributed as dist
 from finmt_core.training.callbacks import Callback
 from finmt_core.training.checkpoint import build_checkpoint, rng_state, set_rng_state
 from finmt_core.training.device import resolve_device, seed_everything, to_device
+from finmt_core.training.epoch_record import BestEpoch, epoch_record
 from finmt_core.training.loaders import epoch_loader
-from finmt_core.training.metrics import task_metrics, validation_score
+from finmt_core.training.metrics import task_metrics
 from finmt_core.training.optim import build_optimizer, build_scheduler, current_lrs, refresh_schedule
 from finmt_core.training.predict import outputs_to_numpy
-from finmt_core.training.runs import now_iso
 from finmt_core.training.target_stats import balanced_class_weights, target_scales
+
+if TYPE_CHECKING:
+    from finmt_core.data.prepare import PreparedData
+    from finmt_core.models.base import MultiTaskModel
+    from finmt_core.training.runs import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +53,12 @@ __all__ = ["Trainer", "resolve_device", "seed_everything", "to_device"]
 DIST_SYNC_EVERY = 16
 
 
-def _none_if_nan(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
-
-
 class Trainer:
     """Train one model on one PreparedData.
+
+    The trainer makes each epoch's metrics line, best epoch included, before any callback sees
+    it; callbacks get it read-only in three phases: ``on_epoch_end`` (decide), ``on_checkpoint``
+    (persist), ``on_epoch_saved`` (log) (see :mod:`.callbacks`).
 
     Args:
         config: the experiment config (tasks, loss, train sections are used here).
@@ -65,11 +72,11 @@ class Trainer:
     def __init__(
         self,
         config: ExperimentConfig,
-        prepared: Any,
-        model: nn.Module,
+        prepared: PreparedData,
+        model: MultiTaskModel,
         device: torch.device,
         callbacks: Sequence[Callback] = (),
-        run: Any = None,
+        run: RunDir | None = None,
     ) -> None:
         from finmt_core.data.tensors import make_dataset
 
@@ -83,7 +90,7 @@ class Trainer:
         self.task_names = [t.name for t in self.tasks]
         self.fixed_weights = torch.tensor([t.weight for t in self.tasks], dtype=torch.float64)
         self.model_name = config.model.name
-        self.kind = model.input_kind
+        self.kind = str(model.input_kind)
         self.model = model.to(device)
         self.loss_fn = MultiTaskLoss(self.tasks, config.loss)
         if config.loss.standardize:
@@ -117,12 +124,13 @@ class Trainer:
             self.net = DistributedDataParallel(self.model, device_ids=[device.index] if cuda else None)
         if self.cfg.compile:
             self.net = torch.compile(self.net)  # type: ignore[assignment]
-        self.shared_params = last_shared_parameters(self.model) if self.loss_fn.uses_gradnorm else []
+        self.shared_params = last_shared_parameters(self.model) if self.loss_fn.needs_shared_params else []
         self.epochs = self.cfg.epochs
         self.epoch = 0  # last completed epoch
         self.global_step = 0
         self.stop_reason: str | None = None
         self.failed_tasks: list[str] = []
+        self.best = BestEpoch()
         self._session_t0 = time.monotonic()
         self._session_p0 = 0.0
         self._progress = 0.0
@@ -144,7 +152,7 @@ class Trainer:
             getattr(cb, event)(self, *args)
 
     # ---- checkpoints ------------------------------------------------------------------------
-    def checkpoint(self, full: bool, record: dict[str, Any] | None = None) -> dict[str, Any]:
+    def checkpoint(self, full: bool, record: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The checkpoint dict of the current state (``full``: with everything resume needs)."""
         extra: dict[str, Any] = {"global_step": self.global_step}
         if record is not None:
@@ -157,8 +165,8 @@ class Trainer:
                 grad_scaler=self.grad_scaler.state_dict(),
                 rng=rng_state(),
                 trainer_state={"callbacks": {cb.name: cb.state_dict() for cb in self.callbacks},
-                               "stop_reason": self.stop_reason},
-                record=record,
+                               "stop_reason": self.stop_reason, "best": self.best.state_dict()},
+                record=dict(record) if record is not None else None,
             )
         return build_checkpoint(
             model=self.model, model_name=self.model_name, model_params=self.config.model.params,
@@ -175,14 +183,19 @@ class Trainer:
         self.loss_fn.load_state_dict(ckpt["loss_state"])
         if ckpt.get("grad_scaler"):
             self.grad_scaler.load_state_dict(ckpt["grad_scaler"])
-        states = (ckpt.get("trainer_state") or {}).get("callbacks", {})
+        trainer_state = ckpt.get("trainer_state") or {}
+        states = trainer_state.get("callbacks", {})
         for cb in self.callbacks:
             if cb.name in states:
                 cb.load_state_dict(states[cb.name])
+        if "best" in trainer_state:
+            self.best.load_state_dict(trainer_state["best"])
+        else:  # a last.pt from before the trainer kept the best epoch
+            self.best.load_legacy(states.get("checkpointing", {}))
         set_rng_state(ckpt["rng"])
         self.epoch = int(ckpt["epoch"])
         self.global_step = int(ckpt.get("global_step", 0))
-        if (ckpt.get("trainer_state") or {}).get("stop_reason") == "early_stop":
+        if trainer_state.get("stop_reason") == "early_stop":
             self.stop_reason = "early_stop"  # it had already finished: nothing left to train
         self._progress = self._session_p0 = self.epoch / self.epochs
 
@@ -205,13 +218,18 @@ class Trainer:
                 val = self._validate()
                 if self.stop_reason:
                     break
-                record = self._record(epoch, train, val, time.monotonic() - t_val)
+                record = epoch_record(epoch, self.tasks, self.cfg.monitor, self.fixed_weights, train, val,
+                                      time.monotonic() - t_val, self.loss_fn.weights(), current_lrs(self.optimizer),
+                                      self.global_step)
+                record.update(self.best.update(record))
                 self.loss_fn.epoch_end({n: (v if v is not None else 0.0) for n, v in record["train"].items()})
                 if self.schedule_mode == "epoch" and record["val_loss"] is not None:
                     self.scheduler.step(record["val_loss"])
                 self.epoch = epoch
                 self._progress = epoch / self.epochs
-                self._emit("on_epoch_end", record)
+                line = MappingProxyType(record)  # read-only: callbacks share nothing through it
+                for event in ("on_epoch_end", "on_checkpoint", "on_epoch_saved"):  # decide, persist, log
+                    self._emit(event, line)
                 if self.stop_reason:
                     break
             state = {"cancelled": "cancelled", "nonfinite": "failed"}.get(self.stop_reason or "", "done")
@@ -235,16 +253,13 @@ class Trainer:
         with self._autocast():
             outputs = self.net(batch)
         res = self.loss_fn.compute(outputs, batch, model=self.model)
-        gn_grad = None
-        if self.loss_fn.uses_gradnorm:
-            self.loss_fn.gradnorm_step(self.shared_params, res.task_losses)
-            weights = self.loss_fn.weighting.raw  # type: ignore[attr-defined]
-            gn_grad, weights.grad = weights.grad, None  # kept out of the grad-scaler's unscaling
-        self.grad_scaler.scale(res.total).backward()
-        if self.grad_scaler.is_enabled() or self.cfg.grad_clip:
-            self.grad_scaler.unscale_(self.optimizer)
-        if gn_grad is not None:
-            self.loss_fn.weighting.raw.grad = gn_grad  # type: ignore[attr-defined]
+
+        def backward() -> None:  # the objective's gradients, unscaled (the weighting strategy wraps this)
+            self.grad_scaler.scale(res.total).backward()
+            if self.grad_scaler.is_enabled() or self.cfg.grad_clip:
+                self.grad_scaler.unscale_(self.optimizer)
+
+        self.loss_fn.backward_step(res.task_losses, self.shared_params, backward)
         if self.world_size > 1:  # loss-weight parameters live outside DDP: average their grads
             for p in self.loss_fn.parameters():
                 if p.grad is not None:
@@ -254,7 +269,7 @@ class Trainer:
         self.grad_scaler.step(self.optimizer)
         self.grad_scaler.update()
         self.loss_fn.after_step()
-        if self.schedule_mode == "batch":
+        if self.schedule_mode == "batch" and not isinstance(self.scheduler, ReduceLROnPlateau):
             self.scheduler.step()
         self.global_step += 1
         return res
@@ -359,41 +374,3 @@ class Trainer:
             self.failed_tasks = [n for n, v in zip(self.task_names, loss.tolist()) if not math.isfinite(v)]
             self.request_stop("nonfinite")
         return {"loss": loss, "count": sums[k:], "metrics": metrics}
-
-    def _weighted(self, losses: torch.Tensor, counts: torch.Tensor) -> float | None:
-        """Fixed-weight sum of per-task mean losses over tasks that had rows (comparable across
-        epochs and weighting strategies: the early-stopping monitor)."""
-        has = counts > 0
-        if not bool(has.any()):
-            return None
-        return _none_if_nan(float((self.fixed_weights[has] * losses[has]).sum()))
-
-    def _record(self, epoch: int, train: dict[str, Any], val: dict[str, Any], val_time: float) -> dict[str, Any]:
-        tl = train["loss_sum"] / train["count"].clamp_min(1.0)
-        val_loss = self._weighted(val["loss"], val["count"])
-        val_score = validation_score(self.tasks, val["metrics"])
-        if self.cfg.monitor == "score":
-            monitor = None if val_score is None else -val_score
-        else:
-            monitor = val_loss
-        return {
-            "epoch": epoch,
-            "time": now_iso(),
-            "train_loss": self._weighted(tl, train["count"]),
-            "val_loss": val_loss,
-            "val_score": val_score,
-            # what early stopping and checkpoint choice minimise (the negated score or the loss)
-            "monitor": monitor,
-            "train_objective": _none_if_nan(train["objective"]),
-            "train": {n: (_none_if_nan(float(v)) if c > 0 else None)
-                      for n, v, c in zip(self.task_names, tl.tolist(), train["count"].tolist())},
-            "val": {n: (_none_if_nan(float(v)) if c > 0 else None)
-                    for n, v, c in zip(self.task_names, val["loss"].tolist(), val["count"].tolist())},
-            "val_metrics": val["metrics"],
-            "weights": self.loss_fn.weights(),
-            "lr": current_lrs(self.optimizer),
-            "samples_per_s": train["rows"] / train["time"] if train["time"] > 0 else None,
-            "epoch_time_s": train["time"] + val_time,
-            "train_time_s": train["time"],
-            "global_step": self.global_step,
-        }

@@ -27,7 +27,7 @@ import logging
 import os
 import shutil
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,7 @@ class FoldRelay(Callback):
             self.parent.write_status(heartbeat=now_iso(), progress=self._progress(float(info.get("progress", 0.0))),
                                      message=f"fold {self.fold + 1}/{self.folds}: {info.get('message', '')}")
 
-    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Any, record: Mapping[str, Any]) -> None:
         if trainer.is_main:
             self.parent.write_status(heartbeat=now_iso(), progress=self._progress(record["epoch"] / trainer.epochs),
                                      message=f"fold {self.fold + 1}/{self.folds}: epoch {record['epoch']}/{trainer.epochs}")
@@ -143,31 +143,28 @@ def train_walk_forward(config: ExperimentConfig | None, runs_root: str | Path, n
         RunError: a fold failed (the run's status.json says which and why).
     """
     from finmt_core.evaluation.walk_forward import fold_configs
-    from finmt_core.training.pipeline import (
-        _is_shortcut,
-        _panel_copy,
-        _resume_config,
-        _run_panel,
-        load_source_panel,
-    )
+    from finmt_core.training.pipeline import resumable_overrides, resumed_config
+    from finmt_core.training.run_data import is_shortcut, load_source_panel, panel_copy, run_panel
 
     root = Path(runs_root)
     if resume:
         if not name:
             raise RunError("resume needs the name of the walk-forward run to continue")
         run = open_run(root, name)
-        config = _resume_config(run.config(), config)
+        stored = run.config()
+        overrides = resumable_overrides(stored, config, repr(name)) if config is not None else None
+        config = resumed_config(stored, overrides, repr(name))
         _check(config)
-        panel = panel if panel is not None and not run.panel_path.is_file() else _run_panel(run, config)
+        panel = panel if panel is not None and not run.panel_path.is_file() else run_panel(run, config)
     else:
         assert config is not None
         _check(config)
-        keep_panel = panel is not None or not _is_shortcut(config.data.source)  # runs are self-contained
+        keep_panel = panel is not None or not is_shortcut(config.data.source)  # runs are self-contained
         panel = panel if panel is not None else load_source_panel(config)
         fold_configs(config, panel, config.split.folds, "probe")  # too-short data fails before any file
         run = create_run(root, name, config)
         if keep_panel:
-            run.write_panel(_panel_copy(panel))
+            run.write_panel(panel_copy(panel))
     try:
         with run.training_lock():
             return _train_folds(run, config, panel, list(callbacks), fold_configs)

@@ -39,12 +39,20 @@ class Param:
     step: float | None = None
     choices: tuple[Any, ...] = ()
 
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` of a float / int parameter (set by the parser for both types)."""
+        if self.low is None or self.high is None:
+            raise ConfigError(f"search parameter {self.path!r} ({self.type}) needs numeric `low` and `high`")
+        return self.low, self.high
+
     def suggest(self, trial: Any) -> Any:
         """Draw a value from an ``optuna.Trial`` (the parameter is named by its path)."""
         if self.type == "float":
-            return trial.suggest_float(self.path, self.low, self.high, log=self.log, step=self.step)
+            low, high = self.bounds()
+            return trial.suggest_float(self.path, low, high, log=self.log, step=self.step)
         if self.type == "int":
-            return trial.suggest_int(self.path, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+            low, high = self.bounds()
+            return trial.suggest_int(self.path, int(low), int(high), step=int(self.step or 1), log=self.log)
         return trial.suggest_categorical(self.path, list(self.choices))
 
     def contains(self, value: Any) -> bool:
@@ -56,12 +64,13 @@ class Param:
             return False
         if self.type == "int" and float(value) != int(value):
             return False
-        if not (self.low <= float(value) <= self.high):  # type: ignore[operator]
+        low, high = self.bounds()
+        if not (low <= float(value) <= high):
             return False
         step = self.step or (1.0 if self.type == "int" else None)
         if step is None:
             return True
-        k = (float(value) - float(self.low)) / step  # type: ignore[arg-type]
+        k = (float(value) - low) / step
         return abs(k - round(k)) < 1e-9
 
 
@@ -127,6 +136,7 @@ def load_search_space(preset: str, config: ExperimentConfig, path: str | Path | 
 def _model_fields(name: str) -> set[str] | None:
     from finmt_core.models import registry
 
+    cls: type  # a neural model's or an estimator's class
     try:
         cls = registry.get_model_class(name)
     except ConfigError:

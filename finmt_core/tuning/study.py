@@ -10,12 +10,14 @@ stop, keeps its run directory, and is marked PRUNED in the study.
 
 Distributed search is Optuna's own: several processes or machines running
 ``finmt tune --storage <same RDB URL> --study <same name>`` share the study. The default
-storage is a local SQLite file ``<runs>/optuna.db``.
+storage is ``$FINMT_OPTUNA_STORAGE``, else a local SQLite file ``<runs>/optuna.db``
+(:mod:`finmt_core.tuning.storage`; PostgreSQL through psycopg 3).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,26 +28,19 @@ from finmt_core.config import ExperimentConfig
 from finmt_core.errors import ConfigError, RunError
 from finmt_core.training.callbacks import Callback
 from finmt_core.tuning.space import SearchSpace, apply_overrides, current_values, load_search_space
+from finmt_core.tuning.storage import (  # noqa: F401 (re-exported: older imports)
+    SQLITE_TIMEOUT_S,
+    default_storage,
+    display_url,
+    storage_error,
+    study_storage,
+)
+from finmt_core.tuning.storage import open_storage as _storage
 
 log = logging.getLogger(__name__)
 
-#: seconds a SQLite writer waits for a lock held by another tuning process.
-SQLITE_TIMEOUT_S = 60
 #: Fewer complete trials than this and parameter importances are flagged as unreliable.
 MIN_TRIALS_FOR_IMPORTANCE = 20
-
-
-def default_storage(runs_root: str | Path) -> str:
-    return f"sqlite:///{Path(runs_root).resolve() / 'optuna.db'}"
-
-
-def _storage(url: str) -> Any:
-    import optuna
-
-    if url.startswith("sqlite"):
-        # Several local processes share one SQLite file: wait for locks instead of failing.
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": SQLITE_TIMEOUT_S}})
-    return optuna.storages.RDBStorage(url)
 
 
 def _create_or_join(name: str, url: str, sampler: Any, pruner: Any, attempts: int = 8) -> Any:
@@ -59,16 +54,17 @@ def _create_or_join(name: str, url: str, sampler: Any, pruner: Any, attempts: in
     import time
 
     import optuna
-    from sqlalchemy.exc import IntegrityError, OperationalError
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-    transient = (OperationalError, IntegrityError, optuna.exceptions.StorageInternalError)
+    # ProgrammingError: PostgreSQL's "relation already exists" when two processes create the tables
+    transient = (OperationalError, IntegrityError, ProgrammingError, optuna.exceptions.StorageInternalError)
     for attempt in range(attempts):
         try:
             return optuna.create_study(study_name=name, storage=_storage(url), direction="minimize",
                                        load_if_exists=True, sampler=sampler, pruner=pruner)
         except transient as exc:
             if attempt == attempts - 1:
-                raise ConfigError(f"could not open study {name!r} in {url}: {exc}") from None
+                raise storage_error(url, exc) from None
             log.info("study storage busy (%s); retrying", type(exc).__name__)
             time.sleep(0.2 + random.random() * 0.5 * (attempt + 1))
     raise AssertionError("unreachable")
@@ -82,7 +78,7 @@ class OptunaPruning(Callback):
         self.trial = trial
         self.pruned_at: int | None = None
 
-    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Any, record: Mapping[str, Any]) -> None:
         val = record.get("monitor", record.get("val_loss"))
         if val is None:
             return
@@ -116,12 +112,27 @@ def _best_monitor(run: Any) -> float:
     raise RunError(f"run {run.name!r} recorded no validation score or loss; cannot score the trial")
 
 
+def _earlier_defaults_trial(trial: Any) -> int | None:
+    """The number of an earlier defaults trial when ``trial`` is one too, else None.
+
+    Workers started together on a shared database can each see no defaults trial and each
+    enqueue one (Optuna has no compare-and-set); the lowest-numbered one is the real one."""
+    if not trial.user_attrs.get("defaults"):
+        return None
+    earlier = [t.number for t in trial.study.get_trials(deepcopy=False)
+               if t.number < trial.number and t.user_attrs.get("defaults")]
+    return min(earlier) if earlier else None
+
+
 def _objective(trial: Any, base: ExperimentConfig, space: SearchSpace, runs_root: Path,
                study_name: str, panel: pd.DataFrame | None) -> float:
     import optuna
 
     from finmt_core.training.pipeline import train_run
 
+    twin = _earlier_defaults_trial(trial)
+    if twin is not None:  # two workers enqueued the defaults at once: run them once
+        raise optuna.TrialPruned(f"duplicate of the defaults trial {twin}; not run again")
     values = space.suggest(trial)
     name = f"{study_name}-t{trial.number:04d}"
     config = apply_overrides(base, values).model_copy(update={"name": name})
@@ -184,7 +195,7 @@ def run_tuning(
     preset = base.preset or base.model.name
     root = Path(runs_root)
     root.mkdir(parents=True, exist_ok=True)
-    url = storage or default_storage(root)
+    url = storage or study_storage(root)
     name = study_name or f"tune-{preset}"
     space = load_search_space(preset, base, search_space)
     study = _create_or_join(
@@ -243,18 +254,25 @@ def _result(study: Any, url: str) -> TuneResult:
 
 def load_study(storage: str, study_name: str) -> Any:
     import optuna
+    from sqlalchemy.exc import OperationalError
 
     try:
         return optuna.load_study(study_name=study_name, storage=_storage(storage))
     except KeyError:
-        names = [s.study_name for s in optuna.get_all_study_summaries(_storage(storage))]
-        raise ConfigError(f"no study {study_name!r} in {storage}; studies there: {names or 'none'}") from None
+        names = list_studies(storage)
+        raise ConfigError(f"no study {study_name!r} in {display_url(storage)}; studies there: {names or 'none'}") from None
+    except OperationalError as exc:  # server down, wrong port or credentials
+        raise storage_error(storage, exc) from None
 
 
 def list_studies(storage: str) -> list[str]:
     import optuna
+    from sqlalchemy.exc import OperationalError
 
-    return sorted(s.study_name for s in optuna.get_all_study_summaries(_storage(storage)))
+    try:
+        return sorted(s.study_name for s in optuna.get_all_study_summaries(_storage(storage)))
+    except OperationalError as exc:
+        raise storage_error(storage, exc) from None
 
 
 def study_summary(storage: str, study_name: str) -> dict[str, Any]:

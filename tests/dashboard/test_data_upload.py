@@ -42,13 +42,14 @@ def test_upload_limit_is_read_from_the_streamlit_config() -> None:
 
 def test_save_upload_never_overwrites_another_upload(tmp_path: Path) -> None:
     from finmt_core.data.panel import load_panel
+    from finmt_core.data.uploads import save_upload
 
     first, other = prices_csv(seed=1), prices_csv(seed=2)
     panel = load_panel(io.BytesIO(first), name="prices.csv")
-    stems = [widgets.save_upload(tmp_path, "prices.csv", first, panel),
-             widgets.save_upload(tmp_path, "prices.2024.csv", other, panel),
-             widgets.save_upload(tmp_path, "prices.csv", other, panel),
-             widgets.save_upload(tmp_path, "prices.csv", first, panel)]  # the same bytes again: same file
+    stems = [save_upload(tmp_path, "prices.csv", first, panel),
+             save_upload(tmp_path, "prices.2024.csv", other, panel),
+             save_upload(tmp_path, "prices.csv", other, panel),
+             save_upload(tmp_path, "prices.csv", first, panel)]  # the same bytes again: same file
     assert stems[:2] == ["prices", "prices.2024"] and stems[2].startswith("prices-") and stems[3] == "prices"
     saved = sorted(p.name for p in (tmp_path / ".uploads").iterdir())
     assert saved == sorted({f"{s}.parquet" for s in stems})  # three files, no temp file left
@@ -95,3 +96,31 @@ def test_hostile_names_render_as_plain_text_and_uploads_keep_their_own_files(ope
     at.button(key="save_upload").click().run()
     saved = sorted(p.name for p in (empty_root / ".uploads").iterdir())
     assert saved == ["a--b.parquet", "prices.2024.parquet"]
+
+
+def test_a_failed_save_leaves_no_file(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    import pytest
+
+    from finmt_core.data.panel import load_panel
+    from finmt_core.data.uploads import list_uploads, save_upload, upload_path
+    from finmt_core.errors import DataError
+    from finmt_core.training import atomic
+    from finmt_core.training.atomic import DiskFullError
+
+    data = prices_csv(seed=3)
+    panel = load_panel(io.BytesIO(data), name="prices.csv")
+
+    def full_disk(fd: int, payload: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic, "_write_fd", full_disk)
+    with pytest.raises(DiskFullError, match="no space left"):
+        save_upload(tmp_path, "prices.csv", data, panel)
+    assert list((tmp_path / ".uploads").iterdir()) == []  # neither the parquet nor a temp file
+    monkeypatch.undo()
+    assert save_upload(tmp_path, "prices.csv", data, panel) == "prices" and list_uploads(tmp_path) == ["prices"]
+    assert upload_path(tmp_path, "prices") == tmp_path / ".uploads" / "prices.parquet"
+    with pytest.raises(DataError, match="not the name of a saved upload"):
+        upload_path(tmp_path, "../runs/x")

@@ -102,7 +102,7 @@ def fake_training(monkeypatch):
     calls: dict[str, list[str]] = {"train": [], "evaluate": []}
     behaviour: dict[str, object] = {}
 
-    def fake_train(config, root, name=None, resume=False, **kwargs):
+    def fake_train(name, root, **kwargs):
         calls["train"].append(name)
         action = behaviour.get(name, "done")
         if action == "raise":
@@ -118,7 +118,7 @@ def fake_training(monkeypatch):
         calls["evaluate"].append(RunDir(path).name)
         return {}
 
-    monkeypatch.setattr(pipeline, "train_run", fake_train)
+    monkeypatch.setattr(pipeline, "start_queued", fake_train)
     monkeypatch.setattr(evaluate, "evaluate_run", fake_evaluate)
     return calls, behaviour
 

@@ -19,7 +19,7 @@ def test_train_command_resumes_the_queued_run_in_its_own_folder(tmp_path):
     run = RunDir(tmp_path / "my-run")
     cmd = jobs.train_command(run)
     assert cmd[:3] == [sys.executable, "-m", "finmt_core.cli"]
-    assert cmd[3:] == ["train", "--resume", "my-run", "--run-dir", str(tmp_path)]
+    assert cmd[3:] == ["train", "--resume", "my-run", "--runs-dir", str(tmp_path)]
 
 
 def test_cancel_of_a_run_whose_process_is_gone_marks_it_cancelled(tmp_path):

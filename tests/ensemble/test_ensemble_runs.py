@@ -95,11 +95,11 @@ def test_cli_ensemble_prints_weights_and_refuses_cleanly(members: tuple[Path, li
     from finmt_core.cli import app
 
     root, names = members
-    res = CliRunner().invoke(app, ["ensemble", names[1], names[2], "--name", "cli-ens", "--run-dir", str(root),
+    res = CliRunner().invoke(app, ["ensemble", names[1], names[2], "--name", "cli-ens", "--runs-dir", str(root),
                                    "--no-evaluate"])
     assert res.exit_code == 0, res.output
     assert "cli-ens" in res.output and "weight" in res.output
-    res = CliRunner().invoke(app, ["ensemble", names[1], "--name", "cli-bad", "--run-dir", str(root)])
+    res = CliRunner().invoke(app, ["ensemble", names[1], "--name", "cli-bad", "--runs-dir", str(root)])
     assert res.exit_code == 2 and "at least two" in res.output
 
 

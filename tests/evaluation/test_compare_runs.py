@@ -125,17 +125,17 @@ def test_curve_columns_lists_logged_numbers(world: Path) -> None:
 
 def test_cli_compare_text_and_json(world: Path) -> None:
     runner = CliRunner()
-    res = runner.invoke(app, ["compare", "cmp-s0", "cmp-s1", "cmp-s2", "cmp-lr", "--run-dir", str(world)])
+    res = runner.invoke(app, ["compare", "cmp-s0", "cmp-s1", "cmp-s2", "cmp-lr", "--runs-dir", str(world)])
     assert res.exit_code == 0, res.output
     assert "train.lr" in res.output and "0.5400 ± 0.0200 (n=3)" in res.output and "naive_majority" in res.output
-    res = runner.invoke(app, ["compare", "cmp-s0", "cmp-s1", "--run-dir", str(world), "--json"])
+    res = runner.invoke(app, ["compare", "cmp-s0", "cmp-s1", "--runs-dir", str(world), "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["runs"] == ["cmp-s0", "cmp-s1"]
     assert data["config_diff"]["train.seed"] == {"cmp-s0": 0, "cmp-s1": 1}
     acc = next(r for r in data["metrics"] if (r["task"], r["metric"], r["source"]) == ("direction", "accuracy", "model"))
     assert acc["cmp-s0"] == pytest.approx(0.52)
-    res = runner.invoke(app, ["compare", "cmp-s0", "nope", "--run-dir", str(world)])
+    res = runner.invoke(app, ["compare", "cmp-s0", "nope", "--runs-dir", str(world)])
     assert res.exit_code == 2 and "error:" in res.output
 
 

@@ -127,7 +127,7 @@ def test_evaluation_json_records_gates_from_validation_rows_only(evaluated) -> N
 def test_cli_prints_gates_and_strict_fails_on_a_failed_gate(evaluated) -> None:
     root, run, ev = evaluated
     assert ev["gates"]["passed"] is False  # an untrained model: at least one gate fails
-    args = ["evaluate", run.name, "--run-dir", str(root), "--no-backtest"]
+    args = ["evaluate", run.name, "--runs-dir", str(root), "--no-backtest"]
     plain = CliRunner().invoke(app, args)
     assert plain.exit_code == 0, plain.output
     assert "gates (FAILED)" in plain.output and "FAIL  " in plain.output

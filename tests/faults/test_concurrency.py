@@ -26,11 +26,11 @@ def test_two_resumes_at_once_one_trains_the_other_refuses(tmp_path) -> None:
     root, log = tmp_path / "runs", tmp_path / "a.log"
     run = create_run(root, "q", tiny_config(epochs=3))  # queued, as the dashboard leaves it
     release = tmp_path / "release"
-    first = start(["train", "--resume", "q", "--run-dir", str(root)], log, FAULT_HOLD_UNTIL=str(release))
+    first = start(["train", "--resume", "q", "--runs-dir", str(root)], log, FAULT_HOLD_UNTIL=str(release))
     wait_for(lambda: run.training_holder() is not None and run.metric_records(), "A to train an epoch", first, log)
     status_before = run.status()
 
-    second = runner.invoke(app, ["train", "--resume", "q", "--run-dir", str(root)])
+    second = runner.invoke(app, ["train", "--resume", "q", "--runs-dir", str(root)])
     assert second.exit_code == 2, second.output
     lines = second.output.strip().splitlines()
     assert lines == [f"error: run 'q' is being trained by process {first.pid}; wait for it to finish or cancel it "
@@ -47,7 +47,7 @@ def test_two_resumes_at_once_one_trains_the_other_refuses(tmp_path) -> None:
 def test_two_launches_of_one_config_at_once_give_two_runs(tmp_path) -> None:
     root = tmp_path / "runs"
     cfg = config_file(tmp_path, epochs=1)
-    procs = [start(["train", "--config", str(cfg), "--run-dir", str(root)], tmp_path / f"{i}.log") for i in range(2)]
+    procs = [start(["train", "--config", str(cfg), "--runs-dir", str(root)], tmp_path / f"{i}.log") for i in range(2)]
     assert [p.wait(timeout=300) for p in procs] == [0, 0], [(tmp_path / f"{i}.log").read_text()[-1500:] for i in range(2)]
     runs = list_runs(root)
     assert len(runs) == 2 and runs[0].name != runs[1].name

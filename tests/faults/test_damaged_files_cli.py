@@ -41,10 +41,10 @@ def panel_of(root: Path) -> str:
 
 
 COMMANDS = {
-    "evaluate": lambda root, run: ["evaluate", run, "--run-dir", str(root), "--no-backtest"],
-    "backtest": lambda root, run: ["backtest", run, "--run-dir", str(root)],
-    "predict": lambda root, run: ["predict", run, "--run-dir", str(root), "--data", panel_of(root)],
-    "report": lambda root, run: ["report", run, "--run-dir", str(root), "--no-explain",
+    "evaluate": lambda root, run: ["evaluate", run, "--runs-dir", str(root), "--no-backtest"],
+    "backtest": lambda root, run: ["backtest", run, "--runs-dir", str(root)],
+    "predict": lambda root, run: ["predict", run, "--runs-dir", str(root), "--data", panel_of(root)],
+    "report": lambda root, run: ["report", run, "--runs-dir", str(root), "--no-explain",
                                  "--out", str(root.parent / f"{run}-report.html")],
 }
 #: (damage, command) -> a phrase of the expected one-line error
@@ -84,7 +84,7 @@ def test_a_damaged_file_the_command_does_not_need_does_not_stop_it(damaged_root,
 
 
 def test_runs_lists_a_run_with_a_damaged_status_as_damaged(damaged_root) -> None:
-    res = cli("runs", "--run-dir", str(damaged_root))
+    res = cli("runs", "--runs-dir", str(damaged_root))
     assert res.exit_code == 0
     rows = {ln.split()[0]: ln for ln in res.output.splitlines()[1:]}
     assert set(rows) >= {"ok", "status", "metrics", "config"}  # none vanished
@@ -115,11 +115,11 @@ def copy_of(run: RunDir, tmp_path: Path, name: str) -> RunDir:
 def test_damaged_last_checkpoint_says_what_to_do_and_that_works(stopped, tmp_path) -> None:
     run = copy_of(stopped, tmp_path, "r")
     run.last_checkpoint.write_bytes(run.last_checkpoint.read_bytes()[:2000])
-    line = one_error(cli("train", "--resume", "r", "--run-dir", str(tmp_path)))
+    line = one_error(cli("train", "--resume", "r", "--runs-dir", str(tmp_path)))
     assert "last.pt: the file is damaged" in line and "Delete it and run `finmt train --resume r`" in line
     assert run.status()["state"] == "cancelled"  # the refused resume changed nothing
     run.last_checkpoint.unlink()  # the advice: train the run again from epoch 1
-    assert cli("train", "--resume", "r", "--run-dir", str(tmp_path)).exit_code == 0
+    assert cli("train", "--resume", "r", "--runs-dir", str(tmp_path)).exit_code == 0
     assert assert_whole(run, epochs=3) == [1, 2, 3]  # restarted, not 1, 1, 2, 3
     assert run.status()["state"] == "done"
 
@@ -128,7 +128,7 @@ def test_damaged_metrics_lines_then_resume_logs_each_epoch_once(stopped, tmp_pat
     run = copy_of(stopped, tmp_path, "r")
     good = run.metrics_path.read_bytes()
     run.metrics_path.write_bytes(good[:10] + b"\xff\xfe" + good[12:] + b'{"epoch": 2, "val\n\x00\x00garbage\n')
-    res = cli("train", "--resume", "r", "--run-dir", str(tmp_path))
+    res = cli("train", "--resume", "r", "--runs-dir", str(tmp_path))
     assert res.exit_code == 0, res.output
     assert assert_whole(run, epochs=3) == [1, 2, 3]  # epoch 1's line restored from last.pt
 
@@ -137,11 +137,11 @@ def test_damaged_status_then_resume_rewrites_it(stopped, tmp_path) -> None:
     run = copy_of(stopped, tmp_path, "r")
     run.status_path.write_text('{"state": "cancel')
     assert run.effective_state() == "damaged"
-    assert cli("train", "--resume", "r", "--run-dir", str(tmp_path)).exit_code == 0
+    assert cli("train", "--resume", "r", "--runs-dir", str(tmp_path)).exit_code == 0
     assert run.status()["state"] == "done" and json.loads(run.status_path.read_text())["epoch"] == 3
     # a damaged predictions.parquet of the finished run: the message's fix re-predicts, nothing retrains
     run.predictions_path.write_bytes(run.predictions_path.read_bytes()[:100])
-    assert "finmt train --resume r" in one_error(cli("backtest", "r", "--run-dir", str(tmp_path)))
-    assert cli("train", "--resume", "r", "--run-dir", str(tmp_path)).exit_code == 0
+    assert "finmt train --resume r" in one_error(cli("backtest", "r", "--runs-dir", str(tmp_path)))
+    assert cli("train", "--resume", "r", "--runs-dir", str(tmp_path)).exit_code == 0
     assert assert_whole(run, epochs=3) == [1, 2, 3]
-    assert cli("backtest", "r", "--run-dir", str(tmp_path)).exit_code == 0
+    assert cli("backtest", "r", "--runs-dir", str(tmp_path)).exit_code == 0

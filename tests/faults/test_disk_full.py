@@ -47,13 +47,13 @@ def test_full_disk_gives_one_line_and_the_run_resumes(tmp_path, monkeypatch, lin
     root = tmp_path / "runs"
     cfg = config_file(tmp_path, epochs=3)
     failed = fill_disk_at(monkeypatch, file, nth)
-    res = runner.invoke(app, ["train", "--config", str(cfg), "--name", "r", "--run-dir", str(root)])
+    res = runner.invoke(app, ["train", "--config", str(cfg), "--name", "r", "--runs-dir", str(root)])
     assert failed, "the fault was never injected"
     assert res.exit_code == 2, res.output
     errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and (res.exception is None or isinstance(res.exception, SystemExit)), res.output
     assert errors[0].startswith("error: no space left on device while writing ") and file in errors[0]
-    assert errors[0].endswith(f"finmt train --resume r --run-dir {root}")
+    assert errors[0].endswith(f"finmt train --resume r --runs-dir {root}")
     assert "Traceback" not in res.output
 
     run = RunDir(root / "r")
@@ -61,7 +61,7 @@ def test_full_disk_gives_one_line_and_the_run_resumes(tmp_path, monkeypatch, lin
     assert_whole(run)  # status, config, metrics and last.pt all parse; epochs 1..N once each
 
     monkeypatch.undo()  # space is back
-    res = runner.invoke(app, ["train", "--resume", "r", "--run-dir", str(root)])
+    res = runner.invoke(app, ["train", "--resume", "r", "--runs-dir", str(root)])
     assert res.exit_code == 0, res.output
     assert assert_whole(run, epochs=3) == [1, 2, 3]
     assert run.status()["state"] == "done" and len(run.predictions()) > 0

@@ -21,7 +21,7 @@ runner = CliRunner()
 
 
 def _resume_here(root, name: str) -> None:
-    res = runner.invoke(app, ["train", "--resume", name, "--run-dir", str(root)])
+    res = runner.invoke(app, ["train", "--resume", name, "--runs-dir", str(root)])
     assert res.exit_code == 0, res.output
 
 
@@ -29,7 +29,7 @@ def test_kill_during_a_checkpoint_write_then_resume(tmp_path, linux_fds) -> None
     root, marker, log = tmp_path / "runs", tmp_path / "writing", tmp_path / "train.log"
     cfg = config_file(tmp_path, epochs=3)
     # epoch 1 completes; the write of epoch 2's last.pt stops after its bytes, before the rename
-    proc = start(["train", "--config", str(cfg), "--name", "k", "--run-dir", str(root)], log,
+    proc = start(["train", "--config", str(cfg), "--name", "k", "--runs-dir", str(root)], log,
                  FAULT_SLOW_FILE="last.pt", FAULT_SLOW_SKIP="1", FAULT_SLOW_S="120", FAULT_MARKER=str(marker))
     wait_for(marker.exists, "the second last.pt write", proc, log)
     kill9(proc)
@@ -51,7 +51,7 @@ def test_kill_at_random_moments_then_resume(tmp_path) -> None:
     root, log = tmp_path / "runs", tmp_path / "train.log"
     cfg = config_file(tmp_path, epochs=6)
     run = RunDir(root / "r")
-    args = ["train", "--config", str(cfg), "--name", "r", "--run-dir", str(root)]
+    args = ["train", "--config", str(cfg), "--name", "r", "--runs-dir", str(root)]
     for attempt in range(2):  # start, kill; resume, kill; then resume to the end
         proc = start(args, log)
         wait_for(lambda p=proc: run.exists() and run.status().get("state") == "running" and
@@ -66,7 +66,7 @@ def test_kill_at_random_moments_then_resume(tmp_path) -> None:
         except subprocess.TimeoutExpired:
             kill9(proc)
         print(f"seed {seed}: attempt {attempt} killed {delay:.2f} s after epoch {after}, logged {assert_whole(run)}")
-        args = ["train", "--resume", "r", "--run-dir", str(root)]
+        args = ["train", "--resume", "r", "--runs-dir", str(root)]
     _resume_here(root, "r")
     assert temp_files(run) == []
     assert assert_whole(run, epochs=6) == [1, 2, 3, 4, 5, 6], f"seed {seed}"

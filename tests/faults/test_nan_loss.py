@@ -41,5 +41,5 @@ def test_nan_loss_fails_the_run_naming_the_task(tmp_path) -> None:
     st = run.status()
     assert st["state"] == "failed" and "return" in st["error"].split("task(s):")[1]
     assert assert_whole(run) == [1]  # the last good epoch stays, resumable
-    listing = CliRunner().invoke(app, ["runs", "--run-dir", str(tmp_path)])
+    listing = CliRunner().invoke(app, ["runs", "--runs-dir", str(tmp_path)])
     assert listing.exit_code == 0 and "nan" in listing.output and "failed" in listing.output

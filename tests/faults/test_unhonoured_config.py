@@ -22,7 +22,7 @@ def _wf_file(tmp_path) -> str:
 
 def test_tune_refuses_walk_forward_folds_instead_of_ignoring_them(tmp_path) -> None:
     res = CliRunner().invoke(app, ["tune", "--preset", "lstm_transformer", "--config", _wf_file(tmp_path),
-                                   "--run-dir", str(tmp_path / "runs"), "--trials", "1"])
+                                   "--runs-dir", str(tmp_path / "runs"), "--trials", "1"])
     assert res.exit_code == 2
     errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "split.folds = 3" in errors[0] and "Set split.folds: 1" in errors[0]
@@ -31,7 +31,7 @@ def test_tune_refuses_walk_forward_folds_instead_of_ignoring_them(tmp_path) -> N
 
 def test_train_refuses_walk_forward_folds_under_torchrun(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it in every process it starts
-    res = CliRunner().invoke(app, ["train", "--config", _wf_file(tmp_path), "--run-dir", str(tmp_path / "runs")])
+    res = CliRunner().invoke(app, ["train", "--config", _wf_file(tmp_path), "--runs-dir", str(tmp_path / "runs")])
     assert res.exit_code == 2
     errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "split.folds = 3" in errors[0] and "--nproc" in errors[0]
@@ -39,7 +39,7 @@ def test_train_refuses_walk_forward_folds_under_torchrun(tmp_path, monkeypatch) 
 
 
 def test_resume_refuses_flags_it_cannot_honour(tmp_path) -> None:
-    res = CliRunner().invoke(app, ["train", "--resume", "r", "--seed", "3", "--horizon", "5", "--run-dir", str(tmp_path)])
+    res = CliRunner().invoke(app, ["train", "--resume", "r", "--seed", "3", "--horizon", "5", "--runs-dir", str(tmp_path)])
     assert res.exit_code == 2
     errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "--horizon, --seed cannot change it" in errors[0]

@@ -13,7 +13,7 @@ from finmt_core.config import ExperimentConfig
 from finmt_core.data.prepare import PreparedData, prepare
 from finmt_core.models import create_estimator
 from finmt_core.models import gbm as gbm_module
-from finmt_core.models.gbm import lagged_features, task_rows
+from finmt_core.models.gbm import labelled_rows, lagged_features
 
 lgb = pytest.importorskip("lightgbm", reason="the LightGBM baseline")
 
@@ -41,8 +41,8 @@ def _reference(prepared: PreparedData, est: Any, task: Any, d: np.ndarray, n: np
               "num_leaves": est.cfg.num_leaves, "min_child_samples": est.cfg.min_child_samples,
               "colsample_bytree": est.cfg.colsample_bytree, "reg_lambda": est.cfg.reg_lambda, "n_jobs": 1,
               "random_state": est.cfg.seed, "deterministic": True, "force_row_wise": True, "verbose": -1}
-    dt, nt, y = task_rows(prepared, task, "train", training=True)
-    dv, nv, yv = task_rows(prepared, task, "val", training=True)
+    dt, nt, y = labelled_rows(prepared, task, "train", training=True)
+    dv, nv, yv = labelled_rows(prepared, task, "val", training=True)
     xtr, xva = lagged_features(prepared.X, dt, nt, est.cfg.lags), lagged_features(prepared.X, dv, nv, est.cfg.lags)
     x = lagged_features(prepared.X, d, n, est.cfg.lags)
     stop = [lgb.early_stopping(est.cfg.early_stopping_rounds, verbose=False)]
@@ -78,7 +78,7 @@ def test_predictions_equal_the_per_task_wrappers(prepared: PreparedData, monkeyp
     est = create_estimator("lightgbm", FAST, prepared.config.tasks).fit(prepared)
     monkeypatch.setattr(gbm_module.lgb, "Dataset", original)
     assert len(binned) == 1, "the train matrix must be binned once for all boosters"
-    union = {t.name: task_rows(prepared, t, "train")[0].size for t in prepared.config.tasks}
+    union = {t.name: labelled_rows(prepared, t, "train")[0].size for t in prepared.config.tasks}
     assert binned[0] == max(union.values())
     assert union["direction_masked"] < binned[0]  # that task trains on a subset of the binned rows
     d, n = prepared.rows("test")

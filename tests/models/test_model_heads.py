@@ -1,15 +1,11 @@
-"""Heads: shapes per task kind, monotone quantiles, bounded regression; signal gate; MC dropout."""
+"""Heads: shapes per task kind, monotone quantiles, bounded regression; MC dropout (gating: tests/inference)."""
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-import pytest
 import torch
 from torch import nn
 
-from finmt_core.models import apply_heads, build_heads, enable_mc_dropout, monotone_quantiles, signal_gate
+from finmt_core.models import apply_heads, build_heads, enable_mc_dropout, monotone_quantiles
 from finmt_core.tasks import make_task
 
 
@@ -52,36 +48,6 @@ def test_quantile_head_starts_with_a_narrow_interval() -> None:
     q = heads["quantiles"](torch.randn(64, 8))
     width = (q[:, -1] - q[:, 0]).mean().item()
     assert 0.0 < width < 0.1  # about the spread of daily returns, not a unit-wide interval
-
-
-def _logits(p: list[float]) -> np.ndarray:
-    """[n, 2] logits whose softmax gives P(class 1) = p."""
-    p_arr = np.asarray(p)
-    return np.log(np.stack([1.0 - p_arr, p_arr], axis=1))
-
-
-def test_signal_gate_on_hand_made_logits() -> None:
-    p_signal = [0.9, 0.9, 0.4, 0.5]
-    p_up = [0.8, 0.3, 0.99, 0.5]
-    label, conf = signal_gate(_logits(p_signal), _logits(p_up), threshold=0.5)
-    assert isinstance(label, np.ndarray) and label.dtype == np.int64
-    assert label.tolist() == [1, -1, 0, 1]  # P(signal) == threshold fires; P(up) == 0.5 -> Up
-    np.testing.assert_allclose(conf, [0.9 * 0.8, 0.9 * 0.7, 0.6, 0.5 * 0.5], rtol=1e-5)
-    strict, _ = signal_gate(_logits(p_signal), _logits(p_up), threshold=0.95)
-    assert strict.tolist() == [0, 0, 0, 0]
-
-
-def test_signal_gate_torch_in_torch_out_and_errors() -> None:
-    s = torch.tensor([[0.0, 2.0], [2.0, 0.0]])
-    d = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    label, conf = signal_gate(s, d, threshold=0.6)
-    assert isinstance(label, torch.Tensor) and label.tolist() == [-1, 0]
-    p_sig, p_down = 1 / (1 + math.exp(-2.0)), 1 / (1 + math.exp(-1.0))
-    torch.testing.assert_close(conf, torch.tensor([p_sig * p_down, p_sig]))  # row 2: 1 - P(signal)
-    with pytest.raises(ValueError, match="threshold"):
-        signal_gate(s, d, threshold=0.0)
-    with pytest.raises(ValueError, match=r"\[n, 2\]"):
-        signal_gate(torch.zeros(3, 3), torch.zeros(3, 3))
 
 
 def test_enable_mc_dropout_counts_active_layers_and_keeps_batchnorm_frozen() -> None:

@@ -50,7 +50,7 @@ def test_lightgbm_training_pays_no_graph_library(tmp_path: Path) -> None:
     (tmp_path / "small.yaml").write_text(
         "model:\n  params: {n_estimators: 5, early_stopping_rounds: 2}\n", encoding="utf-8")
     mods = _modules_after(["train", "--preset", "lightgbm", "--data", str(tmp_path / "p.parquet"),
-                           "--config", str(tmp_path / "small.yaml"), "--run-dir", str(tmp_path / "runs"),
+                           "--config", str(tmp_path / "small.yaml"), "--runs-dir", str(tmp_path / "runs"),
                            "--name", "gbm"], tmp_path)
     assert (tmp_path / "runs" / "gbm" / "status.json").is_file()
     assert json.loads((tmp_path / "runs" / "gbm" / "status.json").read_text())["state"] == "done"

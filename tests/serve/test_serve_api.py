@@ -48,7 +48,7 @@ def client(served) -> TestClient:
 
 def _finmt_predict(root: Path, run: str, data: Path, tmp_path: Path, *extra: str) -> pd.DataFrame:
     out = tmp_path / f"{run}.parquet"
-    res = CliRunner().invoke(cli, ["predict", run, "--data", str(data), "--run-dir", str(root), "--out", str(out),
+    res = CliRunner().invoke(cli, ["predict", run, "--data", str(data), "--runs-dir", str(root), "--out", str(out),
                                    *extra])
     assert res.exit_code == 0, res.output
     return pd.read_parquet(out)

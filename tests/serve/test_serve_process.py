@@ -52,7 +52,7 @@ def test_the_real_server_answers_and_stops_on_sigterm(tmp_path):
     log = tmp_path / "serve.log"
     env = dict(os.environ, PYTHONPATH=str(REPO))
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "finmt_core.cli", "serve", "svc-real", "--run-dir",
+        proc = subprocess.Popen([sys.executable, "-m", "finmt_core.cli", "serve", "svc-real", "--runs-dir",
                                  str(tmp_path / "runs"), "--port", str(port)], cwd=tmp_path, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -92,6 +92,6 @@ def test_the_real_server_answers_and_stops_on_sigterm(tmp_path):
 def test_a_network_address_needs_insecure(tmp_path):
     from finmt_core.cli import app
 
-    result = CliRunner().invoke(app, ["serve", "any-run", "--address", "0.0.0.0", "--run-dir", str(tmp_path)])
+    result = CliRunner().invoke(app, ["serve", "any-run", "--address", "0.0.0.0", "--runs-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "--insecure" in result.output and "--address 127.0.0.1" in result.output

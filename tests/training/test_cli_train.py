@@ -33,7 +33,7 @@ def _invoke(*args: str):  # type: ignore[no-untyped-def]
 def test_train_synthetic_preset_gives_a_complete_run_and_resumes(tmp_path, small_yaml) -> None:
     runs = tmp_path / "runs"
     res = _invoke("train", "--data", "synthetic", "--preset", "tgcn", "--config", str(small_yaml),
-                  "--epochs", "1", "--run-dir", str(runs), "--name", "cli", "--device", "cpu", "--seed", "3")
+                  "--epochs", "1", "--runs-dir", str(runs), "--name", "cli", "--device", "cpu", "--seed", "3")
     assert res.exit_code == 0, res.output
     assert "run cli: done" in res.output
     run = open_run(runs, "cli")
@@ -45,18 +45,18 @@ def test_train_synthetic_preset_gives_a_complete_run_and_resumes(tmp_path, small
         assert p.is_file()
     assert {"signal_prob_Signal", "direction_pred"} <= set(run.predictions().columns)
 
-    res = _invoke("train", "--resume", "cli", "--epochs", "2", "--run-dir", str(runs))
+    res = _invoke("train", "--resume", "cli", "--epochs", "2", "--runs-dir", str(runs))
     assert res.exit_code == 0, res.output
     assert [r["epoch"] for r in run.metric_records()] == [1, 2]
 
-    res = _invoke("runs", "--run-dir", str(runs))
+    res = _invoke("runs", "--runs-dir", str(runs))
     assert res.exit_code == 0
     line = next(x for x in res.output.splitlines() if x.startswith("cli "))
     assert "tgcn" in line and "done" in line and "2/2" in line
 
 
 def test_unknown_preset_exits_2_with_the_choices(tmp_path) -> None:
-    res = _invoke("train", "--preset", "nope", "--run-dir", str(tmp_path))
+    res = _invoke("train", "--preset", "nope", "--runs-dir", str(tmp_path))
     assert res.exit_code == 2
     assert "unknown preset 'nope'" in res.output and "tgcn" in res.output and "lstm_transformer" in res.output
     assert not any(tmp_path.iterdir())  # nothing was created
@@ -64,20 +64,20 @@ def test_unknown_preset_exits_2_with_the_choices(tmp_path) -> None:
 
 def test_horizon_longer_than_the_data_is_a_clear_error(tmp_path, small_yaml) -> None:
     res = _invoke("train", "--data", "synthetic", "--preset", "tgcn", "--config", str(small_yaml),
-                  "--horizon", "250", "--run-dir", str(tmp_path))
+                  "--horizon", "250", "--runs-dir", str(tmp_path))
     assert res.exit_code == 2
     assert "error:" in res.output and "history" in res.output
 
 
 def test_resume_of_a_missing_run_and_bad_device(tmp_path) -> None:
-    res = _invoke("train", "--resume", "ghost", "--run-dir", str(tmp_path))
+    res = _invoke("train", "--resume", "ghost", "--runs-dir", str(tmp_path))
     assert res.exit_code == 2 and "no run named 'ghost'" in res.output
-    res = _invoke("train", "--preset", "tgcn", "--device", "tpu", "--run-dir", str(tmp_path))
+    res = _invoke("train", "--preset", "tgcn", "--device", "tpu", "--runs-dir", str(tmp_path))
     assert res.exit_code == 2 and "--device" in res.output
 
 
 def test_runs_on_an_empty_folder(tmp_path) -> None:
-    res = _invoke("runs", "--run-dir", str(tmp_path))
+    res = _invoke("runs", "--runs-dir", str(tmp_path))
     assert res.exit_code == 0 and "no runs" in res.output
 
 

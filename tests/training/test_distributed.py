@@ -37,7 +37,7 @@ def test_two_gloo_processes_train_one_run_with_ranks_in_sync(tmp_path: Path) -> 
     cfg.write_text(yaml.safe_dump(TINY))
     runs = tmp_path / "runs"
     cmd = [sys.executable, "-m", "finmt_core.cli", "train", "--data", "synthetic", "--preset", "lstm_transformer",
-           "--config", str(cfg), "--run-dir", str(runs), "--name", "ddp", "--nproc", "2"]
+           "--config", str(cfg), "--runs-dir", str(runs), "--name", "ddp", "--nproc", "2"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert [p.name for p in runs.iterdir()] == ["ddp"]  # one run directory, written by rank 0 only

@@ -134,20 +134,20 @@ def test_cli_trains_folds_and_refuses_too_short_data(tmp_path) -> None:
     cfg["model"] = {"name": "naive_momentum", "params": {}}
     path = tmp_path / "wf.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    res = CliRunner().invoke(app, ["train", "--config", str(path), "--run-dir", str(tmp_path / "runs"), "--name", "m",
+    res = CliRunner().invoke(app, ["train", "--config", str(path), "--runs-dir", str(tmp_path / "runs"), "--name", "m",
                                    "--folds", "2", "--fold-scheme", "rolling"])
     assert res.exit_code == 0, res.output
     assert "fold 0: done" in res.output and "fold 1: done" in res.output and "finmt evaluate m" in res.output
     split = RunDir(tmp_path / "runs" / "m").config().split
     assert split.folds == 2 and split.walk_forward == "rolling"
-    listed = CliRunner().invoke(app, ["runs", "--run-dir", str(tmp_path / "runs")])
+    listed = CliRunner().invoke(app, ["runs", "--runs-dir", str(tmp_path / "runs")])
     assert "naive_momentum (2 folds)" in listed.output
-    bad = CliRunner().invoke(app, ["train", "--config", str(path), "--run-dir", str(tmp_path / "runs"), "--fold-scheme", "weekly"])
+    bad = CliRunner().invoke(app, ["train", "--config", str(path), "--runs-dir", str(tmp_path / "runs"), "--fold-scheme", "weekly"])
     assert bad.exit_code == 2 and "--fold-scheme must be one of expanding, rolling" in bad.output
     cfg["split"]["folds"] = 20
     cfg["data"]["synthetic"]["n_days"] = 60
     path.write_text(yaml.safe_dump(cfg))
-    res = CliRunner().invoke(app, ["train", "--config", str(path), "--run-dir", str(tmp_path / "runs"), "--name", "short"])
+    res = CliRunner().invoke(app, ["train", "--config", str(path), "--runs-dir", str(tmp_path / "runs"), "--name", "short"])
     assert res.exit_code == 2 and "error:" in res.output
     assert not (tmp_path / "runs" / "short").exists()  # nothing written
 

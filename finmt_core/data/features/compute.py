@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import logging
 import time
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,13 @@ TICKER_BLOCK = 256
 #: array (~9 MB at 48 features x 2,520 days) is reused by every block, so the only large
 #: fresh allocation is the output itself.
 WRITE_BLOCK = 64
+
+#: ``allocate(shape, dtype) -> array`` for the ``[D, N, F]`` output (default ``np.empty``; prepare
+#: passes an on-disk allocator for panels larger than memory, :mod:`finmt_core.data.disk_arrays`).
+Allocator = Callable[[tuple[int, ...], np.dtype], np.ndarray]
+#: ``release(values, t0, t1)``: the writer is done with tickers ``t0:t1`` (an on-disk output
+#: drops their pages from memory; default: nothing).
+Releaser = Callable[[np.ndarray, int, int], None]
 
 
 def _as_dense(panel_or_dense: pd.DataFrame | DensePanel) -> DensePanel:
@@ -123,9 +131,11 @@ def _ticker_block(dense: DensePanel, b0: int, b1: int) -> DensePanel:
                       extra=list(dense.extra))
 
 
-def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int,
-          n_tickers: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(values [D, N, F] float32, mask [D, N] bool)`` of the ``usable`` features.
+def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int, n_tickers: int,
+          append: Sequence[np.ndarray] = (), allocate: Allocator | None = None,
+          release: Releaser | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(values [D, N, F + len(append)] float32, mask [D, N] bool)`` of the ``usable`` features,
+    then the ``append`` planes (``[D, N]`` float32 each, computed elsewhere) as the last columns.
 
     Features that need every ticker (market, cross-sectional) run first on the whole grid;
     the others run per block of :data:`TICKER_BLOCK` tickers (small intermediates). Each
@@ -135,7 +145,8 @@ def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int,
     the whole ``[F, D, N]`` array and transposing it at the end touched twice the memory;
     fresh pages cost up to ~1.5 s/GB on this VM under load.
     """
-    n_feat = len(usable)
+    n_own = len(usable)
+    n_feat = n_own + len(append)
     present = np.isfinite(dense.close)
     blocked = n_tickers > TICKER_BLOCK
     whole: dict[int, np.ndarray] = {}  # feature index -> [D, N] float32 of the whole-grid features
@@ -147,13 +158,15 @@ def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int,
                 whole[j] = np.ascontiguousarray(np.broadcast_to(arr[:, None] if arr.ndim == 1 else arr,
                                                                 (n_dates, n_tickers)), dtype=np.float32)
         del inputs
-    values = np.empty((n_dates, n_tickers, n_feat), dtype=np.float32)
+    shape = (n_dates, n_tickers, n_feat)
+    values = np.empty(shape, dtype=np.float32) if allocate is None else allocate(shape, np.dtype(np.float32))
     mask = np.empty((n_dates, n_tickers), dtype=bool)
     stage = np.empty((n_feat, n_dates, min(WRITE_BLOCK, n_tickers)), dtype=np.float32)
     for c0 in range(0, n_tickers, TICKER_BLOCK if blocked else n_tickers):
         c1 = min(c0 + TICKER_BLOCK, n_tickers) if blocked else n_tickers
         chunk = FeatureInputs(_ticker_block(dense, c0, c1) if blocked else dense)
         own = {j: spec.fn(chunk) for j, spec in enumerate(usable) if j not in whole}
+        own.update({n_own + k: plane[:, c0:c1] for k, plane in enumerate(append)})
         for b0 in range(c0, c1, WRITE_BLOCK):
             b1 = min(b0 + WRITE_BLOCK, c1)
             part = stage[:, :, : b1 - b0]
@@ -171,6 +184,8 @@ def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int,
                 mask_b &= np.isfinite(part[j])
             values[:, b0:b1] = part.transpose(1, 2, 0)
             mask[:, b0:b1] = mask_b
+        if release is not None:
+            release(values, c0, c1)
         del own, chunk
     return values, mask
 
@@ -194,8 +209,31 @@ def _select(specs: list[FeatureSpec], features: list[str] | None) -> list[Featur
     return [s for s in specs if s.name in wanted]
 
 
+def plan_features(dense: DensePanel, features: list[str] | None = None) -> tuple[list[FeatureSpec], dict[str, str]]:
+    """``(usable specs in column order, skipped name -> reason)``: what :func:`compute_features`
+    computes on ``dense`` for ``features`` (None = all), without computing anything.
+
+    Raises:
+        ConfigError: ``features`` names an unknown feature.
+    """
+    specs = _select(list_features() + _extra_specs(dense), features)
+    skipped: dict[str, str] = {}
+    usable: list[FeatureSpec] = []
+    has_data = {c: bool(np.isfinite(a).any()) for c, a in dense.columns.items()}
+    for spec in specs:
+        reason = _missing_reason(spec, dense, has_data)
+        if reason is None:
+            usable.append(spec)
+        else:
+            skipped[spec.name] = reason
+    return usable, skipped
+
+
 def compute_features(panel_or_dense: pd.DataFrame | DensePanel,
-                     features: list[str] | None = None) -> FeatureFrame:
+                     features: list[str] | None = None, *,
+                     append: dict[str, np.ndarray] | None = None,
+                     allocate: Allocator | None = None,
+                     release: Releaser | None = None) -> FeatureFrame:
     """Compute the registered features of a panel on its dense (date x ticker) grid.
 
     Args:
@@ -203,6 +241,12 @@ def compute_features(panel_or_dense: pd.DataFrame | DensePanel,
         features: feature names to compute (``list_features()`` names or ``extra_<col>``);
             None = every feature the panel's columns support. Output columns follow the
             canonical group order (trend, volume, volatility, context), not the list order.
+        append: name -> ``[D, N]`` float32 plane computed elsewhere (the fitted features of
+            ``prepare``), written as the last columns (group ``context``, NaN where the close
+            is missing, counted in the mask) in the same pass: no second ``[D, N, F]`` copy.
+        allocate: ``(shape, dtype) -> array`` for ``values`` (default ``np.empty``), e.g. an
+            on-disk array (:func:`finmt_core.data.disk_arrays.disk_array`).
+        release: called as ``release(values, t0, t1)`` after each block of tickers is written.
 
     Returns:
         FeatureFrame with ``values`` ``[D, N, F]`` float32 (raw, unscaled; NaN where unknown,
@@ -216,16 +260,7 @@ def compute_features(panel_or_dense: pd.DataFrame | DensePanel,
     """
     t0 = time.perf_counter()
     dense = _as_dense(panel_or_dense)
-    specs = _select(list_features() + _extra_specs(dense), features)
-    skipped: dict[str, str] = {}
-    usable: list[FeatureSpec] = []
-    has_data = {c: bool(np.isfinite(a).any()) for c, a in dense.columns.items()}
-    for spec in specs:
-        reason = _missing_reason(spec, dense, has_data)
-        if reason is None:
-            usable.append(spec)
-        else:
-            skipped[spec.name] = reason
+    usable, skipped = plan_features(dense, features)
     if skipped:
         logger.info("skipped %d feature(s): %s", len(skipped),
                     "; ".join(f"{k} ({v})" for k, v in skipped.items()))
@@ -236,14 +271,20 @@ def compute_features(panel_or_dense: pd.DataFrame | DensePanel,
         )
 
     n_dates, n_tickers = dense.close.shape
-    values, mask = _fill(dense, usable, n_dates, n_tickers)
+    append = append or {}
+    for name, plane in append.items():
+        if plane.shape != (n_dates, n_tickers):
+            raise DataError(f"compute_features: appended feature {name!r} has shape {plane.shape}, "
+                            f"expected the panel's grid {(n_dates, n_tickers)}")
+    values, mask = _fill(dense, usable, n_dates, n_tickers, list(append.values()), allocate, release)
 
     if not mask.any():
         logger.warning("no (date, ticker) row has all %d features: %d dates may be shorter than the "
                        "features' warm-up (up to 60 days) or a feature column is mostly missing",
                        len(usable), n_dates)
-    names = [s.name for s in usable]
+    names = [s.name for s in usable] + list(append)
     groups = {g: [s.name for s in usable if s.group == g] for g in FEATURE_GROUPS}
+    groups.setdefault("context", []).extend(append)
     market = [s.name for s in usable if s.market]
     logger.debug("computed %d features on %d dates x %d tickers in %.2fs (%.1f%% rows valid)",
                  len(names), n_dates, n_tickers, time.perf_counter() - t0, 100.0 * mask.mean())

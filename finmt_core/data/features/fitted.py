@@ -154,27 +154,31 @@ def _standardised_relative(dense: DensePanel, tr: np.ndarray) -> tuple[np.ndarra
     return r, r / np.where(np.isfinite(sd) & (sd > 0), sd, np.nan)
 
 
-def add_fitted_features(frame: FeatureFrame, dense: DensePanel, train_idx: np.ndarray,
-                        wanted: list[str] | None = None) -> FeatureFrame:
-    """``frame`` with the fitted features appended (group ``context``, cross-sectional).
+def fitted_planes(dense: DensePanel, train_idx: np.ndarray, market: list[str],
+                  wanted: list[str] | None = None) -> dict[str, np.ndarray]:
+    """The fitted features of ``dense``: name -> ``[D, N]`` float32 plane (NaN where unknown).
 
     Args:
-        frame: features from ``compute_features`` (same grid as ``dense``).
         dense: the panel on its grid (close and the extra columns are read).
         train_idx: train date indices (the only dates the weights see).
+        market: names of the market-wide features computed on it (``FeatureFrame.market``):
+            a ``ctx_<col>`` feature exists for each market-wide ``extra_<col>``.
         wanted: ``data.features`` (None = all); fitted features not named there are left out.
+
+    Returns:
+        Empty when there are fewer than :data:`MIN_STOCKS` tickers or none is wanted.
     """
-    if len(frame.tickers) < MIN_STOCKS:
-        return frame
-    market = set(frame.market)
-    context_cols = [c for c in dense.extra if f"extra_{c}" in market]
+    if len(dense.tickers) < MIN_STOCKS:
+        return {}
+    market_set = set(market)
+    context_cols = [c for c in dense.extra if f"extra_{c}" in market_set]
     names = [PEER_FEATURE] + [f"{CONTEXT_PREFIX}{c}" for c in context_cols]
     names = [f for f in names if wanted is None or f in wanted]
     if not names:
-        return frame
+        return {}
     tr = np.asarray(train_idx, dtype=np.int64)
     r, z = _standardised_relative(dense, tr)
-    planes = []
+    planes: dict[str, np.ndarray] = {}
     for name in names:
         if name == PEER_FEATURE:
             c, pairs = lagged_corr(dense.close.astype(np.float64), tr)
@@ -193,9 +197,31 @@ def add_fitted_features(frame: FeatureFrame, dense: DensePanel, train_idx: np.nd
             feat = xs[:, None] * b[None, :]
             log.info("%s: %d of %d stocks respond to %r on train dates", name, int((b != 0).sum()), b.size, col)
         feat = np.where(np.isfinite(r), feat, np.nan)  # unknown where the stock's own return is unknown
-        planes.append(feat.astype(np.float32))
-    values = np.concatenate([frame.values, np.stack(planes, axis=-1)], axis=2)
-    mask = frame.mask & np.isfinite(values[..., -len(planes):]).all(axis=-1)
+        planes[name] = feat.astype(np.float32)
+    return planes
+
+
+def add_fitted_features(frame: FeatureFrame, dense: DensePanel, train_idx: np.ndarray,
+                        wanted: list[str] | None = None) -> FeatureFrame:
+    """``frame`` with the fitted features appended (group ``context``, cross-sectional).
+
+    Args:
+        frame: features from ``compute_features`` (same grid as ``dense``).
+        dense: the panel on its grid (close and the extra columns are read).
+        train_idx: train date indices (the only dates the weights see).
+        wanted: ``data.features`` (None = all); fitted features not named there are left out.
+
+    ``prepare`` passes :func:`fitted_planes` to ``compute_features(append=...)`` instead, which
+    writes them in the same pass (no concatenated copy); the values are the same.
+    """
+    if len(frame.tickers) < MIN_STOCKS:
+        return frame
+    found = fitted_planes(dense, train_idx, list(frame.market), wanted)
+    if not found:
+        return frame
+    names = list(found)
+    values = np.concatenate([frame.values, np.stack(list(found.values()), axis=-1)], axis=2)
+    mask = frame.mask & np.isfinite(values[..., -len(names):]).all(axis=-1)
     groups = {g: list(v) for g, v in frame.groups.items()}
     groups.setdefault("context", []).extend(names)
     return replace(frame, values=np.ascontiguousarray(values), mask=mask, names=[*frame.names, *names],

@@ -15,7 +15,7 @@ from finmt_core.config import load_preset
 from finmt_core.errors import ConfigError
 from finmt_core.training.runs import RunDir
 from finmt_core.tuning import apply_overrides, load_search_space, run_tuning, study_summary
-from finmt_core.tuning.space import SEARCH_DIR
+from finmt_core.tuning.space import SEARCH_DIR, Param
 from finmt_core.tuning.study import default_storage
 
 TINY = {
@@ -55,6 +55,17 @@ def test_bad_search_space_and_override_paths_raise_config_errors(tmp_path: Path)
         apply_overrides(_base(), {"tasks.nope.weight": 1.0})
 
 
+def test_param_range_and_step_grid() -> None:
+    p = Param("model.params.hidden", "int", low=8, high=64, step=8)
+    assert p.bounds() == (8, 64)
+    assert p.contains(16) and p.contains(64)
+    assert not p.contains(12) and not p.contains(72) and not p.contains(16.5) and not p.contains(True)
+    f = Param("train.lr", "float", low=1e-4, high=1e-2, log=True)
+    assert f.contains(5e-3) and not f.contains(0.5) and not f.contains("0.005")
+    with pytest.raises(ConfigError, match="needs numeric `low` and `high`"):
+        Param("train.lr", "float").contains(0.1)
+
+
 def test_three_trial_study_completes_with_sqlite(tmp_path: Path) -> None:
     result = run_tuning(_base(), trials=3, runs_root=tmp_path, seed=0,
                         pruner=optuna.pruners.NopPruner())
@@ -91,7 +102,7 @@ def test_two_processes_share_one_sqlite_study(tmp_path: Path) -> None:
     tiny = tmp_path / "tiny.yaml"
     tiny.write_text(yaml.safe_dump(TINY))
     args = [sys.executable, "-m", "finmt_core.cli", "tune", "--data", "synthetic", "--preset", PRESET,
-            "--trials", "2", "--epochs", "1", "--run-dir", str(tmp_path / "runs"), "--study", "shared",
+            "--trials", "2", "--epochs", "1", "--runs-dir", str(tmp_path / "runs"), "--study", "shared",
             "--search-space", str(space), "--config", str(tiny)]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     procs = [subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -70,36 +70,10 @@ def test_gating_errors() -> None:
         signal_gated(pd.DataFrame({"direction_prob_Up": [0.5]}), 1.5)
 
 
-def test_gating_matches_the_models_signal_gate() -> None:
-    """The DataFrame gate and models.signal_gate (logits) are the same decision."""
-    from finmt_core.models import signal_gate
-
-    rng = np.random.default_rng(0)
-    s_log, d_log = rng.normal(size=(50, 2)), rng.normal(size=(50, 2))
-    s, d = _softmax(s_log), _softmax(d_log)
-    df = pd.DataFrame({"signal_prob_Noise": s[:, 0], "signal_prob_Signal": s[:, 1],
-                       "direction_prob_Down": d[:, 0], "direction_prob_Up": d[:, 1]})
-    label, conf = signal_gate(s_log, d_log, 0.6)
-    g = signal_gated(df, 0.6)
-    np.testing.assert_array_equal(g["gate_code"], label)
-    np.testing.assert_allclose(g["confidence"], conf, rtol=1e-5)
-
-
 # ---- the Predictor on real run directories ------------------------------------------------------
 import run_factory  # noqa: E402  (tests/ helper; see its docstring)
 
 from finmt_core.inference import Predictor  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors on a shared 2-core CPU: one intra-op thread avoids oversubscription."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
