@@ -54,7 +54,12 @@ def _study_b(preset: str, market_b: Path, runs: Path, best_params: dict[str, Any
     name = f"B-{preset}"
     study = tuning._create_or_join(name, url, optuna.samplers.TPESampler(seed=0), optuna.pruners.NopPruner())
     todo = 0
-    if not any(t.user_attrs.get("tuned_on") == "A" for t in study.trials):
+
+    def checks_best(t: Any) -> bool:
+        # a check of an earlier best (the study on A resumed and found another) does not count
+        return bool(t.user_attrs.get("tuned_on") == "A" and t.params == best_params)
+
+    if not any(checks_best(t) for t in study.trials):
         study.enqueue_trial(best_params, user_attrs={"tuned_on": "A"})
         todo += 1
     if tuning.defaults_trial(study) is None:
@@ -63,7 +68,7 @@ def _study_b(preset: str, market_b: Path, runs: Path, best_params: dict[str, Any
         tuning.run_tuning(base, todo, runs, url, name, seed=0, pruner=optuna.pruners.NopPruner(),
                           enqueue_defaults=True)
     study = tuning.load_study(url, name)
-    tuned = next((t for t in study.trials if t.user_attrs.get("tuned_on") == "A"), None)
+    tuned = next((t for t in study.trials if checks_best(t)), None)
     dflt = tuning.defaults_trial(study)
     return {"defaults": dflt.value if dflt is not None else None,
             "tuned": tuned.value if tuned is not None else None}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +10,20 @@ import pytest
 
 #: the dashboard's router (pages are opened through it, as a user's browser does)
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """One intra-op torch thread for the whole suite: the tensors here are tiny and the CI machine
+    has 2 shared cores, where two spinning OpenMP threads per process slow training many times
+    over. Session scope so that module-scoped fixtures (trained runs) get it too. Code under test
+    that spawns processes (finmt train children, torchrun) sets its own threads."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

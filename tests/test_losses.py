@@ -21,15 +21,6 @@ from finmt_core.losses import (
 from finmt_core.tasks import make_task
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids oversubscribing the shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _batch(targets: dict, valid: dict) -> dict:
     return {
         "targets": {k: torch.tensor(v, dtype=torch.float32) for k, v in targets.items()},

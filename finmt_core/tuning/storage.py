@@ -9,8 +9,8 @@
 - :data:`STORAGE_ENV` (``FINMT_OPTUNA_STORAGE``) names the storage when ``--storage`` is not
   given: ``finmt tune`` writes there and the dashboard's Tuning page reads it.
 
-On a server database a worker that dies (machine lost, ``kill -9``) would leave its trial
-RUNNING for ever; Optuna's heartbeat marks such a trial FAIL :data:`HEARTBEAT_GRACE_S` seconds
+A worker that dies (machine lost, ``kill -9``) would leave its trial RUNNING for ever (on SQLite
+too); Optuna's heartbeat marks such a trial FAIL :data:`HEARTBEAT_GRACE_S` seconds
 after its last beat (checked when any worker starts a trial).
 """
 
@@ -28,7 +28,7 @@ from finmt_core.errors import ConfigError
 SQLITE_TIMEOUT_S = 60
 #: environment variable with the storage URL used when ``--storage`` is not given.
 STORAGE_ENV = "FINMT_OPTUNA_STORAGE"
-#: seconds between a running trial's heartbeats (server databases only).
+#: seconds between a running trial's heartbeats.
 HEARTBEAT_INTERVAL_S = 60
 #: a RUNNING trial whose last heartbeat is older than this is marked FAIL (several beats missed).
 HEARTBEAT_GRACE_S = 300
@@ -122,12 +122,11 @@ def open_storage(url: str) -> Any:
     import optuna
 
     url = storage_url(url)
-    if is_sqlite(url):
-        # Several local processes share one SQLite file: wait for locks instead of failing.
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": SQLITE_TIMEOUT_S}})
+    # Several local processes share one SQLite file: writers wait for locks instead of failing.
+    engine = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if is_sqlite(url) else {"pool_pre_ping": True}
     with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna's words since 2.9
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True},
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine,
                                           heartbeat_interval=HEARTBEAT_INTERVAL_S, grace_period=HEARTBEAT_GRACE_S)
 
 

@@ -119,8 +119,7 @@ def _earlier_defaults_trial(trial: Any) -> int | None:
     enqueue one (Optuna has no compare-and-set); the lowest-numbered one is the real one."""
     if not trial.user_attrs.get("defaults"):
         return None
-    earlier = [t.number for t in trial.study.get_trials(deepcopy=False)
-               if t.number < trial.number and t.user_attrs.get("defaults")]
+    earlier = [t.number for t in _live_defaults(trial.study.get_trials(deepcopy=False)) if t.number < trial.number]
     return min(earlier) if earlier else None
 
 
@@ -203,6 +202,10 @@ def run_tuning(
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
     )
+    if seed is not None and study.trials:
+        # A fixed seed replayed on a resumed study would draw the same start-up values again (copies
+        # of earlier trials): offset it by the trials already there, still reproducible for a history.
+        study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
     study.set_user_attr("preset", preset)
     study.set_user_attr("data", base.data.source)
     study.set_user_attr("space", space.source)
@@ -220,10 +223,25 @@ def run_tuning(
     return _result(study, url)
 
 
+def _live_defaults(trials: list[Any]) -> list[Any]:
+    """The defaults trials of ``trials`` that count: queued, running, complete or pruned. A FAIL one
+    (its worker died; on a heartbeat storage Optuna marks a dead worker's trial FAIL) does not, so
+    the defaults are queued again instead of being lost for the study's lifetime."""
+    import optuna
+
+    return [t for t in trials if t.user_attrs.get("defaults") and t.state != optuna.trial.TrialState.FAIL]
+
+
 def _enqueue_defaults(study: Any, space: SearchSpace, base: ExperimentConfig) -> None:
-    if any(t.user_attrs.get("defaults") for t in study.trials):
+    import optuna
+
+    optuna.storages.fail_stale_trials(study)  # a killed worker's RUNNING defaults trial -> FAIL
+    if _live_defaults(study.trials):
         log.info("study %s already has the defaults trial; not enqueued again", study.study_name)
         return
+    if any(t.user_attrs.get("defaults") for t in study.trials):
+        log.warning("study %s: the earlier defaults trial failed (its worker stopped); queued again",
+                    study.study_name)
     values, outside = current_values(space, base)
     if outside:
         log.warning("defaults outside the search space are sampled instead: %s", ", ".join(outside))
@@ -231,8 +249,9 @@ def _enqueue_defaults(study: Any, space: SearchSpace, base: ExperimentConfig) ->
 
 
 def defaults_trial(study: Any) -> Any | None:
-    """The study's trial of the preset's defaults (enqueued with ``enqueue_defaults``), or None."""
-    return next((t for t in study.trials if t.user_attrs.get("defaults")), None)
+    """The study's trial of the preset's defaults (enqueued with ``enqueue_defaults``; the first
+    that did not fail), or None."""
+    return next(iter(_live_defaults(study.trials)), None)
 
 
 def _result(study: Any, url: str) -> TuneResult:

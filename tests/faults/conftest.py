@@ -1,4 +1,4 @@
-"""Fixtures of the fault-injection suite (tests marked ``faults``): one torch thread, and the
+"""Fixtures of the fault-injection suite (tests marked ``faults``): the
 helper modules of tests/dashboard and tests/faults on sys.path."""
 
 from __future__ import annotations
@@ -7,21 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 HERE = Path(__file__).resolve().parent
 for folder in (HERE, HERE.parent / "dashboard"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _one_thread():
-    """One intra-op thread: tiny tensors on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

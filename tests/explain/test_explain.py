@@ -47,14 +47,6 @@ def _model_batch(setup: dict, name: str, rows: int = 6):
     return model, batch, prep, cfg
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors on a shared 2-core CPU: one intra-op thread avoids oversubscription."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.mark.parametrize(("name", "task"), [("lstm_transformer", 0), ("finnex_cnn", 1), ("dual_tower", 2), ("cnn_lstm", 0),
                                             ("lstm_transformer", 1)])

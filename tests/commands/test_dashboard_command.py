@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from finmt_core.cli import app
 from finmt_core.commands import dashboard as cmd
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

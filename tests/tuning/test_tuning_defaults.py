@@ -90,3 +90,41 @@ def test_each_committed_search_space_contains_its_presets_defaults(preset: str) 
     assert space.source == str(SEARCH_DIR / f"{preset}.yaml")
     values, outside = current_values(space, base)
     assert outside == [] and len(values) == len(space.params) >= 4
+
+
+def test_a_failed_defaults_trial_is_queued_again(tmp_path: Path) -> None:
+    """A worker killed while running the defaults leaves that trial FAIL (heartbeat): the next
+    ``--enqueue-defaults`` queues the defaults again instead of losing them for the study."""
+    from finmt_core.tuning.study import _create_or_join, _enqueue_defaults, defaults_trial
+
+    base = load_preset("lstm_transformer", TINY)
+    space_file = tmp_path / "space.yaml"
+    space_file.write_text(yaml.safe_dump({"train.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}))
+    space = load_search_space("lstm_transformer", base, space_file)
+    study = _create_or_join("s", default_storage(tmp_path), optuna.samplers.TPESampler(seed=0),
+                            optuna.pruners.NopPruner())
+    _enqueue_defaults(study, space, base)
+    dead = study.ask()  # the queued defaults, now RUNNING in a worker that then dies
+    assert dead.user_attrs["defaults"] is True
+    _enqueue_defaults(study, space, base)  # still running: not queued twice
+    assert sum(t.state == optuna.trial.TrialState.WAITING for t in study.trials) == 0
+    study.tell(dead, state=optuna.trial.TrialState.FAIL)  # what the heartbeat does to a dead worker's trial
+    assert defaults_trial(study) is None
+    _enqueue_defaults(study, space, base)
+    again = [t for t in study.trials if t.state == optuna.trial.TrialState.WAITING]
+    assert len(again) == 1 and again[0].user_attrs["defaults"] is True
+    assert again[0].system_attrs["fixed_params"] == {"train.lr": base.train.lr}  # what a queued trial will run
+    assert defaults_trial(study).number == again[0].number
+
+
+def test_a_resumed_study_with_a_fixed_seed_draws_new_values(tmp_path: Path) -> None:
+    base = load_preset("lightgbm", TINY)
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"model.params.learning_rate": {"type": "float", "low": 0.01, "high": 0.2,
+                                                                    "log": True}}))
+    for _ in range(2):  # the same command twice, as a resumed study is
+        result = run_tuning(base, trials=2, runs_root=tmp_path, seed=0, search_space=space,
+                            pruner=optuna.pruners.NopPruner())
+    trials = load_study(default_storage(tmp_path), result.study_name).trials
+    values = [t.params["model.params.learning_rate"] for t in trials]
+    assert len(values) == 4 and len(set(values)) == 4, values
