@@ -23,8 +23,7 @@ policy = cache.gating(run)
 if not policy.can_gate:
     w.empty_state(
         "This model has no gating heads",
-        f"Signal gating needs class probabilities of a signal + direction, an action or a direction task; "
-        f"**{run.name}** predicts {', '.join(t.name for t in config.tasks)}. Pick another run (e.g. a `tgcn` run).",
+        f"**{w.plain_text(run.name)}**: {policy.reason[:1].upper()}{policy.reason[1:]}. Pick another run (e.g. a `tgcn` run).",
     )
     st.stop()
 with guard("Reading predictions"):
