@@ -74,6 +74,12 @@ def roll_std(a: np.ndarray, window: int, minp: int | None = None) -> np.ndarray:
     """
     mp = max(2, min_periods(window) if minp is None else minp)
     std = _move(bn.move_std, a, window, mp, ddof=1)
+    # |window mean| <= the column's largest |value|: where std exceeds 1e-7 of that bound
+    # everywhere, no window is flat and the running mean need not be computed at all.
+    bound = 1e-7 * np.maximum(np.abs(bn.nanmax(a, axis=0)), np.abs(bn.nanmin(a, axis=0))) if a.size else 0.0
+    with np.errstate(invalid="ignore"):
+        if not (std <= bound).any():
+            return std
     mean = _move(bn.move_mean, a, window, mp)
     return np.where(std <= 1e-7 * np.abs(mean), 0.0, std)
 
@@ -224,7 +230,9 @@ def group_mean(a: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     sums = np.where(ok, a, 0.0) @ onehot
     counts = ok.astype(np.float64) @ onehot
     means = safe_div(sums, counts, fill=np.nan)
-    return means[:, codes]
+    # Gather whole [D] rows of the transposed means: column-major [D, N] out, like the inputs
+    # (a column gather of the row-major [D, G] means was 3-4x slower at 2,520 x 500).
+    return np.ascontiguousarray(means.T)[codes].T
 
 
 def roll_corr_beta(x: np.ndarray, m: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:

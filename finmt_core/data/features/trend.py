@@ -43,11 +43,12 @@ def _ma_cross(x: FeatureInputs) -> np.ndarray:
 
 def _macd_line(x: FeatureInputs) -> np.ndarray:
     # Divided by the close so the value is comparable across price levels and tickers.
-    return (x.ema(12) - x.ema(26)) / x.close
+    # Memoised: macd, macd_signal and macd_hist all use it (as does the signal line below).
+    return x.memo(("macd_line",), lambda: (x.ema(12) - x.ema(26)) / x.close)
 
 
 def _macd_signal_line(x: FeatureInputs) -> np.ndarray:
-    return ops.ewm_mean(_macd_line(x), span=9, minp=9)
+    return x.memo(("macd_signal",), lambda: ops.ewm_mean(_macd_line(x), span=9, minp=9))
 
 
 @feature("macd", "trend", needs=CLOSE, description="MACD (EMA12 - EMA26) / close")
