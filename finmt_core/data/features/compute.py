@@ -151,14 +151,16 @@ def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int, n_tickers:
     n_feat = n_own + len(append)
     present = np.isfinite(dense.close)
     blocked = n_tickers > TICKER_BLOCK
-    whole: dict[int, np.ndarray] = {}  # feature index -> [D, N] float32 (column-major) whole-grid features
+    whole: dict[int, np.ndarray] = {}  # feature index -> [D, N] (or market [D]) float32 whole-grid features
     if blocked:
         inputs = FeatureInputs(dense)
         for j, spec in enumerate(usable):
             if spec.market or spec.cross_sectional:
                 arr = np.asarray(spec.fn(inputs), dtype=np.float64)
-                whole[j] = np.asfortranarray(np.broadcast_to(arr[:, None] if arr.ndim == 1 else arr,
-                                                             (n_dates, n_tickers)), dtype=np.float32)
+                if arr.ndim == 1:  # market-wide: one column, broadcast when staged
+                    whole[j] = arr.astype(np.float32)
+                else:  # float32 in the layout it came in (a cast, no transpose)
+                    whole[j] = np.asarray(arr, dtype=np.float32, order="K")
         del inputs
     shape = (n_dates, n_tickers, n_feat)
     values = np.empty(shape, dtype=np.float32) if allocate is None else allocate(shape, np.dtype(np.float32))
@@ -175,7 +177,8 @@ def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int, n_tickers:
             mask_t = present[:, b0:b1].T.copy()  # [nb, D]
             for j in range(n_feat):
                 if j in whole:
-                    part[j] = whole[j][:, b0:b1].T
+                    w = whole[j]
+                    part[j] = w[None, :] if w.ndim == 1 else w[:, b0:b1].T
                 else:
                     arr = own[j]
                     part[j] = arr[None, :] if arr.ndim == 1 else arr[:, b0 - c0 : b1 - c0].T
