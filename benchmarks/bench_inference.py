@@ -47,9 +47,11 @@ def _neural(config: Any, prepared: Any, d: np.ndarray, n: np.ndarray, repeats: i
 
     torch.manual_seed(0)
     model = create_model(config.model.name, config.model.params, config.tasks, prepared.info).eval()
-    names = {t.name for t in config.tasks}
     policy = GatingPolicy.for_tasks(config.tasks)
-    gated = config.model.name == "tgcn" and {"signal", "direction"} <= names and policy.hierarchical
+    gated = config.model.name == "tgcn" and policy.can_gate
+    # the probability columns the policy reads: (column, head, class index) per head class
+    classes = {t.name: t.classes for t in config.tasks}
+    columns = [(f"{h}_prob_{c}", h, i) for h in policy.heads for i, c in enumerate(classes[h])]
     kind = model.input_kind
 
     def predict() -> None:
@@ -57,9 +59,8 @@ def _neural(config: Any, prepared: Any, d: np.ndarray, n: np.ndarray, repeats: i
             for batch in make_inference_batches(prepared, kind, d, n, PREDICT_BATCH_ROWS):
                 out = model(batch)
                 if gated:
-                    p_sig, p_dir = (torch.softmax(out[t], dim=-1).numpy() for t in ("signal", "direction"))
-                    policy.arrays({"signal_prob_Signal": p_sig[:, 1], "direction_prob_Down": p_dir[:, 0],
-                                   "direction_prob_Up": p_dir[:, 1]}, threshold=0.5)
+                    probs = {h: torch.softmax(out[h], dim=-1).numpy() for h in policy.heads}
+                    policy.arrays({col: probs[h][:, i] for col, h, i in columns}, threshold=0.5)
 
     times = time_repeats(predict, repeats=repeats, warmup=1)
     rows = len(d) if kind != "graph" else len(np.unique(d)) * prepared.X.shape[1]

@@ -10,6 +10,7 @@ once (:func:`run_object`). Functions take plain, hashable arguments; the public 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from finmt_core.training.runs import RunDir
 if TYPE_CHECKING:
     from finmt_core.data.prepare import PreparedData
     from finmt_core.evaluation.backtest import BacktestResult
+    from finmt_core.evaluation.compare_runs import RunComparison
     from finmt_core.evaluation.frames import TaskRows
     from finmt_core.inference.predictor import Predictor
 
@@ -85,6 +87,20 @@ def has_predictions(run: RunDir) -> bool:
     return run.predictions_path.is_file()
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _comparison(paths: tuple[str, ...], key: tuple[tuple[Stamp, Stamp], ...], metrics: tuple[str, ...]) -> RunComparison:
+    from finmt_core.evaluation.compare_runs import compare_runs
+
+    return compare_runs([Run(p) for p in paths], metrics=list(metrics) or None)
+
+
+def comparison(runs: Sequence[RunDir], metrics: Sequence[str] = ()) -> RunComparison:
+    """:func:`~finmt_core.evaluation.compare_runs.compare_runs` of ``runs`` (``metrics``: the
+    metrics to compare, () = every one), read again whenever a config or evaluation file changes."""
+    key = tuple((stamp(r.config_path), stamp(r.evaluation_path)) for r in runs)
+    return _comparison(tuple(str(r.path) for r in runs), key, tuple(metrics))
+
+
 # ---- data -------------------------------------------------------------------------------
 @st.cache_data(show_spinner="Loading data…", max_entries=8)
 def panel(source: str) -> pd.DataFrame:
@@ -95,13 +111,14 @@ def panel(source: str) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner="Checking the upload…", max_entries=4)
-def uploaded_panel(name: str, data: bytes) -> pd.DataFrame:
-    """A Panel from uploaded bytes (validated by load_panel; DataError names the problem)."""
+def uploaded_panel(name: str, data: bytes, date_format: str = "") -> pd.DataFrame:
+    """A Panel from uploaded bytes (validated by load_panel; DataError names the problem),
+    read with ``date_format`` (the Data page's "Date format" field) when one is given."""
     import io
 
     from finmt_core.data.panel import load_panel
 
-    return load_panel(io.BytesIO(data), name=name)
+    return load_panel(io.BytesIO(data), name=name, date_format=date_format or None)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

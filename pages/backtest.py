@@ -11,7 +11,6 @@ from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
 from finmt_core.evaluation.strategies import STRATEGIES
-from finmt_core.inference.gating import GatingPolicy
 
 STRATEGY_TEXT = {
     "signal_gated": "Signal-gated: long Up / short Down calls",
@@ -36,7 +35,7 @@ with guard("Opening the run"):  # a damaged config.yaml: one message, the picker
 with guard("Reading predictions"):
     preds = cache.predictions(run)
 # signal-gated trading needs signal / direction / action probabilities: the run's gating policy says
-strategies = [s for s in STRATEGIES if s != "signal_gated" or GatingPolicy.for_frame(preds).can_gate]
+strategies = [s for s in STRATEGIES if s != "signal_gated" or cache.gating(run).can_gate]
 
 # ---- controls -------------------------------------------------------------------------------
 with st.container(border=True):

@@ -13,15 +13,13 @@ from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
 from finmt_core.evaluation.compare_runs import (
-    RunComparison,
     available_metrics,
-    compare_runs,
     curve_columns,
     seed_groups,
 )
 from finmt_core.evaluation.compare_views import groups_by_metric, picked_metrics
 from finmt_core.training.metrics_log import last_values
-from finmt_core.training.runs import RunDir, list_runs
+from finmt_core.training.runs import list_runs
 
 #: grouping choice (URL value) -> (label, keys to group by; None = everything but the seed)
 GROUPINGS: dict[str, tuple[str, list[str] | None]] = {
@@ -47,19 +45,10 @@ if len(picked) < 2:
             "their baselines, and their curves overlaid.", icon=":material/compare_arrows:")
     st.stop()
 
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def comparison(paths: tuple[str, ...], stamps: tuple[object, ...], metrics: tuple[str, ...]) -> RunComparison:
-    """compare_runs, read again whenever a config or evaluation file changes (``stamps``)."""
-    return compare_runs([RunDir(p) for p in paths], metrics=list(metrics) or None)
-
-
-chosen = [RunDir(root / n) for n in picked]
+chosen = [next(r for r in runs if r.name == n) for n in picked]  # in the order picked
 with guard("Comparing the runs"):
     options = available_metrics(chosen)
-    result = comparison(tuple(str(r.path) for r in chosen),
-                        tuple((cache.stamp(r.config_path), cache.stamp(r.evaluation_path)) for r in chosen),
-                        tuple(options))
+    result = cache.comparison(chosen, options)
 for warning in result.warnings:
     st.warning(warning, icon=":material/warning:")
 
@@ -106,7 +95,7 @@ st.caption("Model metrics on each run's test segment; std over the runs of a gro
 # ---- curves ----------------------------------------------------------------------------------
 st.subheader("Curves", anchor=False)
 with guard("Reading the metrics logs"):
-    logs = {n: cache.metrics(RunDir(root / n)) for n in picked}
+    logs = {r.name: cache.metrics(r) for r in chosen}
 columns = curve_columns(logs)
 if not columns:
     st.caption("None of these runs logged epochs (fitted baselines have no curves).")

@@ -10,7 +10,7 @@ from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
 from finmt_core.training.metrics_log import loss_column, overlay, run_summary, val_metric_names
-from finmt_core.training.runs import RunDir, list_runs
+from finmt_core.training.runs import list_runs
 from finmt_core.training.walk_forward import fold_runs, is_walk_forward
 
 LIVE_EVERY_S = 2
@@ -97,12 +97,14 @@ others = [r.name for r in runs if r.name != run.name]
 picked = links.url_multiselect(st, "Overlay these runs", others, key="compare", placeholder="choose runs to overlay")
 if picked:
     with guard("Reading the runs to compare"):
-        tasks = sorted({t.name for r in [run.name, *picked] for t in cache.config(RunDir(root / r)).tasks})
+        # the shown run (or fold) and the picked ones, in the order picked
+        overlaid = [run, *(next(r for r in runs if r.name == n) for n in picked)]
+        tasks = sorted({t.name for r in overlaid for t in cache.config(r).tasks})
     k = st.columns([3, 1])
     series = links.url_choice(k[0], "Loss", ["total", *tasks], key="compare_series", widget="segmented_control")
     side = links.url_choice(k[1], "Segment", ["val", "train"], key="compare_side", widget="segmented_control")
     column = loss_column(side, series)
-    metrics_by_run = {name: cache.metrics(RunDir(root / name)) for name in [run.name, *picked]}
+    metrics_by_run = {r.name: cache.metrics(r) for r in overlaid}
     charts.show(plots.compare_runs(metrics_by_run, column, log_y=log_y,
                                    title=f"{side or 'val'} {series or 'total'} loss by run"), key="compare_fig")
     curves = overlay(metrics_by_run, column)  # one column per run, one row per epoch

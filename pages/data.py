@@ -3,8 +3,6 @@ and the stock graph."""
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 import streamlit as st
 
@@ -18,14 +16,6 @@ from finmt_core.data.views import classification_families, last_days, ticker_fea
 from finmt_core.errors import DataError, FinmtError
 
 CLASS_FAMILIES = classification_families()
-
-
-@st.cache_data(show_spinner="Checking the upload…", max_entries=4)
-def upload_with_date_format(name: str, data: bytes, date_format: str) -> pd.DataFrame:
-    """An upload read with an explicit date format (the page's 'Date format' field)."""
-    from finmt_core.data.panel import load_panel
-
-    return load_panel(io.BytesIO(data), name=name, date_format=date_format)
 
 
 def show_plain_error(action: str, exc: Exception) -> None:
@@ -60,8 +50,7 @@ if upload is not None:
             "(finmt train --data PATH), or raise the limit and restart the dashboard."))
     else:
         try:
-            panel = (upload_with_date_format(upload.name, data, date_format) if date_format
-                     else cache.uploaded_panel(upload.name, data))
+            panel = cache.uploaded_panel(upload.name, data, date_format)
             fits = check_usable(panel)
         except Exception as exc:  # the loader's message says what, where and how to fix
             show_plain_error(f"Reading {label}", exc)

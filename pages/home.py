@@ -121,7 +121,7 @@ def manage_runs() -> None:
     with st.expander("Manage runs: tags, notes, rename, delete", icon=":material/edit_note:"):
         if runs:
             name = st.selectbox("Run", [r.name for r in runs], key="manage_run")
-            run = RunDir(root / name)
+            run = next(r for r in runs if r.name == name)
             meta = read_meta(run)
             a, b = st.columns([1, 2])
             a.text_input("Tags (comma-separated)", value=", ".join(meta.tags), key=f"manage_tags.{name}")

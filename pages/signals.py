@@ -12,32 +12,22 @@ from dashboard import cache, charts, fmt, links, state
 from dashboard import widgets as w
 from dashboard.errors import guard
 from finmt_core import plots
-from finmt_core.errors import DataError
 from finmt_core.evaluation.signal_hits import CURVE_THRESHOLDS, calls_up_to, gated_calls, hit_summary
-from finmt_core.inference.gating import coverage_accuracy_curve, gated_accuracy, gating_rule
-
-RULE_TEXT = {
-    "signal+direction": "a call where P(Signal) ≥ threshold; its side from the direction head",
-    "action": "Up where P(Buy) ≥ threshold, Down where P(Sell) ≥ threshold, otherwise Neutral",
-    "direction": "Up/Down where the larger of P(Up), P(Down) ≥ threshold",
-}
 
 root = state.runs_root()
 st.title("Signal-gated predictions", anchor=False)
 with guard("Opening the run"):  # a damaged config.yaml: one message, the picker stays
     run, config = w.pick_finished_run(root, "signal gating")
 
-with guard("Reading predictions"):
-    preds = cache.predictions(run)
-try:
-    rule = gating_rule(preds)
-except DataError:
+policy = cache.gating(run)
+if not policy.can_gate:
     w.empty_state(
         "This model has no gating heads",
-        f"Signal gating needs class probabilities of a signal + direction, an action or a direction task; "
-        f"**{run.name}** predicts {', '.join(t.name for t in config.tasks)}. Pick another run (e.g. a `tgcn` run).",
+        f"**{w.plain_text(run.name)}**: {policy.reason[:1].upper()}{policy.reason[1:]}. Pick another run (e.g. a `tgcn` run).",
     )
     st.stop()
+with guard("Reading predictions"):
+    preds = cache.predictions(run)
 
 # ---- controls -------------------------------------------------------------------------------
 c = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
@@ -60,13 +50,12 @@ if live:
         shown = pd.concat([rows, cache.latest_predictions(run)], ignore_index=True)
 with c[2]:
     day = w.date_picker(sorted(shown["date"].unique()), key="date", label="Date")
-st.caption(f"Rule: {RULE_TEXT[rule]}.")
+st.caption(f"Rule: {policy.description}.")
 
-GATE_TEXT = {"signal+direction": "P(Signal)", "action": "max(P(Buy), P(Sell))", "direction": "max(P(Up), P(Down))"}
 # per row: the call, the probability the gate tested, the realised side and whether the call was right
-gated = gated_calls(shown, threshold)
+gated = gated_calls(shown, threshold, policy)
 
-score = gated_accuracy(rows, threshold)
+score = policy.accuracy(rows, threshold)
 m = st.columns(4)
 m[0].metric("Coverage", fmt.pct(score["coverage"]), border=True,
             help=f"share of {split} rows with a known outcome that get a call")
@@ -85,7 +74,7 @@ with left:
         hide_index=True,
         column_config={"confidence": st.column_config.ProgressColumn(
                            "gate probability", min_value=0.0, max_value=1.0, format="%.2f",
-                           help=f"{GATE_TEXT[rule]}: the probability the gate compares with the threshold "
+                           help=f"{policy.probability_text}: the probability the gate compares with the threshold "
                                 f"({threshold:.2f})."),
                        "gate": "call", "hit": st.column_config.CheckboxColumn("call right?")},
     )
@@ -100,7 +89,7 @@ with right:
 # ---- coverage vs accuracy -----------------------------------------------------------------
 st.subheader("Coverage vs accuracy", anchor=False)
 with guard("Computing the coverage-accuracy curve"):
-    curve = coverage_accuracy_curve(rows, CURVE_THRESHOLDS)
+    curve = policy.curve(rows, CURVE_THRESHOLDS)
 charts.show(plots.coverage_accuracy(curve), key="curve", file_name=f"{run.name}-coverage-accuracy")
 charts.csv_download(curve, f"{run.name}-coverage-accuracy-{split}", key="sg_csv_curve", label="Curve (CSV)")
 st.caption(f"On the {split} segment: raising the threshold trades coverage for accuracy; the labels are the number "
@@ -110,7 +99,7 @@ st.caption(f"On the {split} segment: raising the threshold trades coverage for a
 st.subheader("One ticker's history", anchor=False)
 ticker = w.ticker_picker(sorted(gated["ticker"].unique()), key="ticker")
 hist = gated[gated["ticker"] == ticker]
-gate_task = "action" if rule == "action" else "direction"
+gate_task = policy.task
 history = preds[preds["split"].isin(["val", "test"])].reset_index(drop=True)
 # the realised forward return beside the probabilities, on val and test alike; when the run's
 # data cannot be rebuilt the stored targets are shown instead (as the caption above says)

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from finmt_core.errors import ConfigError
+from finmt_core.inference.output_columns import parse_output
 
 log = logging.getLogger(__name__)
 
@@ -111,14 +112,13 @@ def directional_score(pred: pd.DataFrame, tasks: Sequence[Any], horizon: int) ->
             if family == "quantiles":
                 qs = list(t.quantiles)
                 mid = int(np.argmin(np.abs(np.asarray(qs) - 0.5)))
-                col = next(c for c in pred.columns if c.startswith(f"{t.name}_q") and c.endswith(_q_suffix(qs[mid])))
+                level = round(qs[mid] * 100)
+                col = next(o.name for c in pred.columns
+                           if (o := parse_output(str(c), [t.name])).task == t.name and o.kind == "quantile"
+                           and o.level == level)
                 return pred[col], col
             return pred[f"{t.name}_pred"], f"{t.name}_pred"
     raise ConfigError(f"no task of horizon {horizon} gives a directional score; tasks: {[t.name for t in tasks]}")
-
-
-def _q_suffix(q: float) -> str:
-    return f"{round(q * 100):d}"
 
 
 def per_date_ic(score: np.ndarray, outcome: np.ndarray, dates: np.ndarray) -> float:

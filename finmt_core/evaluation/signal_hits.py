@@ -1,8 +1,8 @@
 """Gated calls scored against what happened: one row per (date, ticker) with the call, the
 probability the gate tested, the realised side and whether the call was right.
 
-The calls come from :func:`finmt_core.inference.gating.signal_gated` (the rule depends on the
-run's heads); the realised side from :func:`~finmt_core.inference.gating.realised_direction`
+The calls come from a :class:`~finmt_core.inference.gating.GatingPolicy` (the run's, or the
+frame's own; the rule depends on the heads); the realised side from :func:`~finmt_core.inference.gating.realised_direction`
 (a ``fwd_return`` column when present, else the stored targets). Nothing here is fitted: the
 threshold is the viewer's.
 """
@@ -12,24 +12,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from finmt_core.inference.gating import gate_probability, realised_direction, signal_gated
+from finmt_core.inference.gating import GatingPolicy, realised_direction
 from finmt_core.inference.output_columns import probability_columns, probability_header
 
-#: tasks whose class probabilities the gate reads (shown beside the calls)
-GATING_TASKS = ("signal", "direction", "action")
 #: thresholds of the coverage-accuracy curve a person scans: 0 to 0.95 in steps of 0.05
 CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.95, 20), 3)
 #: realised sign -> side (a zero or unknown return is "unknown")
 OUTCOME = {1.0: "Up", -1.0: "Down"}
 
 
-def gated_calls(df: pd.DataFrame, threshold: float) -> pd.DataFrame:
+def gated_calls(df: pd.DataFrame, threshold: float, policy: GatingPolicy | None = None) -> pd.DataFrame:
     """Every row of ``df`` gated at ``threshold`` and scored.
 
     Args:
         df: predictions with ``date``, ``ticker`` and the gating heads' ``<task>_prob_<Class>``
             columns (a run's predictions.parquet rows, optionally with ``fwd_return``).
         threshold: gate threshold in [0, 1].
+        policy: the gating policy (a run's ``Run.gating``); default: the frame's own columns'.
 
     Returns:
         ``[n rows]`` frame on a 0..n-1 index: ``date``, ``ticker``, ``gate`` (Down / Neutral /
@@ -37,20 +36,21 @@ def gated_calls(df: pd.DataFrame, threshold: float) -> pd.DataFrame:
         with the threshold, so every call sits at or above it and every Neutral row below),
         ``realised`` (Up / Down / unknown), ``hit`` (True / False for a call with a known
         outcome, None for Neutral rows and unknown outcomes) and ``<task> P(<Class>)`` for
-        each gating head's probability.
+        each head the policy reads (``policy.heads``).
 
     Raises:
         DataError: the frame has no gating heads, or no outcome column to score against.
     """
     rows = df.reset_index(drop=True)
-    calls = pd.concat([rows[["date", "ticker"]], signal_gated(rows, threshold)], axis=1)
-    calls["confidence"] = gate_probability(rows)
+    policy = GatingPolicy.for_frame(rows) if policy is None else policy
+    calls = pd.concat([rows[["date", "ticker"]], policy.gate(rows, threshold)], axis=1)
+    calls["confidence"] = policy.probability(rows)
     truth = realised_direction(rows)
     calls["realised"] = pd.Series(truth).map(OUTCOME).fillna("unknown").to_numpy()
     code = calls["gate_code"].to_numpy()
     calls["hit"] = np.where(np.isnan(truth) | (code == 0), None, code == truth)
-    for col in probability_columns(rows.columns, GATING_TASKS):
-        calls[probability_header(col, GATING_TASKS)] = rows[col].to_numpy()
+    for col in probability_columns(rows.columns, policy.heads):
+        calls[probability_header(col, policy.heads)] = rows[col].to_numpy()
     return calls
 
 

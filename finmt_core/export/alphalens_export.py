@@ -19,6 +19,7 @@ import pandas as pd
 
 from finmt_core.errors import DataError
 from finmt_core.evaluation.frames import grid_positions
+from finmt_core.inference.output_columns import parse_output
 from finmt_core.tasks import Task
 from finmt_core.training.runs import RunDir
 
@@ -40,9 +41,10 @@ def default_factor(tasks: Sequence[Task], columns: Sequence[str]) -> str:
     for t in tasks:
         if t.kind == "classification" and f"{t.name}_prob_Up" in cols:
             return f"{t.name}_prob_Up"
+    names = [t.name for t in tasks]
     raise DataError("no prediction column can serve as a factor (no regression or quantile task, no "
                     "classification task with an 'Up' class); pass --factor with one of: "
-                    + ", ".join(c for c in columns if c.endswith("_pred") or "_prob_" in c))
+                    + ", ".join(c for c in columns if parse_output(c, names).kind in ("prediction", "probability")))
 
 
 def forward_returns(close: np.ndarray, periods: Sequence[int]) -> dict[str, np.ndarray]:

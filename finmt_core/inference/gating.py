@@ -53,6 +53,13 @@ _RULE_HEADS: dict[str, tuple[tuple[str, ...], str]] = {
     "action": (("action",), "action"),
     "direction": (("direction",), "direction"),
 }
+#: Per rule: the rule in words, and the probability it compares with the threshold (for people).
+_RULE_TEXT: dict[str, tuple[str, str]] = {
+    "signal+direction": ("a call where P(Signal) ≥ threshold; its side from the direction head", "P(Signal)"),
+    "action": ("Up where P(Buy) ≥ threshold, Down where P(Sell) ≥ threshold, otherwise Neutral",
+               "max(P(Buy), P(Sell))"),
+    "direction": ("Up/Down where the larger of P(Up), P(Down) ≥ threshold", "max(P(Up), P(Down))"),
+}
 #: The probability column whose presence makes a head usable for gating.
 _KEY_COLUMNS = {"signal": "signal_prob_Signal", "direction": "direction_prob_Up", "action": "action_prob_Buy"}
 
@@ -145,6 +152,16 @@ class GatingPolicy:
         """The gating task: the head that gives a call its side (``direction`` or ``action``);
         its horizon is the one the calls are scored over. None when it cannot gate."""
         return _RULE_HEADS[self.rule][1] if self.rule else None
+
+    @property
+    def description(self) -> str:
+        """The rule in words (the reason it cannot gate, when it cannot)."""
+        return _RULE_TEXT[self.rule][0] if self.rule else self.reason
+
+    @property
+    def probability_text(self) -> str:
+        """What :meth:`probability` is, in words (e.g. "P(Signal)"); empty when it cannot gate."""
+        return _RULE_TEXT[self.rule][1] if self.rule else ""
 
     labels = GATE_LABELS
 

@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from finmt_core.inference.output_columns import GATE_CODE, Output, parse_output
 from finmt_core.plots._common import base_layout, color, empty_figure
 
 #: Shading of the scored segments on history charts.
@@ -15,9 +16,10 @@ SEGMENT_FILL = {"val": "rgba(255, 165, 0, 0.12)", "test": "rgba(31, 119, 180, 0.
 
 def _panel_of(output: str) -> str:
     """Which what-if panel an output belongs to (they differ in scale)."""
-    if "_prob_" in output or output == "gate_probability":
+    parsed = parse_output(output)
+    if parsed.is_probability:
         return "probabilities"
-    if output.endswith("_entropy"):
+    if parsed.kind == "entropy":
         return "entropy (nats)"
     return "values (log return)"
 
@@ -37,7 +39,7 @@ def whatif_before_after(table: pd.DataFrame, title: str = "Before vs after the s
     """
     if table is None or table.empty:
         return empty_figure(title, "no predictions to compare")
-    t = table.drop(index=[i for i in table.index if i == "gate_code"])
+    t = table.drop(index=[i for i in table.index if i == GATE_CODE])
     if t.empty:
         return empty_figure(title, "no predictions to compare")
     mc = {"before_mean", "after_mean"} <= set(t.columns)
@@ -63,15 +65,18 @@ def whatif_before_after(table: pd.DataFrame, title: str = "Before vs after the s
     return base_layout(fig, title + suffix, height=420)
 
 
-def _task_columns(df: pd.DataFrame, task: str) -> tuple[str, list[str]]:
-    """(kind, output columns) of ``task`` in a predictions frame."""
-    probs = [c for c in df.columns if str(c).startswith(f"{task}_prob_")]
+def _task_outputs(df: pd.DataFrame, task: str) -> tuple[str, list[Output]]:
+    """(kind, parsed output columns) of ``task`` in a predictions frame: its class
+    probabilities, else its quantiles (by level), else its point prediction."""
+    mine = [o for c in df.columns if (o := parse_output(str(c), [task])).task == task]
+    probs = [o for o in mine if o.kind == "probability"]
     if probs:
         return "classification", probs
-    qs = sorted(c for c in df.columns if str(c).startswith(f"{task}_q") and str(c)[len(task) + 2:].isdigit())
+    qs = sorted((o for o in mine if o.kind == "quantile"), key=lambda o: o.level or 0)
     if qs:
         return "quantile", qs
-    return ("regression", [f"{task}_pred"]) if f"{task}_pred" in df.columns else ("", [])
+    preds = [o for o in mine if o.kind == "prediction"]
+    return ("regression", preds) if preds else ("", [])
 
 
 def _shade_segments(fig: go.Figure, rows: pd.DataFrame) -> None:
@@ -102,7 +107,8 @@ def prediction_history(df: pd.DataFrame, ticker: str, task: str, title: str | No
         task: the task name (e.g. ``"direction"``).
     """
     title = title or f"{ticker}: {task} predictions vs what happened"
-    kind, cols = _task_columns(df, task)
+    kind, outputs = _task_outputs(df, task)
+    cols = [o.name for o in outputs]
     if not kind:
         return empty_figure(title, f"the predictions have no {task!r} columns")
     rows = df[df["ticker"].astype(str) == str(ticker)].copy()
@@ -113,7 +119,7 @@ def prediction_history(df: pd.DataFrame, ticker: str, task: str, title: str | No
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     if kind == "classification":
         for i, c in enumerate(cols):
-            fig.add_trace(go.Scatter(x=rows["date"], y=rows[c], mode="lines", name=f"P({c.split('_prob_', 1)[1]})",
+            fig.add_trace(go.Scatter(x=rows["date"], y=rows[c], mode="lines", name=f"P({outputs[i].cls})",
                                      line={"color": color(i)}), secondary_y=False)
         fig.update_yaxes(title_text="probability", range=[0, 1], secondary_y=False)
     elif kind == "quantile":
@@ -121,7 +127,7 @@ def prediction_history(df: pd.DataFrame, ticker: str, task: str, title: str | No
         fig.add_trace(go.Scatter(x=rows["date"], y=hi, mode="lines", line={"width": 0}, showlegend=False,
                                  hoverinfo="skip"), secondary_y=False)
         fig.add_trace(go.Scatter(x=rows["date"], y=lo, mode="lines", line={"width": 0}, fill="tonexty",
-                                 fillcolor="rgba(31, 119, 180, 0.2)", name=f"{cols[0][len(task) + 1:]}–{cols[-1][len(task) + 1:]}"),
+                                 fillcolor="rgba(31, 119, 180, 0.2)", name=f"q{outputs[0].level:02d}–q{outputs[-1].level:02d}"),
                       secondary_y=False)
         mid = f"{task}_pred" if f"{task}_pred" in rows.columns else cols[len(cols) // 2]
         fig.add_trace(go.Scatter(x=rows["date"], y=rows[mid], mode="lines", name="median", line={"color": color(0)}),
@@ -139,7 +145,7 @@ def prediction_history(df: pd.DataFrame, ticker: str, task: str, title: str | No
         fig.update_yaxes(title_text="realised log return", secondary_y=True)
     elif target in rows.columns and rows[target].notna().any():
         if kind == "classification":
-            classes = [c.split("_prob_", 1)[1] for c in cols]
+            classes = [str(o.cls) for o in outputs]
             fig.add_trace(go.Scatter(x=rows["date"], y=rows[target], mode="markers", name="realised class",
                                      marker={"color": "black", "size": 5, "symbol": "x"}), secondary_y=True)
             fig.update_yaxes(title_text="realised", tickvals=list(range(len(classes))), ticktext=classes,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from finmt_core.config import PRESET_DIR, ExperimentConfig, load_yaml_mapping
+from finmt_core.config import PRESET_DIR, ExperimentConfig, load_yaml_mapping, with_overrides
 from finmt_core.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -195,22 +195,38 @@ def _model_defaults(name: str) -> dict[str, Any]:
 
 
 def apply_overrides(config: ExperimentConfig, values: dict[str, Any]) -> ExperimentConfig:
-    """A new config with dotted-path ``values`` set (``tasks.<name>.<attr>`` addresses a task)."""
+    """A new config with dotted-path ``values`` set (``tasks.<name>.<attr>`` addresses a task).
+
+    The dotted values become one nested override mapping (the tasks list, which a merge
+    replaces whole, is given in full with the tuned attributes changed) applied by
+    :func:`finmt_core.config.with_overrides`, the one place config overrides are applied.
+    """
+    return with_overrides(config, _nested_overrides(config, values), where="tuned config")
+
+
+def _nested_overrides(config: ExperimentConfig, values: dict[str, Any]) -> dict[str, Any]:
+    """Dotted ``values`` as a nested mapping for ``with_overrides``; ConfigError naming a path
+    that addresses no task or no config section."""
     data = config.model_dump(mode="json")
+    tasks: list[dict[str, Any]] | None = None
+    nested: dict[str, Any] = {}
     for path, value in values.items():
         parts = path.split(".")
         if parts[0] == "tasks":
             if len(parts) != 3:
                 raise ConfigError(f"task parameters are addressed as tasks.<name>.<attr>, not {path!r}")
-            matches = [t for t in data["tasks"] if t["name"] == parts[1]]
+            tasks = tasks if tasks is not None else [dict(t) for t in data["tasks"]]
+            matches = [t for t in tasks if t["name"] == parts[1]]
             if not matches:
                 raise ConfigError(f"{path!r}: no task named {parts[1]!r}")
             matches[0][parts[2]] = value
             continue
-        node = data
+        node, out = data, nested
         for p in parts[:-1]:
             if not isinstance(node.get(p), dict):
                 raise ConfigError(f"{path!r}: {p!r} is not a config section")
-            node = node[p]
-        node[parts[-1]] = value
-    return ExperimentConfig.from_dict(data, where="tuned config")
+            node, out = node[p], out.setdefault(p, {})
+        out[parts[-1]] = value
+    if tasks is not None:
+        nested["tasks"] = tasks
+    return nested

@@ -51,3 +51,13 @@ def test_both_flags_refused_and_presets_set_one_flag() -> None:
         cfg = load_preset(name)
         assert cfg.model.name == "cnn_lstm" and cfg.model.params[flag] is True
         assert cfg.tasks == hybrid.tasks and cfg.train == hybrid.train  # only the branch differs
+
+
+@pytest.mark.parametrize(("flag", "width"), [("cnn_only", 2 * SMALL["conv_channels"]),
+                                             ("lstm_only", 2 * 2 * SMALL["lstm_hidden"])])
+def test_each_branch_alone_reads_its_pooled_summary_and_its_last_step(flag: str, width: int) -> None:
+    """The fusion MLP of a one-branch ablation reads the attention-pooled vector AND the newest step
+    (next-day structure lives there; the LSTM-only ablation, pooled vector only, learned nothing:
+    share of the oracle's edge -0.04 -> 0.92 on the planted market)."""
+    model = create_model("cnn_lstm", {**SMALL, flag: True}, TASKS, make_info())
+    assert model.backbone.fuse[1].in_features == width
