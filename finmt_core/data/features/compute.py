@@ -28,10 +28,10 @@ logger = logging.getLogger(__name__)
 EXTRA_PREFIX = "extra_"
 #: Tickers per block for the features computed from a ticker's own columns.
 TICKER_BLOCK = 256
-#: Tickers per block written into the ``[D, N, F]`` output: a block's ``[F, D, nb]`` staging
-#: array (~9 MB at 48 features x 2,520 days) is reused by every block, so the only large
-#: fresh allocation is the output itself.
-WRITE_BLOCK = 64
+#: Tickers per block written into the ``[D, N, F]`` output: a block's ``[F, nb, D]`` staging
+#: array (~8 MB at 51 features x 2,520 days) is reused by every block, so the only large
+#: fresh allocation is the output itself. 16 measured fastest of 4 / 16 / 64.
+WRITE_BLOCK = 16
 
 #: ``allocate(shape, dtype) -> array`` for the ``[D, N, F]`` output (default ``np.empty``; prepare
 #: passes an on-disk allocator for panels larger than memory, :mod:`finmt_core.data.disk_arrays`).
@@ -139,29 +139,33 @@ def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int, n_tickers:
 
     Features that need every ticker (market, cross-sectional) run first on the whole grid;
     the others run per block of :data:`TICKER_BLOCK` tickers (small intermediates). Each
-    block of :data:`WRITE_BLOCK` tickers is staged feature-major in one reused ``[F, D, nb]``
-    array (contiguous writes; rows of absent closes blanked and the mask taken there, one
-    ``[D, nb]`` plane at a time) and then transposed into its slice of the output. Building
-    the whole ``[F, D, N]`` array and transposing it at the end touched twice the memory;
-    fresh pages cost up to ~1.5 s/GB on this VM under load.
+    block of :data:`WRITE_BLOCK` tickers is staged ticker-major in one reused ``[F, nb, D]``
+    float32 array: the features are column-major ``[D, n]`` float64 (each ticker's history
+    contiguous), so staging is a contiguous cast per feature, the mask is taken there, and
+    one transpose per block writes the output slice; rows of absent closes are then blanked
+    in the output (``F`` contiguous values each). Building the whole ``[F, D, N]`` array and
+    transposing it at the end touched twice the memory; fresh pages cost up to ~1.5 s/GB on
+    this VM under load.
     """
     n_own = len(usable)
     n_feat = n_own + len(append)
     present = np.isfinite(dense.close)
     blocked = n_tickers > TICKER_BLOCK
-    whole: dict[int, np.ndarray] = {}  # feature index -> [D, N] float32 of the whole-grid features
+    whole: dict[int, np.ndarray] = {}  # feature index -> [D, N] (or market [D]) float32 whole-grid features
     if blocked:
         inputs = FeatureInputs(dense)
         for j, spec in enumerate(usable):
             if spec.market or spec.cross_sectional:
                 arr = np.asarray(spec.fn(inputs), dtype=np.float64)
-                whole[j] = np.ascontiguousarray(np.broadcast_to(arr[:, None] if arr.ndim == 1 else arr,
-                                                                (n_dates, n_tickers)), dtype=np.float32)
+                if arr.ndim == 1:  # market-wide: one column, broadcast when staged
+                    whole[j] = arr.astype(np.float32)
+                else:  # float32 in the layout it came in (a cast, no transpose)
+                    whole[j] = np.asarray(arr, dtype=np.float32, order="K")
         del inputs
     shape = (n_dates, n_tickers, n_feat)
     values = np.empty(shape, dtype=np.float32) if allocate is None else allocate(shape, np.dtype(np.float32))
     mask = np.empty((n_dates, n_tickers), dtype=bool)
-    stage = np.empty((n_feat, n_dates, min(WRITE_BLOCK, n_tickers)), dtype=np.float32)
+    stage = np.empty((n_feat, min(WRITE_BLOCK, n_tickers), n_dates), dtype=np.float32)
     for c0 in range(0, n_tickers, TICKER_BLOCK if blocked else n_tickers):
         c1 = min(c0 + TICKER_BLOCK, n_tickers) if blocked else n_tickers
         chunk = FeatureInputs(_ticker_block(dense, c0, c1) if blocked else dense)
@@ -169,21 +173,22 @@ def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int, n_tickers:
         own.update({n_own + k: plane[:, c0:c1] for k, plane in enumerate(append)})
         for b0 in range(c0, c1, WRITE_BLOCK):
             b1 = min(b0 + WRITE_BLOCK, c1)
-            part = stage[:, :, : b1 - b0]
-            absent = ~present[:, b0:b1]
-            gaps = bool(absent.any())
-            mask_b = present[:, b0:b1].copy()
+            part = stage[:, : b1 - b0]  # [F, nb, D]
+            mask_t = present[:, b0:b1].T.copy()  # [nb, D]
             for j in range(n_feat):
                 if j in whole:
-                    part[j] = whole[j][:, b0:b1]
+                    w = whole[j]
+                    part[j] = w[None, :] if w.ndim == 1 else w[:, b0:b1].T
                 else:
                     arr = own[j]
-                    part[j] = arr[:, None] if arr.ndim == 1 else arr[:, b0 - c0 : b1 - c0]
-                if gaps:  # no feature value is carried into a gap day
-                    np.copyto(part[j], np.nan, where=absent)
-                mask_b &= np.isfinite(part[j])
-            values[:, b0:b1] = part.transpose(1, 2, 0)
-            mask[:, b0:b1] = mask_b
+                    part[j] = arr[None, :] if arr.ndim == 1 else arr[:, b0 - c0 : b1 - c0].T
+                mask_t &= np.isfinite(part[j])
+            out = values[:, b0:b1]
+            out[...] = part.transpose(2, 1, 0)
+            absent = ~present[:, b0:b1]
+            if absent.any():  # no feature value is carried into a gap day
+                out[absent] = np.nan
+            mask[:, b0:b1] = mask_t.T
         if release is not None:
             release(values, c0, c1)
         del own, chunk

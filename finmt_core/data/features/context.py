@@ -84,8 +84,12 @@ def _mkt_rel_1(x: FeatureInputs) -> np.ndarray:
 
 
 def _sector_mean_1(x: FeatureInputs) -> np.ndarray:
-    codes, uniques = pd.factorize(pd.Index(x.dense.sector or []))
-    return ops.group_mean(x.ret(1), codes.astype(np.int64), len(uniques))
+    # Memoised: sector_rel_ret_1 and sector_ret_1 both use it.
+    def make() -> np.ndarray:
+        codes, uniques = pd.factorize(pd.Index(x.dense.sector or []))
+        return ops.group_mean(x.ret(1), codes.astype(np.int64), len(uniques))
+
+    return x.memo(("sector_mean", 1), make)
 
 
 @feature("sector_rel_ret_1", "context", needs=SECTOR, cross_sectional=True,

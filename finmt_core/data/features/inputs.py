@@ -33,6 +33,15 @@ class FeatureInputs:
             self._cache[key] = make()
         return self._cache[key]
 
+    def memo(self, key: tuple[object, ...], make: Callable[[], np.ndarray]) -> np.ndarray:
+        """``make()`` once per call of ``compute_features`` (per ticker block) under ``key``.
+
+        For intermediates several features share that have no named accessor (the MACD line,
+        a sector mean): ``key`` must name the computation and its parameters, e.g.
+        ``("macd_line",)``. The cached array is shared: callers must not modify it.
+        """
+        return self._memo(key, make)
+
     # ---- raw columns -------------------------------------------------------------------
     def col(self, name: str) -> np.ndarray:
         """A panel column ``[D, N]`` float64 (NaN where missing), column-major.

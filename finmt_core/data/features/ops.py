@@ -74,18 +74,61 @@ def roll_std(a: np.ndarray, window: int, minp: int | None = None) -> np.ndarray:
     """
     mp = max(2, min_periods(window) if minp is None else minp)
     std = _move(bn.move_std, a, window, mp, ddof=1)
+    # |window mean| <= the column's largest |value|: where std exceeds 1e-7 of that bound
+    # everywhere, no window is flat and the running mean need not be computed at all.
+    bound = 1e-7 * np.maximum(np.abs(bn.nanmax(a, axis=0)), np.abs(bn.nanmin(a, axis=0))) if a.size else 0.0
+    with np.errstate(invalid="ignore"):
+        if not (std <= bound).any():
+            return std
     mean = _move(bn.move_mean, a, window, mp)
     return np.where(std <= 1e-7 * np.abs(mean), 0.0, std)
 
 
 def roll_max(a: np.ndarray, window: int, minp: int | None = None) -> np.ndarray:
     """Trailing maximum over ``window`` rows (NaNs skipped)."""
-    return _move(bn.move_max, a, window, min_periods(window) if minp is None else minp)
+    return _move_extreme(np.fmax, a, window, min_periods(window) if minp is None else minp)
 
 
 def roll_min(a: np.ndarray, window: int, minp: int | None = None) -> np.ndarray:
     """Trailing minimum over ``window`` rows (NaNs skipped)."""
-    return _move(bn.move_min, a, window, min_periods(window) if minp is None else minp)
+    return _move_extreme(np.fmin, a, window, min_periods(window) if minp is None else minp)
+
+
+def _move_extreme(pick: np.ufunc, a: np.ndarray, window: int, minp: int) -> np.ndarray:
+    """Trailing max/min (``pick`` = ``np.fmax``/``np.fmin``, which skip NaN) along the date axis.
+
+    By doubling: after step k every row holds the extreme of its last 2^k rows, and one more
+    step with an overlapping shift covers ``window`` rows: ``ceil(log2(window))`` whole-array
+    passes, each a vectorised ufunc, about 2x faster than bottleneck's per-element deque at
+    windows 14-60. Exact (a max or min selects a value; nothing is rounded), the same values
+    as ``bn.move_max``/``move_min`` with ``min_count=minp``; the input's layout is kept.
+    """
+    x = np.asarray(a, dtype=np.float64)
+    n_rows = x.shape[0]
+    if minp > n_rows:  # fewer rows than the window needs: never defined
+        return np.full_like(x, np.nan)
+    if x.ndim == 2 and x.flags.f_contiguous and not x.flags.c_contiguous:
+        # each ticker's history contiguous: scan the rows of the transpose, hand back its .T
+        return _extreme_last_axis(pick, x.T, min(window, n_rows), minp).T
+    return np.moveaxis(_extreme_last_axis(pick, np.moveaxis(x, 0, -1), min(window, n_rows), minp), -1, 0)
+
+
+def _extreme_last_axis(pick: np.ufunc, x: np.ndarray, window: int, minp: int) -> np.ndarray:
+    """:func:`_move_extreme` along the last axis of ``x`` (``window`` <= its length)."""
+    m = np.ascontiguousarray(x).copy()
+    buf = np.empty_like(m)
+    span = 1
+    while span < window:
+        step = min(span, window - span)  # the last step overlaps when window is not a power of 2
+        buf[..., :step] = m[..., :step]
+        pick(m[..., step:], m[..., :-step], out=buf[..., step:])
+        m, buf = buf, m
+        span += step
+    count = np.cumsum(np.isfinite(x), axis=-1, dtype=np.int32)
+    if window < x.shape[-1]:
+        count[..., window:] -= count[..., :-window].copy()
+    np.putmask(m, count < minp, np.nan)
+    return m
 
 
 def ewm_mean(a: np.ndarray, *, span: float | None = None, alpha: float | None = None,
@@ -140,8 +183,11 @@ def _ewm_rows(x: np.ndarray, alpha: float, minp: int) -> np.ndarray:
         first = np.where(gappy, -n_cols - minp, first)  # final already: nothing to blank below
     # dates before the first observation, or with fewer than minp observations, are
     # undefined (for a clean ticker the observations up to date t are t - first + 1)
-    undefined = np.arange(n_cols)[None, :] < (first + max(minp, 1) - 1)[:, None]
-    y[undefined] = np.nan
+    # Only the leading dates up to the latest such start can be undefined: blank within them.
+    until = first + max(minp, 1) - 1
+    lead = int(min(max(until.max(initial=0), 0), n_cols))
+    if lead:
+        np.putmask(y[:, :lead], np.arange(lead)[None, :] < until[:, None], np.nan)
     return y
 
 
@@ -224,7 +270,9 @@ def group_mean(a: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     sums = np.where(ok, a, 0.0) @ onehot
     counts = ok.astype(np.float64) @ onehot
     means = safe_div(sums, counts, fill=np.nan)
-    return means[:, codes]
+    # Gather whole [D] rows of the transposed means: column-major [D, N] out, like the inputs
+    # (a column gather of the row-major [D, G] means was 3-4x slower at 2,520 x 500).
+    return np.ascontiguousarray(means.T)[codes].T
 
 
 def roll_corr_beta(x: np.ndarray, m: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:

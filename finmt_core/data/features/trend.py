@@ -43,11 +43,12 @@ def _ma_cross(x: FeatureInputs) -> np.ndarray:
 
 def _macd_line(x: FeatureInputs) -> np.ndarray:
     # Divided by the close so the value is comparable across price levels and tickers.
-    return (x.ema(12) - x.ema(26)) / x.close
+    # Memoised: macd, macd_signal and macd_hist all use it (as does the signal line below).
+    return x.memo(("macd_line",), lambda: (x.ema(12) - x.ema(26)) / x.close)
 
 
 def _macd_signal_line(x: FeatureInputs) -> np.ndarray:
-    return ops.ewm_mean(_macd_line(x), span=9, minp=9)
+    return x.memo(("macd_signal",), lambda: ops.ewm_mean(_macd_line(x), span=9, minp=9))
 
 
 @feature("macd", "trend", needs=CLOSE, description="MACD (EMA12 - EMA26) / close")
@@ -69,8 +70,8 @@ def _macd_hist(x: FeatureInputs) -> np.ndarray:
          description="Wilder RSI over 14 days, as a fraction in [0, 1] (0.5 when flat)")
 def _rsi(x: FeatureInputs) -> np.ndarray:
     diff = x.close - ops.shift(x.close, 1)  # NaN across a gap: that day is skipped, not filled
-    gain = np.where(np.isfinite(diff), np.maximum(diff, 0.0), np.nan)
-    loss = np.where(np.isfinite(diff), np.maximum(-diff, 0.0), np.nan)
+    gain = np.maximum(diff, 0.0)  # np.maximum propagates NaN: a missing diff stays missing
+    loss = np.maximum(-diff, 0.0)
     avg_gain = ops.ewm_mean(gain, alpha=1.0 / 14.0, minp=14)
     avg_loss = ops.ewm_mean(loss, alpha=1.0 / 14.0, minp=14)
     return ops.safe_div(avg_gain, avg_gain + avg_loss, fill=0.5)
