@@ -12,163 +12,147 @@ and ``lin_r`` are linear, so the mean of the projections), once per edge and hea
     out_it = mean_h sum_j alpha_ij^h (W_l^h x_jt) + b
 
 The aggregation is then linear in ``x`` with fixed coefficients, so all heads and steps are
-one sparse product: a block-diagonal ``[heads*N, heads*N]`` CSR matrix (values = alpha, one
-block per head) times ``[heads*N, T*H]``; its backward is one transposed product and one
-sampled dense-dense product for the values (:class:`_AttentionProduct`), so no ``[E, T, ...]``
-tensor is made. The relation weights of a
-window are conditioned on that window's features, as before, but no longer change from day to
-day inside it. Parameters are those of the layer's ``GATv2Conv`` (same names and shapes), so
-the two modes differ only in the function.
+one sparse product: ``[A_1 | ... | A_heads]`` ``[N, heads*N]`` (values = alpha) times the
+heads' messages stacked ``[heads*N, T*H]``, which also sums the heads. Its backward is one
+transposed product and one sampled dense-dense product for the values
+(:class:`_AttentionProduct`), so no ``[E, T, ...]`` tensor is made. The edge scores and their
+softmax are one function with a hand-written backward (:class:`_EdgeSoftmax`) over edges in
+row order (:mod:`finmt_core.models.graph_attention_layout`). The layer's gate map
+``Linear(H, 3H)`` takes the head mean and the bias into its own GEMM. The relation weights
+of a window are conditioned on that window's features, but do not change from day to day
+inside it. Parameters are those of the layer's ``GATv2Conv`` (same names and shapes), so the
+two modes differ only in the function.
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch_geometric.nn import GATv2Conv
-from torch_geometric.utils import softmax
 
+from finmt_core.models.graph_attention_layout import csr, window_graph
 
-def window_csr_layout(src: Tensor, dst: Tensor, n: int, heads: int) -> dict[str, Tensor]:
-    """Index layout of the block-diagonal attention matrix and of its transpose, built once per
-    forward pass and shared by the layers.
-
-    Args:
-        src, dst: ``[E']`` edge endpoints (self-loops included, no duplicate pairs), any order.
-        n: number of nodes N.
-        heads: attention heads.
-
-    Returns:
-        ``order`` ``[E']`` (edges sorted by target, then source: row order of the matrix),
-        ``crow`` ``[heads*N + 1]``, ``col`` ``[heads*E']`` (the matrix; block ``h`` = head
-        ``h``), ``crow_t``, ``col_t`` and ``perm_t`` ``[heads*E']`` (its transpose: value ``k``
-        of the transpose is value ``perm_t[k]`` of the matrix). Columns are sorted within
-        each row, which the sampled product of the backward pass needs.
-    """
-    e = src.numel()
-    offsets = torch.arange(heads, device=dst.device)
-
-    def layout(rows: Tensor, cols: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        order = torch.argsort(rows * n + cols)
-        crow_one = torch.zeros(n + 1, dtype=torch.long, device=dst.device)
-        torch.cumsum(torch.bincount(rows, minlength=n), 0, out=crow_one[1:])
-        crow = torch.cat([(crow_one[:-1].unsqueeze(0) + offsets.unsqueeze(1) * e).reshape(-1),
-                          crow_one.new_tensor([heads * e])])
-        col = (cols[order].unsqueeze(0) + offsets.unsqueeze(1) * n).reshape(-1)
-        return order, crow, col
-
-    order, crow, col = layout(dst, src)
-    order_t, crow_t, col_t = layout(src, dst)
-    position = torch.empty_like(order)
-    position[order] = torch.arange(e, device=dst.device)  # edge -> its slot in the matrix's rows
-    perm_t = (position[order_t].unsqueeze(0) + offsets.unsqueeze(1) * e).reshape(-1)
-    return {"order": order, "crow": crow, "col": col, "crow_t": crow_t, "col_t": col_t, "perm_t": perm_t}
-
-
-def _csr(crow: Tensor, col: Tensor, values: Tensor, size: int) -> Tensor:
-    with warnings.catch_warnings():  # "sparse CSR support is in beta": products are what we use
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(crow, col, values, (size, size), check_invariants=False)
+__all__ = ["gatv2_window", "window_graph"]
 
 
 class _AttentionProduct(torch.autograd.Function):
-    """``A @ X`` for the CSR matrix ``A`` of :func:`window_csr_layout` with learnable values.
+    """``A @ X`` for ``A`` ``[N, heads*N]`` of :func:`window_graph` with learnable values.
 
     PyTorch's own autograd for CSR values transposes ``A`` and runs its sampled product
     through a generic path: 57 ms of a 66 ms forward + backward at 500 nodes, T*H = 320
     (measured). Here the backward is two kernels: ``A^T @ dOut`` with the transpose's
     precomputed layout, and ``torch.sparse.sampled_addmm`` (``dOut @ X^T`` at ``A``'s
-    nonzeros) for the values: ~3 ms together.
+    nonzeros; columns sorted within rows, which it needs) for the values.
     """
 
     @staticmethod
     def forward(ctx: Any, values: Tensor, x: Tensor, layout: dict[str, Tensor]) -> Tensor:
         ctx.layout = layout
         ctx.save_for_backward(values, x)
-        return _csr(layout["crow"], layout["col"], values, x.shape[0]) @ x
+        n = layout["crow"].numel() - 1
+        return csr(layout["a_crow"], layout["a_col"], values, (n, x.shape[0])) @ x
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
         values, x = ctx.saved_tensors
         lay = ctx.layout
+        n = lay["crow"].numel() - 1
         grad = grad.contiguous()
         grad_values = grad_x = None
         if ctx.needs_input_grad[0]:
-            pattern = _csr(lay["crow"], lay["col"], values, x.shape[0])
+            pattern = csr(lay["a_crow"], lay["a_col"], values, (n, x.shape[0]))
             grad_values = torch.sparse.sampled_addmm(pattern, grad, x.t(), beta=0.0).values()
         if ctx.needs_input_grad[1]:
-            grad_x = _csr(lay["crow_t"], lay["col_t"], values[lay["perm_t"]], x.shape[0]) @ grad
+            grad_x = csr(lay["at_crow"], lay["at_col"], values[lay["perm_t"]], (x.shape[0], n)) @ grad
         return grad_values, grad_x, None
 
 
-class _EdgeLogits(torch.autograd.Function):
-    """GATv2's edge scores ``e = a . leaky_relu(s_l[src] + s_r[dst] + attr * w_e)`` per head,
-    ``[E', heads]``, with a hand-written backward.
+class _EdgeSoftmax(torch.autograd.Function):
+    """GATv2's attention ``alpha`` ``[E', heads]`` (edges in row order) from the node terms,
+    with a hand-written backward.
 
-    Autograd of the same expression keeps four ``[E', heads, C]`` tensors and runs ~20 passes
-    over them; here the forward keeps one (the activation, whose sign is the slope mask since
-    the negative slope is > 0) and the backward is one fused gradient, two ``index_add`` and
-    two small contractions.
+    Input ``s`` ``[2N + 1, heads*C]`` stacks ``s_l`` (rows ``0..N-1``), ``s_r`` (``N..2N-1``)
+    and ``w_e`` (row ``2N``). Forward: ``e = a . leaky_relu(s_l[src] + s_r[dst] + attr * w_e)``
+    per head (one sparse product with the graph's ``incidence``, then one GEMM with ``a`` as
+    a block-diagonal matrix), then the softmax over each target's contiguous in-edges (two
+    segment reductions). Keeps one ``[E', heads*C]`` tensor, the activation, whose sign is the
+    slope mask (the negative slope is > 0). Backward: the softmax's Jacobian (one segment
+    sum), the activation's gradient in place, one GEMM for ``a`` and one sparse product with
+    ``incidence_t`` for ``s``. These tensors are edge-sized (~3 MB at 500 stocks), so what
+    costs is the passes over them: autograd of the same expression with PyG's scatter softmax
+    ran ~30, this runs 8.
     """
 
     @staticmethod
-    def forward(ctx: Any, s_l: Tensor, s_r: Tensor, w_e: Tensor, att: Tensor, src: Tensor, dst: Tensor,
-                attr: Tensor, slope: float) -> Tensor:
-        z = s_l.index_select(0, src)
-        z.add_(s_r.index_select(0, dst)).addcmul_(attr.view(-1, 1, 1), w_e)  # [E', heads, C]
-        act = F.leaky_relu(z, slope, inplace=True)
-        ctx.slope = slope
-        ctx.n = s_l.shape[0]
-        ctx.save_for_backward(act, att, src, dst, attr)
-        return (act * att).sum(-1)
+    def forward(ctx: Any, s: Tensor, att: Tensor, graph: dict[str, Tensor], slope: float) -> Tensor:
+        dst, crow = graph["dst"], graph["crow"]
+        act = F.leaky_relu_(graph["incidence"] @ s, slope)  # [E', heads*C]
+        att_blocks = torch.block_diag(*att.unbind(0))  # [heads, heads*C]
+        logits = act @ att_blocks.t()  # [E', heads]
+        top = torch.segment_reduce(logits, "max", offsets=crow, axis=0, unsafe=True)  # every row has its loop
+        alpha = logits.sub_(top.index_select(0, dst)).exp_()
+        alpha.div_(torch.segment_reduce(alpha, "sum", offsets=crow, axis=0, unsafe=True).index_select(0, dst))
+        ctx.graph, ctx.slope = graph, slope
+        ctx.save_for_backward(act, att_blocks, alpha)
+        return alpha
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        act, att, src, dst, attr = ctx.saved_tensors
-        grad_att = torch.einsum("eh,ehc->hc", grad, act)
-        # the activation's sign is the pre-activation's (slope > 0); torch.where on this shape
-        # was 10x slower than this kernel here
-        dz = torch.ops.aten.leaky_relu_backward(grad.unsqueeze(-1) * att, act, ctx.slope, True)  # [E', heads, C]
-        shape = (ctx.n, *dz.shape[1:])
-        grad_l = dz.new_zeros(shape).index_add_(0, src, dz)
-        grad_r = dz.new_zeros(shape).index_add_(0, dst, dz)
-        grad_w = torch.einsum("e,ehc->hc", attr.view(-1), dz)
-        return grad_l, grad_r, grad_w, grad_att, None, None, None, None
+        act, att_blocks, alpha = ctx.saved_tensors
+        graph = ctx.graph
+        heads = alpha.shape[1]
+        weighted = alpha * grad
+        row_sum = torch.segment_reduce(weighted, "sum", offsets=graph["crow"], axis=0, unsafe=True)
+        d_logits = weighted.addcmul_(alpha, row_sum.index_select(0, graph["dst"]), value=-1.0)  # [E', heads]
+        # head h's block of d_logits^T @ act: the gradient of its attention vector
+        grad_att = (d_logits.t() @ act).view(heads, heads, -1).diagonal().t()  # [heads, C]
+        # d_logits[e, h] * att[h, :] for every edge as a GEMM (a broadcast multiply was 5x
+        # slower), then the slope mask in place
+        dz = d_logits @ att_blocks
+        torch.ops.aten.leaky_relu_backward.grad_input(dz, act, ctx.slope, True, grad_input=dz)
+        return graph["incidence_t"] @ dz, grad_att, None, None
 
 
-def gatv2_window(conv: GATv2Conv, x: Tensor, graph: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+def gatv2_window(conv: GATv2Conv, x: Tensor, graph: dict[str, Tensor],
+                 gates: nn.Linear | None = None) -> tuple[Tensor, Tensor]:
     """Window-attention GATv2 with ``conv``'s parameters (``concat=False``, ``edge_dim=1``).
 
     Args:
         conv: the layer's ``GATv2Conv`` (parameter holder).
         x: ``[N, T, F]`` inputs of all steps.
-        graph: :func:`~finmt_core.models.tgcn.gat_graph` output (``src``, ``dst``, ``attr``
-            with self-loops) plus the :func:`window_csr_layout` keys.
+        graph: :func:`window_graph` output (its dtype is the compute dtype: sparse products
+            have no reduced-precision kernels, so this runs with autocast off).
+        gates: optional ``Linear(H, G)`` applied to the output (the TGCN layer's gate map),
+            folded with the head mean and the bias into one GEMM.
 
     Returns:
-        ``(out [N*T, H], alpha [E', 1, heads])`` (alpha shared by every step).
+        ``(out [N*T, H or G], alpha [E, 1, heads])``: alpha of the input edges (self-loops
+        left out) in the input's order, shared by every step.
     """
     n, t, f = x.shape
     heads, c = conv.heads, conv.out_channels
-    src, dst = graph["src"], graph["dst"]
-    x_l = conv.lin_l(x.reshape(n * t, f)).view(n, t, heads, c)  # the messages of every step
-    s_l = x_l.mean(dim=1)  # [N, heads, C]: lin_l is affine, so this is lin_l(mean_t x)
-    s_r = conv.lin_r(x.mean(dim=1)).view(n, heads, c)
-    w_e = conv.lin_edge.weight.view(heads, c)  # lin_edge: Linear(1, heads*C), no bias
-    logits = _EdgeLogits.apply(s_l, s_r, w_e, conv.att.view(heads, c), src, dst,
-                               graph["attr"].to(s_l.dtype), float(conv.negative_slope))  # [E', heads]
-    alpha = softmax(logits, dst, num_nodes=n, dim=0)
-    alpha = F.dropout(alpha, p=conv.dropout, training=conv.training)
-    dtype = torch.promote_types(x.dtype, torch.float32)  # sparse products: no reduced-precision kernels
-    values = alpha.index_select(0, graph["order"]).t().reshape(-1).to(dtype)  # head-major, rows by target
-    stacked = x_l.permute(2, 0, 1, 3).reshape(heads * n, t * c).to(dtype)  # [heads*N, T*C]
+    dtype = graph["attr"].dtype
+    lin_l, lin_r = conv.lin_l, conv.lin_r
     with torch.autocast(device_type=x.device.type, enabled=False):
-        agg = _AttentionProduct.apply(values, stacked, graph).view(heads, n, t, c)
-    out = agg.mean(dim=0).reshape(n * t, c)
-    if conv.bias is not None:
-        out = out + conv.bias
-    return out, alpha.unsqueeze(1)
+        x = x.to(dtype)
+        # the attention's node terms from the window means (lin_l/lin_r are affine): one small GEMM
+        x_mean = x.mean(dim=1)
+        s = torch.cat([lin_l(x_mean), lin_r(x_mean), conv.lin_edge.weight.view(1, heads * c)])  # [2N + 1, heads*C]
+        alpha = _EdgeSoftmax.apply(s, conv.att.view(heads, c), graph, float(conv.negative_slope))  # [E', heads]
+        if conv.training and conv.dropout > 0:
+            alpha = F.dropout(alpha, p=conv.dropout)
+        values = alpha.reshape(-1).index_select(0, graph["value_index"])
+        # the messages of every step, head-major [heads*N, T*C]: one batched GEMM, no permute copy
+        w_l = lin_l.weight.view(heads, c, f).transpose(1, 2)  # [heads, F, C]
+        msg = torch.baddbmm(lin_l.bias.view(heads, 1, c), x.view(1, n * t, f).expand(heads, -1, -1), w_l)
+        agg = _AttentionProduct.apply(values, msg.view(heads * n, t * c), graph).view(n * t, c)  # sum over heads
+        if gates is None:
+            out = agg / heads if conv.bias is None else torch.add(conv.bias, agg, alpha=1.0 / heads)
+        else:
+            bias = gates.bias if conv.bias is None else torch.addmv(gates.bias, gates.weight, conv.bias)
+            out = torch.addmm(bias, agg, gates.weight.t(), alpha=1.0 / heads)
+    edge_alpha = alpha.index_select(0, graph["input_slots"]).unsqueeze(1)
+    return out, edge_alpha

@@ -43,7 +43,7 @@ from torch_geometric.utils import scatter, softmax
 
 from finmt_core.errors import ConfigError
 from finmt_core.models.base import MultiTaskModel
-from finmt_core.models.graph_attention import gatv2_window, window_csr_layout
+from finmt_core.models.graph_attention import gatv2_window, window_graph
 from finmt_core.models.heads import build_heads
 from finmt_core.models.registry import register_model
 from finmt_core.tasks import Task
@@ -142,10 +142,15 @@ class TGCNLayer(nn.Module):
                     out.addmm_(x.reshape(n * t, f), self.root.weight.t())
                 return out.view(n, t, width), None
         assert isinstance(self.conv, GATv2Conv)
-        out, alpha = (gatv2_window if self.window_attention else gatv2_all_steps)(self.conv, x, graph)
+        if self.window_attention:  # the gate map is folded into the window layer's last GEMM
+            assert isinstance(self.gates, nn.Linear)
+            gates, alpha = gatv2_window(self.conv, x, graph, self.gates)
+        else:
+            out, alpha = gatv2_all_steps(self.conv, x, graph)
+            gates = self.gates(out)
         # input edges first, the self-loops appended (as GATv2Conv orders them)
         edge_alpha = alpha[: graph["n_edges"]] if want_attention else None
-        return self.gates(out).view(n, t, 3 * self.hidden), edge_alpha
+        return gates.view(n, t, 3 * self.hidden), edge_alpha
 
     def forward(self, x: Tensor, graph: dict[str, Tensor], want_attention: bool = False) -> tuple[Tensor, Tensor | None]:
         gx, alpha = self.input_gates(x, graph, want_attention)
@@ -286,10 +291,9 @@ class TGCNBackbone(nn.Module):
         ei, ew = edge_index[:, keep], edge_weight[keep]
         if not self.use_gat:
             return normalised_adjacency(ei, ew, n, dtype)
-        graph = gat_graph(ei, ew, n)
-        if self.window_attention:  # the attention matrix's index layout, shared by the layers
-            graph.update(window_csr_layout(graph["src"], graph["dst"], n, self.gat_heads))
-        return graph
+        if self.window_attention:  # edges in row order and the attention matrix's layouts, shared by the layers
+            return window_graph(ei, ew, n, self.gat_heads, dtype)
+        return gat_graph(ei, ew, n)
 
     def forward(
         self,
