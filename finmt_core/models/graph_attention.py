@@ -38,6 +38,13 @@ from finmt_core.models.graph_attention_layout import csr, window_graph
 __all__ = ["gatv2_window", "window_graph"]
 
 
+def _spmm(a: Tensor, x: Tensor) -> Tensor:
+    """``a @ x`` for a CSR ``a``: on CPU PyTorch's native row-parallel kernel
+    (``torch.sparse.mm(..., reduce="sum")``, 0.92-0.94 ms vs MKL's 1.45-1.58 ms for the
+    attention product and its transpose at 500 nodes, T*H = 320, 1 thread); elsewhere ``@``."""
+    return torch.sparse.mm(a, x, "sum") if x.device.type == "cpu" else a @ x
+
+
 class _AttentionProduct(torch.autograd.Function):
     """``A @ X`` for ``A`` ``[N, heads*N]`` of :func:`window_graph` with learnable values.
 
@@ -53,7 +60,7 @@ class _AttentionProduct(torch.autograd.Function):
         ctx.layout = layout
         ctx.save_for_backward(values, x)
         n = layout["crow"].numel() - 1
-        return csr(layout["a_crow"], layout["a_col"], values, (n, x.shape[0])) @ x
+        return _spmm(csr(layout["a_crow"], layout["a_col"], values, (n, x.shape[0])), x)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
@@ -66,7 +73,7 @@ class _AttentionProduct(torch.autograd.Function):
             pattern = csr(lay["a_crow"], lay["a_col"], values, (n, x.shape[0]))
             grad_values = torch.sparse.sampled_addmm(pattern, grad, x.t(), beta=0.0).values()
         if ctx.needs_input_grad[1]:
-            grad_x = csr(lay["at_crow"], lay["at_col"], values[lay["perm_t"]], (x.shape[0], n)) @ grad
+            grad_x = _spmm(csr(lay["at_crow"], lay["at_col"], values[lay["perm_t"]], (x.shape[0], n)), grad)
         return grad_values, grad_x, None
 
 
@@ -76,8 +83,8 @@ class _EdgeSoftmax(torch.autograd.Function):
 
     Input ``s`` ``[2N + 1, heads*C]`` stacks ``s_l`` (rows ``0..N-1``), ``s_r`` (``N..2N-1``)
     and ``w_e`` (row ``2N``). Forward: ``e = a . leaky_relu(s_l[src] + s_r[dst] + attr * w_e)``
-    per head (one sparse product with the graph's ``incidence``, then one GEMM with ``a`` as
-    a block-diagonal matrix), then the softmax over each target's contiguous in-edges (two
+    per head (one weighted ``embedding_bag`` over the three rows of each edge, then one GEMM
+    with ``a`` as a block-diagonal matrix), then the softmax over each target's contiguous in-edges (two
     segment reductions). Keeps one ``[E', heads*C]`` tensor, the activation, whose sign is the
     slope mask (the negative slope is > 0). Backward: the softmax's Jacobian (one segment
     sum), the activation's gradient in place, one GEMM for ``a`` and one sparse product with
@@ -89,7 +96,9 @@ class _EdgeSoftmax(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, s: Tensor, att: Tensor, graph: dict[str, Tensor], slope: float) -> Tensor:
         dst, crow = graph["dst"], graph["crow"]
-        act = F.leaky_relu_(graph["incidence"] @ s, slope)  # [E', heads*C]
+        # s_l[src] + s_r[dst] + attr * w_e in one kernel (half the time of the same sparse product)
+        z = F.embedding_bag(graph["bag_index"], s, per_sample_weights=graph["bag_weight"], mode="sum")
+        act = F.leaky_relu_(z, slope)  # [E', heads*C]
         att_blocks = torch.block_diag(*att.unbind(0))  # [heads, heads*C]
         logits = act @ att_blocks.t()  # [E', heads]
         top = torch.segment_reduce(logits, "max", offsets=crow, axis=0, unsafe=True)  # every row has its loop

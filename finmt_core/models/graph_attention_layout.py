@@ -17,11 +17,13 @@ Matrices (N nodes, E' = E + N edges in row order, ``heads`` attention heads):
 * ``A^T`` ``[heads*N, N]`` and ``perm_t``: value ``k`` of ``A^T`` is value ``perm_t[k]`` of ``A``.
 * ``value_index``: value ``p`` of ``A`` is ``alpha.reshape(-1)[value_index[p]]`` for the
   coefficients ``alpha`` ``[E', heads]`` in row order.
-* ``incidence`` ``[E', 2N + 1]``: ``incidence @ [s_l; s_r; w_e]`` is the edge scores'
-  pre-activation ``s_l[src] + s_r[dst] + attr * w_e`` in one sparse product (one write of the
+* ``bag_index``, ``bag_weight`` ``[E', 3]``: the rows ``(src, N + dst, 2N)`` of
+  ``[s_l; s_r; w_e]`` and their weights ``(1, 1, attr)``: one weighted ``embedding_bag`` gives
+  the edge scores' pre-activation ``s_l[src] + s_r[dst] + attr * w_e`` (one write of the
   ``[E', heads*C]`` result instead of two gathers and two updates).
-* ``incidence_t`` ``[2N + 1, E']``, its transpose: rows ``0..N-1`` sum the edges by source,
-  rows ``N..2N-1`` by target, row ``2N`` weighs them by their edge feature (the backward).
+* ``incidence_t`` ``[2N + 1, E']``, the transpose of that map: rows ``0..N-1`` sum the edges
+  by source, rows ``N..2N-1`` by target, row ``2N`` weighs them by their edge feature (the
+  backward, one sparse product).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def window_graph(edge_index: Tensor, edge_weight: Tensor, n: int, heads: int, dt
         ``crow`` ``[N + 1]`` (row pointers of the in-edges), ``input_slots`` ``[E]`` (row-order
         slot of each input edge, in the input's order), ``n_edges`` E, and the matrix layouts
         of the module docstring: ``a_crow``, ``a_col``, ``value_index``, ``at_crow``,
-        ``at_col``, ``perm_t``, ``incidence``, ``incidence_t``.
+        ``at_col``, ``perm_t``, ``bag_index``, ``bag_weight``, ``incidence_t``.
     """
     src, dst, weight, order = _row_order(edge_index[0], edge_index[1], edge_weight.to(dtype), n)
     e, dev = src.numel(), src.device
@@ -113,12 +115,6 @@ def window_graph(edge_index: Tensor, edge_weight: Tensor, n: int, heads: int, dt
     perm_t = pos[:, order_t].reshape(-1)
 
     ones = torch.ones(total, dtype=dtype, device=dev)
-    incidence = csr(  # row e: s_l[src] + s_r[dst] + attr * w_e (columns ascending: src < N + dst < 2N)
-        torch.arange(0, 3 * total + 1, 3, device=dev),
-        torch.stack([src_r, dst_r + n, torch.full_like(src_r, 2 * n)], 1).reshape(-1),
-        torch.stack([ones, ones, attr], 1).reshape(-1),
-        (total, 2 * n + 1),
-    )
     incidence_t = csr(
         torch.cat([crow_t, crow[1:] + total, crow.new_tensor([3 * total])]),
         torch.cat([order_t, k, k]),
@@ -130,5 +126,6 @@ def window_graph(edge_index: Tensor, edge_weight: Tensor, n: int, heads: int, dt
         "n_edges": e,  # type: ignore[dict-item]
         "a_crow": crow * heads, "a_col": a_col, "value_index": value_index,
         "at_crow": at_crow, "at_col": at_col, "perm_t": perm_t,
-        "incidence": incidence, "incidence_t": incidence_t,
+        "bag_index": torch.stack([src_r, dst_r + n, torch.full_like(src_r, 2 * n)], 1),
+        "bag_weight": torch.stack([ones, ones, attr], 1), "incidence_t": incidence_t,
     }

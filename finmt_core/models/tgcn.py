@@ -44,6 +44,7 @@ from torch_geometric.utils import scatter, softmax
 from finmt_core.errors import ConfigError
 from finmt_core.models.base import MultiTaskModel
 from finmt_core.models.graph_attention import gatv2_window, window_graph
+from finmt_core.models.graph_cache import GraphCache
 from finmt_core.models.heads import build_heads
 from finmt_core.models.registry import register_model
 from finmt_core.tasks import Task
@@ -282,18 +283,24 @@ class TGCNBackbone(nn.Module):
         self.use_gat = use_gat
         self.gat_heads = gat_heads
         self.window_attention = use_gat and gat_attention == "window"
+        self._graph_cache = GraphCache()
         self.layers = nn.ModuleList(
             TGCNLayer(in_channels if i == 0 else hidden, hidden, use_gat, gat_heads, root_weight, gat_attention)
             for i in range(layers)
         )
 
     def _graph(self, edge_index: Tensor, edge_weight: Tensor, keep: Tensor, n: int, dtype: torch.dtype) -> dict[str, Tensor]:
-        ei, ew = edge_index[:, keep], edge_weight[keep]
-        if not self.use_gat:
-            return normalised_adjacency(ei, ew, n, dtype)
-        if self.window_attention:  # edges in row order and the attention matrix's layouts, shared by the layers
-            return window_graph(ei, ew, n, self.gat_heads, dtype)
-        return gat_graph(ei, ew, n)
+        """The layers' shared graph structures, reused while the batches carry the same graph."""
+
+        def build() -> dict[str, Tensor]:
+            ei, ew = edge_index[:, keep], edge_weight[keep]
+            if not self.use_gat:
+                return normalised_adjacency(ei, ew, n, dtype)
+            if self.window_attention:  # edges in row order and the attention matrix's layouts
+                return window_graph(ei, ew, n, self.gat_heads, dtype)
+            return gat_graph(ei, ew, n)
+
+        return self._graph_cache.get(edge_index, edge_weight, keep, (n, dtype), build)
 
     def forward(
         self,
