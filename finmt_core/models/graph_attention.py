@@ -13,15 +13,14 @@ and ``lin_r`` are linear, so the mean of the projections), once per edge and hea
 
 The aggregation is then linear in ``x`` with fixed coefficients, so all heads and steps are
 one sparse product: ``[A_1 | ... | A_heads]`` ``[N, heads*N]`` (values = alpha) times the
-heads' messages stacked ``[heads*N, T*H]``, which also sums the heads. Its backward is one
-transposed product and one sampled dense-dense product for the values
-(:class:`_AttentionProduct`), so no ``[E, T, ...]`` tensor is made. The edge scores and their
-softmax are one function with a hand-written backward (:class:`_EdgeSoftmax`) over edges in
-row order (:mod:`finmt_core.models.graph_attention_layout`). The layer's gate map
-``Linear(H, 3H)`` takes the head mean and the bias into its own GEMM. The relation weights
-of a window are conditioned on that window's features, but do not change from day to day
-inside it. Parameters are those of the layer's ``GATv2Conv`` (same names and shapes), so the
-two modes differ only in the function.
+heads' messages stacked ``[heads*N, T*H]``, which also sums the heads; the layer's gate map
+``Linear(H, 3H)`` takes the head mean and the bias into its own GEMM. The whole layer is one
+autograd node with a hand-written backward (:class:`_WindowGATv2`): no ``[E, T, ...]`` tensor
+is made, and the edge-sized ``[E', heads*H]`` tensors of the attention (edges in row order,
+:mod:`finmt_core.models.graph_attention_layout`) are passed over 8 times instead of ~30. The
+relation weights of a window are conditioned on that window's features, but do not change
+from day to day inside it. Parameters are those of the layer's ``GATv2Conv`` (same names and
+shapes), so the two modes differ only in the function.
 """
 
 from __future__ import annotations
@@ -45,84 +44,134 @@ def _spmm(a: Tensor, x: Tensor) -> Tensor:
     return torch.sparse.mm(a, x, "sum") if x.device.type == "cpu" else a @ x
 
 
-class _AttentionProduct(torch.autograd.Function):
-    """``A @ X`` for ``A`` ``[N, heads*N]`` of :func:`window_graph` with learnable values.
+def _edge_softmax(s: Tensor, att_blocks: Tensor, graph: dict[str, Tensor], slope: float) -> tuple[Tensor, Tensor]:
+    """GATv2's attention ``alpha`` ``[E', heads]`` (edges in row order) and the activation
+    ``[E', heads*C]`` that its backward needs.
 
-    PyTorch's own autograd for CSR values transposes ``A`` and runs its sampled product
-    through a generic path: 57 ms of a 66 ms forward + backward at 500 nodes, T*H = 320
-    (measured). Here the backward is two kernels: ``A^T @ dOut`` with the transpose's
-    precomputed layout, and ``torch.sparse.sampled_addmm`` (``dOut @ X^T`` at ``A``'s
-    nonzeros; columns sorted within rows, which it needs) for the values.
+    ``s`` ``[2N + 1, heads*C]`` stacks ``s_l``, ``s_r`` and ``w_e``; one weighted
+    ``embedding_bag`` gives ``s_l[src] + s_r[dst] + attr * w_e`` (half the time of the same
+    sparse product), one GEMM with ``att_blocks`` (``a`` as a block-diagonal ``[heads,
+    heads*C]``) the scores, two segment reductions the softmax over each target's contiguous
+    in-edges. The activation's sign is the slope mask (the negative slope is > 0)."""
+    dst, crow = graph["dst"], graph["crow"]
+    z = F.embedding_bag(graph["bag_index"], s, per_sample_weights=graph["bag_weight"], mode="sum")
+    act = F.leaky_relu_(z, slope)
+    logits = act @ att_blocks.t()
+    top = torch.segment_reduce(logits, "max", offsets=crow, axis=0, unsafe=True)  # every row has its loop
+    alpha = logits.sub_(top.index_select(0, dst)).exp_()
+    alpha.div_(torch.segment_reduce(alpha, "sum", offsets=crow, axis=0, unsafe=True).index_select(0, dst))
+    return alpha, act
+
+
+def _edge_softmax_backward(grad: Tensor, alpha: Tensor, act: Tensor, att_blocks: Tensor, graph: dict[str, Tensor],
+                           slope: float) -> tuple[Tensor, Tensor]:
+    """Gradients of :func:`_edge_softmax` w.r.t. ``s`` ``[2N + 1, heads*C]`` and ``att``
+    ``[heads, C]``: the softmax's Jacobian (one segment sum), the activation's gradient in
+    place, one GEMM for ``att`` and one sparse product with ``incidence_t`` for ``s``."""
+    heads = alpha.shape[1]
+    weighted = alpha * grad
+    row_sum = torch.segment_reduce(weighted, "sum", offsets=graph["crow"], axis=0, unsafe=True)
+    d_logits = weighted.addcmul_(alpha, row_sum.index_select(0, graph["dst"]), value=-1.0)  # [E', heads]
+    grad_att = (d_logits.t() @ act).view(heads, heads, -1).diagonal().t()  # head h's block
+    # d_logits[e, h] * att[h, :] for every edge as a GEMM (a broadcast multiply was 5x slower)
+    dz = d_logits @ att_blocks
+    torch.ops.aten.leaky_relu_backward.grad_input(dz, act, slope, True, grad_input=dz)
+    return graph["incidence_t"] @ dz, grad_att
+
+
+class _WindowGATv2(torch.autograd.Function):
+    """The whole window-attention layer (attention, aggregation, head mean, gate map) as one
+    autograd node with a hand-written backward.
+
+    Composed of autograd ops it was ~20 nodes per layer, whose bookkeeping (graph records,
+    saved tensors, gradient buffers and their accumulation) cost ~1 ms of a ~8 ms forward +
+    backward at 500 stocks; here each gradient is written once, and the two sparse products
+    of the backward (``A^T @ dOut`` with the transpose's precomputed layout, and
+    ``torch.sparse.sampled_addmm``, i.e. ``dOut @ msg^T`` at ``A``'s nonzeros, for the
+    attention) replace PyTorch's CSR autograd, which took 57 of 66 ms of the product's
+    forward + backward (measured).
+
+    Inputs: ``x`` ``[N, T, F]``; ``w_l``, ``w_r`` ``[heads*C, F]``, ``b_l``, ``b_r``,
+    ``w_e`` ``[heads*C]``; ``att`` ``[heads, C]``; ``bias`` ``[C]`` or None; ``w_g`` ``[G, C]``,
+    ``b_g`` ``[G]``; the graph; the slope; dropout probability on alpha (0 = none).
+    Outputs: ``out`` ``[N*T, G]`` and ``alpha`` ``[E', heads]`` (row order, not differentiable).
     """
 
     @staticmethod
-    def forward(ctx: Any, values: Tensor, x: Tensor, layout: dict[str, Tensor]) -> Tensor:
-        ctx.layout = layout
-        ctx.save_for_backward(values, x)
-        n = layout["crow"].numel() - 1
-        return _spmm(csr(layout["a_crow"], layout["a_col"], values, (n, x.shape[0])), x)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
-        values, x = ctx.saved_tensors
-        lay = ctx.layout
-        n = lay["crow"].numel() - 1
-        grad = grad.contiguous()
-        grad_values = grad_x = None
-        if ctx.needs_input_grad[0]:
-            pattern = csr(lay["a_crow"], lay["a_col"], values, (n, x.shape[0]))
-            grad_values = torch.sparse.sampled_addmm(pattern, grad, x.t(), beta=0.0).values()
-        if ctx.needs_input_grad[1]:
-            grad_x = _spmm(csr(lay["at_crow"], lay["at_col"], values[lay["perm_t"]], (x.shape[0], n)), grad)
-        return grad_values, grad_x, None
-
-
-class _EdgeSoftmax(torch.autograd.Function):
-    """GATv2's attention ``alpha`` ``[E', heads]`` (edges in row order) from the node terms,
-    with a hand-written backward.
-
-    Input ``s`` ``[2N + 1, heads*C]`` stacks ``s_l`` (rows ``0..N-1``), ``s_r`` (``N..2N-1``)
-    and ``w_e`` (row ``2N``). Forward: ``e = a . leaky_relu(s_l[src] + s_r[dst] + attr * w_e)``
-    per head (one weighted ``embedding_bag`` over the three rows of each edge, then one GEMM
-    with ``a`` as a block-diagonal matrix), then the softmax over each target's contiguous in-edges (two
-    segment reductions). Keeps one ``[E', heads*C]`` tensor, the activation, whose sign is the
-    slope mask (the negative slope is > 0). Backward: the softmax's Jacobian (one segment
-    sum), the activation's gradient in place, one GEMM for ``a`` and one sparse product with
-    ``incidence_t`` for ``s``. These tensors are edge-sized (~3 MB at 500 stocks), so what
-    costs is the passes over them: autograd of the same expression with PyG's scatter softmax
-    ran ~30, this runs 8.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, s: Tensor, att: Tensor, graph: dict[str, Tensor], slope: float) -> Tensor:
-        dst, crow = graph["dst"], graph["crow"]
-        # s_l[src] + s_r[dst] + attr * w_e in one kernel (half the time of the same sparse product)
-        z = F.embedding_bag(graph["bag_index"], s, per_sample_weights=graph["bag_weight"], mode="sum")
-        act = F.leaky_relu_(z, slope)  # [E', heads*C]
+    def forward(ctx: Any, x: Tensor, w_l: Tensor, b_l: Tensor, w_r: Tensor, b_r: Tensor, w_e: Tensor, att: Tensor,
+                bias: Tensor | None, w_g: Tensor, b_g: Tensor, graph: dict[str, Tensor], slope: float,
+                dropout: float) -> tuple[Tensor, Tensor]:
+        n, t, f = x.shape
+        heads, c = att.shape
+        x_mean = x.mean(dim=1)
+        # the attention's node terms from the window means (lin_l/lin_r are affine)
+        s = x.new_empty(2 * n + 1, heads * c)
+        torch.addmm(b_l, x_mean, w_l.t(), out=s[:n])
+        torch.addmm(b_r, x_mean, w_r.t(), out=s[n : 2 * n])
+        s[2 * n] = w_e
         att_blocks = torch.block_diag(*att.unbind(0))  # [heads, heads*C]
-        logits = act @ att_blocks.t()  # [E', heads]
-        top = torch.segment_reduce(logits, "max", offsets=crow, axis=0, unsafe=True)  # every row has its loop
-        alpha = logits.sub_(top.index_select(0, dst)).exp_()
-        alpha.div_(torch.segment_reduce(alpha, "sum", offsets=crow, axis=0, unsafe=True).index_select(0, dst))
+        alpha, act = _edge_softmax(s, att_blocks, graph, slope)
+        keep = alpha.new_empty(alpha.shape).bernoulli_(1.0 - dropout).div_(1.0 - dropout) if dropout > 0 else None
+        kept = alpha if keep is None else alpha * keep
+        values = kept.reshape(-1).index_select(0, graph["value_index"])
+        # the messages of every step, head-major [heads, N*T, C]: one batched GEMM, no permute copy
+        msg = torch.baddbmm(b_l.view(heads, 1, c), x.reshape(1, n * t, f).expand(heads, -1, -1),
+                            w_l.view(heads, c, f).transpose(1, 2))
+        agg = _spmm(csr(graph["a_crow"], graph["a_col"], values, (n, heads * n)), msg.view(heads * n, t * c))
+        agg = agg.view(n * t, c)  # summed over heads
+        bias_g = b_g if bias is None else torch.addmv(b_g, w_g, bias)
+        out = torch.addmm(bias_g, agg, w_g.t(), alpha=1.0 / heads)
         ctx.graph, ctx.slope = graph, slope
-        ctx.save_for_backward(act, att_blocks, alpha)
-        return alpha
+        ctx.save_for_backward(x, x_mean, w_l, w_r, att_blocks, alpha, act, keep, values, msg, agg, w_g, bias)
+        ctx.mark_non_differentiable(alpha)
+        return out, alpha
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        act, att_blocks, alpha = ctx.saved_tensors
+    def backward(ctx: Any, grad_out: Tensor, _grad_alpha: Tensor | None) -> tuple[Tensor | None, ...]:
+        x, x_mean, w_l, w_r, att_blocks, alpha, act, keep, values, msg, agg, w_g, bias = ctx.saved_tensors
         graph = ctx.graph
-        heads = alpha.shape[1]
-        weighted = alpha * grad
-        row_sum = torch.segment_reduce(weighted, "sum", offsets=graph["crow"], axis=0, unsafe=True)
-        d_logits = weighted.addcmul_(alpha, row_sum.index_select(0, graph["dst"]), value=-1.0)  # [E', heads]
-        # head h's block of d_logits^T @ act: the gradient of its attention vector
-        grad_att = (d_logits.t() @ act).view(heads, heads, -1).diagonal().t()  # [heads, C]
-        # d_logits[e, h] * att[h, :] for every edge as a GEMM (a broadcast multiply was 5x
-        # slower), then the slope mask in place
-        dz = d_logits @ att_blocks
-        torch.ops.aten.leaky_relu_backward.grad_input(dz, act, ctx.slope, True, grad_input=dz)
-        return graph["incidence_t"] @ dz, grad_att, None, None
+        n, t, f = x.shape
+        heads, c = msg.shape[0], msg.shape[2]
+        grad_out = grad_out.contiguous()
+        g_sum = torch.mv(grad_out.t(), grad_out.new_ones(grad_out.shape[0]))  # [G]; 4x faster than .sum(0) here
+        # gate map: out = agg w_g^T / heads + b_g + w_g bias
+        grad_w_g = torch.mm(grad_out.t(), agg).mul_(1.0 / heads)
+        grad_bias = None
+        if bias is not None:
+            grad_w_g.addr_(g_sum, bias)
+            grad_bias = torch.mv(w_g.t(), g_sum)
+        g_agg = torch.mm(grad_out, w_g).mul_(1.0 / heads).view(n, t * c)
+        # the sparse product: the attention's gradient and the messages'
+        flat_msg = msg.view(heads * n, t * c)
+        pattern = csr(graph["a_crow"], graph["a_col"], values, (n, heads * n))
+        grad_values = torch.sparse.sampled_addmm(pattern, g_agg, flat_msg.t(), beta=0.0).values()
+        transposed = csr(graph["at_crow"], graph["at_col"], values.index_select(0, graph["perm_t"]), (heads * n, n))
+        grad_msg = _spmm(transposed, g_agg).view(heads, n * t, c)
+        grad_alpha = grad_values.index_select(0, graph["value_slot"]).view(alpha.shape)
+        if keep is not None:
+            grad_alpha.mul_(keep)
+        ds, grad_att = _edge_softmax_backward(grad_alpha, alpha, act, att_blocks, graph, ctx.slope)
+        ds_l, ds_r = ds[:n], ds[n : 2 * n]
+        # lin_l feeds both the messages and s_l; lin_r only s_r; x both through the messages and its mean
+        x_flat = x.reshape(n * t, f)
+        # built transposed, [F, heads*C]: x^T @ grad_msg_h is 1.6x faster than grad_msg_h^T @ x here
+        grad_w_l_t = torch.mm(x_mean.t(), ds_l)
+        for h in range(heads):
+            grad_w_l_t[:, h * c : (h + 1) * c].add_(torch.mm(x_flat.t(), grad_msg[h]))
+        grad_w_l = grad_w_l_t.t()
+        grad_b_l = grad_msg.sum(dim=1).view(-1).add_(ds_l.sum(dim=0))
+        grad_w_r = torch.mm(ds_r.t(), x_mean)
+        grad_b_r = ds_r.sum(dim=0)
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            w_heads = w_l.view(heads, c, f)
+            grad_x = torch.mm(grad_msg[0], w_heads[0])
+            for h in range(1, heads):
+                grad_x.addmm_(grad_msg[h], w_heads[h])
+            grad_mean = torch.mm(ds_l, w_l).addmm_(ds_r, w_r).div_(t)  # [N, F]
+            grad_x = grad_x.view(n, t, f).add_(grad_mean.unsqueeze(1))
+        return (grad_x, grad_w_l, grad_b_l, grad_w_r, grad_b_r, ds[2 * n], grad_att, grad_bias, grad_w_g, g_sum,
+                None, None, None)
 
 
 def gatv2_window(conv: GATv2Conv, x: Tensor, graph: dict[str, Tensor],
@@ -139,29 +188,21 @@ def gatv2_window(conv: GATv2Conv, x: Tensor, graph: dict[str, Tensor],
 
     Returns:
         ``(out [N*T, H or G], alpha [E, 1, heads])``: alpha of the input edges (self-loops
-        left out) in the input's order, shared by every step.
+        left out) in the input's order, shared by every step (not differentiable).
     """
-    n, t, f = x.shape
     heads, c = conv.heads, conv.out_channels
     dtype = graph["attr"].dtype
     lin_l, lin_r = conv.lin_l, conv.lin_r
     with torch.autocast(device_type=x.device.type, enabled=False):
         x = x.to(dtype)
-        # the attention's node terms from the window means (lin_l/lin_r are affine): one small GEMM
-        x_mean = x.mean(dim=1)
-        s = torch.cat([lin_l(x_mean), lin_r(x_mean), conv.lin_edge.weight.view(1, heads * c)])  # [2N + 1, heads*C]
-        alpha = _EdgeSoftmax.apply(s, conv.att.view(heads, c), graph, float(conv.negative_slope))  # [E', heads]
-        if conv.training and conv.dropout > 0:
-            alpha = F.dropout(alpha, p=conv.dropout)
-        values = alpha.reshape(-1).index_select(0, graph["value_index"])
-        # the messages of every step, head-major [heads*N, T*C]: one batched GEMM, no permute copy
-        w_l = lin_l.weight.view(heads, c, f).transpose(1, 2)  # [heads, F, C]
-        msg = torch.baddbmm(lin_l.bias.view(heads, 1, c), x.view(1, n * t, f).expand(heads, -1, -1), w_l)
-        agg = _AttentionProduct.apply(values, msg.view(heads * n, t * c), graph).view(n * t, c)  # sum over heads
-        if gates is None:
-            out = agg / heads if conv.bias is None else torch.add(conv.bias, agg, alpha=1.0 / heads)
+        zeros = x.new_zeros(heads * c)
+        if gates is None:  # the head mean and the bias only
+            w_g, b_g = torch.eye(c, dtype=dtype, device=x.device), x.new_zeros(c)
         else:
-            bias = gates.bias if conv.bias is None else torch.addmv(gates.bias, gates.weight, conv.bias)
-            out = torch.addmm(bias, agg, gates.weight.t(), alpha=1.0 / heads)
-    edge_alpha = alpha.index_select(0, graph["input_slots"]).unsqueeze(1)
-    return out, edge_alpha
+            w_g, b_g = gates.weight, gates.bias
+        out, alpha = _WindowGATv2.apply(
+            x, lin_l.weight, zeros if lin_l.bias is None else lin_l.bias, lin_r.weight,
+            zeros if lin_r.bias is None else lin_r.bias, conv.lin_edge.weight.view(-1), conv.att.view(heads, c),
+            conv.bias, w_g, b_g, graph, float(conv.negative_slope), float(conv.dropout) if conv.training else 0.0,
+        )
+    return out, alpha.index_select(0, graph["input_slots"]).unsqueeze(1)

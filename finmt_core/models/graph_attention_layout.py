@@ -16,7 +16,7 @@ Matrices (N nodes, E' = E + N edges in row order, ``heads`` attention heads):
   over heads of each head's aggregation, so the mean over heads costs no extra pass.
 * ``A^T`` ``[heads*N, N]`` and ``perm_t``: value ``k`` of ``A^T`` is value ``perm_t[k]`` of ``A``.
 * ``value_index``: value ``p`` of ``A`` is ``alpha.reshape(-1)[value_index[p]]`` for the
-  coefficients ``alpha`` ``[E', heads]`` in row order.
+  coefficients ``alpha`` ``[E', heads]`` in row order; ``value_slot`` the inverse map.
 * ``bag_index``, ``bag_weight`` ``[E', 3]``: the rows ``(src, N + dst, 2N)`` of
   ``[s_l; s_r; w_e]`` and their weights ``(1, 1, attr)``: one weighted ``embedding_bag`` gives
   the edge scores' pre-activation ``s_l[src] + s_r[dst] + attr * w_e`` (one write of the
@@ -68,7 +68,7 @@ def window_graph(edge_index: Tensor, edge_weight: Tensor, n: int, heads: int, dt
         incoming weight, 0 without incoming edges, as ``GATv2Conv(fill_value="mean")``),
         ``crow`` ``[N + 1]`` (row pointers of the in-edges), ``input_slots`` ``[E]`` (row-order
         slot of each input edge, in the input's order), ``n_edges`` E, and the matrix layouts
-        of the module docstring: ``a_crow``, ``a_col``, ``value_index``, ``at_crow``,
+        of the module docstring: ``a_crow``, ``a_col``, ``value_index``, ``value_slot``, ``at_crow``,
         ``at_col``, ``perm_t``, ``bag_index``, ``bag_weight``, ``incidence_t``.
     """
     src, dst, weight, order = _row_order(edge_index[0], edge_index[1], edge_weight.to(dtype), n)
@@ -104,6 +104,7 @@ def window_graph(edge_index: Tensor, edge_weight: Tensor, n: int, heads: int, dt
     a_col[pos.reshape(-1)] = (src_r + hs * n).reshape(-1)
     value_index = torch.empty_like(a_col)
     value_index[pos.reshape(-1)] = (k * heads + hs).reshape(-1)
+    value_slot = pos.t().reshape(-1)  # the inverse: alpha.reshape(-1)[q] is value value_slot[q] of A
 
     # transpose: sources as rows (stable sort keeps the targets ascending within each), one block per head
     order_t = torch.argsort(src_r, stable=True)
@@ -124,7 +125,7 @@ def window_graph(edge_index: Tensor, edge_weight: Tensor, n: int, heads: int, dt
     return {
         "src": src_r, "dst": dst_r, "attr": attr, "crow": crow, "input_slots": input_slots,
         "n_edges": e,  # type: ignore[dict-item]
-        "a_crow": crow * heads, "a_col": a_col, "value_index": value_index,
+        "a_crow": crow * heads, "a_col": a_col, "value_index": value_index, "value_slot": value_slot,
         "at_crow": at_crow, "at_col": at_col, "perm_t": perm_t,
         "bag_index": torch.stack([src_r, dst_r + n, torch.full_like(src_r, 2 * n)], 1),
         "bag_weight": torch.stack([ones, ones, attr], 1), "incidence_t": incidence_t,

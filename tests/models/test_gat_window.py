@@ -39,10 +39,12 @@ def test_window_gates_equal_gatv2conv_attention_on_the_window_mean() -> None:
     got, alpha = layer.input_gates(x, graph_, want_attention=True)
     ref = reference_gates(layer, x, ei, ew.double())
     torch.testing.assert_close(got, ref, atol=1e-10, rtol=1e-9)
-    wrt = [x, layer.conv.att, layer.conv.lin_l.weight, layer.conv.lin_r.weight, layer.conv.lin_edge.weight]
+    conv = layer.conv
+    wrt = [x, conv.att, conv.lin_l.weight, conv.lin_l.bias, conv.lin_r.weight, conv.lin_r.bias,
+           conv.lin_edge.weight, conv.bias, layer.gates.weight, layer.gates.bias]
     got_grads = torch.autograd.grad((got**2).sum(), wrt)
     ref_grads = torch.autograd.grad((ref**2).sum(), wrt)
-    for g1, g2 in zip(got_grads, ref_grads):  # the attention is learned through the sparse product
+    for g1, g2 in zip(got_grads, ref_grads, strict=True):  # the attention is learned through the sparse product
         torch.testing.assert_close(g1, g2, atol=1e-9, rtol=1e-8)
     assert alpha is not None and alpha.shape == (ei.shape[1], 1, 3)
 
