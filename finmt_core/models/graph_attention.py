@@ -174,8 +174,8 @@ class _WindowGATv2(torch.autograd.Function):
                 None, None, None)
 
 
-def gatv2_window(conv: GATv2Conv, x: Tensor, graph: dict[str, Tensor],
-                 gates: nn.Linear | None = None) -> tuple[Tensor, Tensor]:
+def gatv2_window(conv: GATv2Conv, x: Tensor, graph: dict[str, Tensor], gates: nn.Linear | None = None,
+                 attention: bool = True) -> tuple[Tensor, Tensor | None]:
     """Window-attention GATv2 with ``conv``'s parameters (``concat=False``, ``edge_dim=1``).
 
     Args:
@@ -185,24 +185,26 @@ def gatv2_window(conv: GATv2Conv, x: Tensor, graph: dict[str, Tensor],
             have no reduced-precision kernels, so this runs with autocast off).
         gates: optional ``Linear(H, G)`` applied to the output (the TGCN layer's gate map),
             folded with the head mean and the bias into one GEMM.
+        attention: also return the attention coefficients.
 
     Returns:
-        ``(out [N*T, H or G], alpha [E, 1, heads])``: alpha of the input edges (self-loops
-        left out) in the input's order, shared by every step (not differentiable).
+        ``(out [N*T, H or G], alpha [E, 1, heads] or None)``: alpha of the input edges
+        (self-loops left out) in the input's order, shared by every step (not differentiable).
     """
     heads, c = conv.heads, conv.out_channels
     dtype = graph["attr"].dtype
     lin_l, lin_r = conv.lin_l, conv.lin_r
     with torch.autocast(device_type=x.device.type, enabled=False):
         x = x.to(dtype)
-        zeros = x.new_zeros(heads * c)
         if gates is None:  # the head mean and the bias only
-            w_g, b_g = torch.eye(c, dtype=dtype, device=x.device), x.new_zeros(c)
+            w_g, b_g = torch.eye(c, dtype=dtype, device=x.device), None
         else:
             w_g, b_g = gates.weight, gates.bias
+        b_l, b_r = lin_l.bias, lin_r.bias
         out, alpha = _WindowGATv2.apply(
-            x, lin_l.weight, zeros if lin_l.bias is None else lin_l.bias, lin_r.weight,
-            zeros if lin_r.bias is None else lin_r.bias, conv.lin_edge.weight.view(-1), conv.att.view(heads, c),
-            conv.bias, w_g, b_g, graph, float(conv.negative_slope), float(conv.dropout) if conv.training else 0.0,
+            x, lin_l.weight, x.new_zeros(heads * c) if b_l is None else b_l, lin_r.weight,
+            x.new_zeros(heads * c) if b_r is None else b_r, conv.lin_edge.weight.view(-1), conv.att.view(heads, c),
+            conv.bias, w_g, x.new_zeros(w_g.shape[0]) if b_g is None else b_g, graph, float(conv.negative_slope),
+            float(conv.dropout) if conv.training else 0.0,
         )
-    return out, alpha.index_select(0, graph["input_slots"]).unsqueeze(1)
+    return out, alpha.index_select(0, graph["input_slots"]).unsqueeze(1) if attention else None

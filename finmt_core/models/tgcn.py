@@ -145,12 +145,12 @@ class TGCNLayer(nn.Module):
         assert isinstance(self.conv, GATv2Conv)
         if self.window_attention:  # the gate map is folded into the window layer's last GEMM
             assert isinstance(self.gates, nn.Linear)
-            gates, alpha = gatv2_window(self.conv, x, graph, self.gates)
+            gates, alpha = gatv2_window(self.conv, x, graph, self.gates, attention=want_attention)
         else:
             out, alpha = gatv2_all_steps(self.conv, x, graph)
             gates = self.gates(out)
         # input edges first, the self-loops appended (as GATv2Conv orders them)
-        edge_alpha = alpha[: graph["n_edges"]] if want_attention else None
+        edge_alpha = alpha[: graph["n_edges"]] if want_attention and alpha is not None else None
         return gates.view(n, t, 3 * self.hidden), edge_alpha
 
     def forward(self, x: Tensor, graph: dict[str, Tensor], want_attention: bool = False) -> tuple[Tensor, Tensor | None]:
