@@ -37,15 +37,16 @@ def test_layout_maps_are_consistent() -> None:
     loops = g["attr"][dst == src]
     assert loops[5] == 0 and torch.isclose(loops[3], ew[ei[1] == 3].double().mean())
     # A's values, read through value_index, and back through value_slot
-    alpha = torch.randn(heads, e, dtype=torch.float64)
+    alpha = torch.randn(e, heads, dtype=torch.float64)  # [E', heads], edges in row order
     values = alpha.reshape(-1)[g["value_index"]]
     assert torch.equal(values[g["value_slot"]], alpha.reshape(-1))
-    dense = torch.sparse_csr_tensor(g["a_crow"], g["a_col"], values, (N, heads * N)).to_dense()
+    dense = torch.sparse_csr_tensor(g["a_crow"], g["a_col"], values, (N, heads * N), check_invariants=True).to_dense()
     for h in range(heads):
         block = torch.zeros(N, N, dtype=torch.float64)
-        block[dst, src] = alpha[h]
+        block[dst, src] = alpha[:, h]
         torch.testing.assert_close(dense[:, h * N : (h + 1) * N], block)
-    dense_t = torch.sparse_csr_tensor(g["at_crow"], g["at_col"], values[g["perm_t"]], (heads * N, N)).to_dense()
+    dense_t = torch.sparse_csr_tensor(g["at_crow"], g["at_col"], values[g["perm_t"]], (heads * N, N),
+                                      check_invariants=True).to_dense()
     torch.testing.assert_close(dense_t, dense.t())
     # incidence_t^T @ [s_l; s_r; w_e] = s_l[src] + s_r[dst] + attr * w_e
     s = torch.randn(2 * N + 1, 4, dtype=torch.float64)
