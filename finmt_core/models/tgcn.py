@@ -65,7 +65,8 @@ class TGCNConfig:
         gat_attention: ``"step"``: GATv2Conv's attention at every time step (the seed's cell);
             ``"window"``: one attention coefficient per edge and head from the window's mean
             inputs, shared by its T steps (:mod:`finmt_core.models.graph_attention`; one sparse
-            product per layer, as fast as GCN). Same parameters either way.
+            product per layer, ~1.5x GCN's forward + backward at 500 stocks on one CPU
+            thread, see docs/PERFORMANCE.md). Same parameters either way.
         root_weight: GCN only: add a separate linear map of the node's own features to the
             gate inputs (PyG GraphConv's "root weight"). GCN's normalised aggregation mixes a
             stock's own features with its neighbours' under one weight; this keeps them apart.
@@ -91,7 +92,9 @@ class TGCNLayer(nn.Module):
     GCN: the layer holds a ``GCNConv(F_in, 3H)`` (z, r and candidate gate inputs); GAT: a
     ``GATv2Conv(F_in, H, heads, edge_dim=1)`` followed by ``Linear(H, 3H)`` (attention
     messages stay H wide per head, which is the costly part). The GATv2Conv holds the
-    parameters; :func:`gatv2_all_steps` computes its function for all T steps at once.
+    parameters; :func:`gatv2_all_steps` computes its function for all T steps at once, or
+    :func:`~finmt_core.models.graph_attention.gatv2_window` the window attention (with the
+    gate map folded in).
 
     Shapes:
         ``x`` ``[N, T, F_in]`` -> ``(h [N, T, H], attention [E, T, heads] or None)``.
