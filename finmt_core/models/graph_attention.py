@@ -17,7 +17,7 @@ heads' messages stacked ``[heads*N, T*H]``, which also sums the heads; the layer
 ``Linear(H, 3H)`` takes the head mean and the bias into its own GEMM. The whole layer is one
 autograd node with a hand-written backward (:class:`_WindowGATv2`): no ``[E, T, ...]`` tensor
 is made, and the edge-sized ``[E', heads*H]`` tensors of the attention (edges in row order,
-:mod:`finmt_core.models.graph_attention_layout`) are passed over 8 times instead of ~30. The
+:mod:`finmt_core.models.graph_attention_layout`) go through 8 kernels instead of 13. The
 relation weights of a window are conditioned on that window's features, but do not change
 from day to day inside it. Parameters are those of the layer's ``GATv2Conv`` (same names and
 shapes), so the two modes differ only in the function.
@@ -83,13 +83,11 @@ class _WindowGATv2(torch.autograd.Function):
     """The whole window-attention layer (attention, aggregation, head mean, gate map) as one
     autograd node with a hand-written backward.
 
-    Composed of autograd ops it was ~20 nodes per layer, whose bookkeeping (graph records,
-    saved tensors, gradient buffers and their accumulation) cost ~1 ms of a ~8 ms forward +
-    backward at 500 stocks; here each gradient is written once, and the two sparse products
-    of the backward (``A^T @ dOut`` with the transpose's precomputed layout, and
-    ``torch.sparse.sampled_addmm``, i.e. ``dOut @ msg^T`` at ``A``'s nonzeros, for the
-    attention) replace PyTorch's CSR autograd, which took 57 of 66 ms of the product's
-    forward + backward (measured).
+    Each gradient is written once, in the GEMM orientation that measured faster here, and the
+    two sparse products of the backward (``A^T @ dOut`` with the transpose's precomputed
+    layout, and ``torch.sparse.sampled_addmm``, i.e. ``dOut @ msg^T`` at ``A``'s nonzeros,
+    for the attention) replace PyTorch's CSR autograd, which took 57 of 66 ms of the
+    product's forward + backward (measured).
 
     Inputs: ``x`` ``[N, T, F]``; ``w_l``, ``w_r`` ``[heads*C, F]``, ``b_l``, ``b_r``,
     ``w_e`` ``[heads*C]``; ``att`` ``[heads, C]``; ``bias`` ``[C]`` or None; ``w_g`` ``[G, C]``,

@@ -3,7 +3,7 @@
 Every training batch of the same size carries the same stock graph (the same edges, weights
 and, without missing tickers, the same kept edges), but as new tensors, so a cache keyed on
 tensor identity would never hit. This one compares contents: three equality checks over
-``[2, E]``, ``[E]`` and ``[E]`` (~0.05 ms at 500 stocks) against rebuilding the normalised
+``[2, E]``, ``[E]`` and ``[E]`` (0.07 ms at 500 stocks) against rebuilding the normalised
 adjacency (~0.6 ms) or the window-attention layouts (~1.5-2 ms, measured, 1 thread).
 
 CPU only: on a GPU the comparison reads a value back to the host, a stall the backbone
