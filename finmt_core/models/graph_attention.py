@@ -131,14 +131,14 @@ class _WindowGATv2(torch.autograd.Function):
         n, t, f = x.shape
         heads, c = msg.shape[0], msg.shape[2]
         grad_out = grad_out.contiguous()
-        g_sum = torch.mv(grad_out.t(), grad_out.new_ones(grad_out.shape[0]))  # [G]; 4x faster than .sum(0) here
+        g_sum = grad_out.sum(dim=0)  # [G]
         # gate map: out = agg w_g^T / heads + b_g + w_g bias
         grad_w_g = torch.mm(grad_out.t(), agg).mul_(1.0 / heads)
         grad_bias = None
         if bias is not None:
             grad_w_g.addr_(g_sum, bias)
             grad_bias = torch.mv(w_g.t(), g_sum)
-        g_agg = torch.mm(grad_out, w_g).mul_(1.0 / heads).view(n, t * c)
+        g_agg = torch.mm(grad_out, w_g / heads).view(n, t * c)
         # the sparse product: the attention's gradient and the messages'
         flat_msg = msg.view(heads * n, t * c)
         pattern = csr(graph["a_crow"], graph["a_col"], values, (n, heads * n))
