@@ -152,8 +152,9 @@ def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int, n_tickers:
     present = np.isfinite(dense.close)
     blocked = n_tickers > TICKER_BLOCK
     whole: dict[int, np.ndarray] = {}  # feature index -> [D, N] (or market [D]) float32 whole-grid features
+    shared: FeatureInputs | None = None  # the whole grid's inputs: per-ticker arrays seed the blocks
     if blocked:
-        inputs = FeatureInputs(dense)
+        inputs = shared = FeatureInputs(dense)
         for j, spec in enumerate(usable):
             if spec.market or spec.cross_sectional:
                 arr = np.asarray(spec.fn(inputs), dtype=np.float64)
@@ -161,6 +162,7 @@ def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int, n_tickers:
                     whole[j] = arr.astype(np.float32)
                 else:  # float32 in the layout it came in (a cast, no transpose)
                     whole[j] = np.asarray(arr, dtype=np.float32, order="K")
+        shared.keep_per_ticker()  # what the ticker blocks reuse (close, logs, returns, vols)
         del inputs
     shape = (n_dates, n_tickers, n_feat)
     values = np.empty(shape, dtype=np.float32) if allocate is None else allocate(shape, np.dtype(np.float32))
@@ -168,7 +170,8 @@ def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int, n_tickers:
     stage = np.empty((n_feat, min(WRITE_BLOCK, n_tickers), n_dates), dtype=np.float32)
     for c0 in range(0, n_tickers, TICKER_BLOCK if blocked else n_tickers):
         c1 = min(c0 + TICKER_BLOCK, n_tickers) if blocked else n_tickers
-        chunk = FeatureInputs(_ticker_block(dense, c0, c1) if blocked else dense)
+        chunk = (FeatureInputs(_ticker_block(dense, c0, c1), seed=shared.ticker_slices(c0, c1))
+                 if shared is not None else FeatureInputs(dense))
         own = {j: spec.fn(chunk) for j, spec in enumerate(usable) if j not in whole}
         own.update({n_own + k: plane[:, c0:c1] for k, plane in enumerate(append)})
         for b0 in range(c0, c1, WRITE_BLOCK):

@@ -16,17 +16,42 @@ from finmt_core.data.dense import DensePanel
 from finmt_core.data.features import ops
 
 
+#: Cache kinds computed column by column (one ticker's value depends on its own columns only),
+#: so the tickers ``b0:b1`` of a whole-grid array equal the array computed on those tickers.
+PER_TICKER_KINDS: frozenset[str] = frozenset({"col", "present", "log", "log1p", "ret", "vol", "sma", "ema"})
+
+
 class FeatureInputs:
     """Read-only access to a DensePanel's price arrays plus memoised derived arrays.
 
     Args:
         dense: the panel on its (date x ticker) grid; prices ``[D, N]`` float64 with NaN gaps.
+        seed: cache entries already computed elsewhere (see :meth:`ticker_slices`): used
+            as they are instead of being recomputed.
     """
 
-    def __init__(self, dense: DensePanel) -> None:
+    def __init__(self, dense: DensePanel,
+                 seed: dict[tuple[object, ...], np.ndarray] | None = None) -> None:
         self.dense = dense
-        self._cache: dict[tuple[object, ...], np.ndarray] = {}
+        self._cache: dict[tuple[object, ...], np.ndarray] = dict(seed or {})
         self._pairs: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
+
+    def ticker_slices(self, b0: int, b1: int) -> dict[tuple[object, ...], np.ndarray]:
+        """The per-ticker cached arrays (:data:`PER_TICKER_KINDS`) restricted to tickers
+        ``b0:b1``, as column views ``[D, b1 - b0]`` (no copy; column-major stays contiguous).
+
+        Seeds the :class:`FeatureInputs` of a ticker block with what the whole-grid features
+        already computed (the close, its log, returns, vols), so no block recomputes them.
+        Values are identical: each of these arrays is computed column by column.
+        """
+        return {k: a[:, b0:b1] for k, a in self._cache.items()
+                if k[0] in PER_TICKER_KINDS and a.ndim == 2}
+
+    def keep_per_ticker(self) -> None:
+        """Drop every cached array but the per-ticker ones :meth:`ticker_slices` hands out
+        (frees the cross-sectional intermediates while the blocks run)."""
+        self._cache = {k: a for k, a in self._cache.items() if k[0] in PER_TICKER_KINDS and a.ndim == 2}
+        self._pairs.clear()
 
     def _memo(self, key: tuple[object, ...], make: Callable[[], np.ndarray]) -> np.ndarray:
         if key not in self._cache:
