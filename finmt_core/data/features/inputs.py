@@ -15,7 +15,6 @@ import numpy as np
 from finmt_core.data.dense import DensePanel
 from finmt_core.data.features import ops
 
-
 #: Cache kinds computed column by column (one ticker's value depends on its own columns only),
 #: so the tickers ``b0:b1`` of a whole-grid array equal the array computed on those tickers.
 PER_TICKER_KINDS: frozenset[str] = frozenset({"col", "present", "log", "log1p", "ret", "vol", "sma", "ema"})
