@@ -250,8 +250,59 @@ def cs_mean(a: np.ndarray) -> np.ndarray:
 def cs_rank(a: np.ndarray) -> np.ndarray:
     """Cross-sectional percentile rank per row in [0, 1] (0 = lowest, 1 = highest).
 
-    Ties share their average rank; NaN stays NaN; a row with a single finite value gets 0.5.
+    ``a`` ``[D, N]`` float; returns ``[D, N]`` float64, row-major: ``(r - 1) / (k - 1)`` with
+    ``r`` the 1-based rank among the row's non-NaN values and ``k`` its finite count. Ties
+    share their average rank; NaN stays NaN; a row with a single finite value gets 0.5.
+
+    Sorting, not ranking, is the cost: each value's order key (its float64 bits mapped to an
+    unsigned integer in value order, -0.0 as +0.0, NaN last) has its lowest
+    ``ceil(log2 N)`` bits replaced by its column, so one ``np.sort`` of the keys (numpy's
+    SIMD sort, which ``argsort`` does not use on rows holding NaN) yields each row's order
+    and every value's column; the ranks are scattered back by column. Two keys that differ
+    only in the replaced bits (a tie, or values within ~N x 2^-52 of each other) cannot be
+    ordered that way: such rows are ranked by :func:`_cs_rank_exact` (bottleneck). The
+    result equals :func:`_cs_rank_exact` bit for bit (tested); at 2,520 x 500 it took 26-35 ms
+    against 28-40 ms on rows without NaN, 27-36 ms against 72-110 ms with 3 % gaps.
     """
+    x = np.asarray(a, dtype=np.float64)
+    n_rows, n_cols = x.shape
+    if x.size == 0 or n_cols < 2:
+        return _cs_rank_exact(x)
+    # row-major order keys: + 0.0 turns -0.0 into +0.0 (they tie), then the sign trick
+    rows = np.add(x, 0.0, out=np.empty((n_rows, n_cols), dtype=np.float64))
+    nan = np.isnan(rows)
+    key = rows.view(np.int64)
+    key ^= (key >> 63) | np.int64(-(1 << 63))  # negative: all bits flipped; else the sign bit set
+    key = key.view(np.uint64)
+    bits = (n_cols - 1).bit_length()
+    low = np.uint64((1 << bits) - 1)
+    key &= ~low
+    np.putmask(key, nan, ~low)  # NaN: the largest key (no value maps there; +inf is below)
+    key |= np.arange(n_cols, dtype=np.uint64)
+    key.sort(axis=1)
+    n_nan = nan.sum(axis=1)
+    order = key.view(np.int64) & np.int64(low)  # [D, N] column of each sorted position
+    key >>= np.uint64(bits)
+    # NaN keys all clash with each other (n_nan - 1 per row); any other clash needs the exact path
+    clashes = np.count_nonzero(key[:, 1:] == key[:, :-1], axis=1)
+    has_inf = bool(np.isinf(x).any())
+    count = (np.isfinite(x).sum(axis=1) if has_inf else n_cols - n_nan).astype(np.float64)
+    den = count - 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ranks = np.arange(n_cols, dtype=np.float64) / den[:, None]  # (r - 1) / (k - 1) by position
+    ranks[den == 0.0] = 0.5
+    order += (np.arange(n_rows, dtype=np.int64) * n_cols)[:, None]
+    out = np.empty((n_rows, n_cols), dtype=np.float64)
+    out.ravel()[order.ravel()] = ranks.ravel()
+    np.putmask(out, nan, np.nan)
+    bad = clashes > np.maximum(n_nan - 1, 0)
+    if bad.any():
+        out[bad] = _cs_rank_exact(x[bad])
+    return out
+
+
+def _cs_rank_exact(a: np.ndarray) -> np.ndarray:
+    """:func:`cs_rank` by bottleneck's ``nanrankdata`` (average ranks of tied values)."""
     # Row-major copy first: the ranking runs along the ticker axis (2-3x faster contiguous).
     ranks = bn.nanrankdata(np.ascontiguousarray(a), axis=1)  # 1-based average ranks, NaN for NaN
     count = np.isfinite(a).sum(axis=1, keepdims=True).astype(np.float64)
