@@ -95,7 +95,7 @@ class FeatureInputs:
     # ---- returns and volatility ------------------------------------------------------------
     def ret(self, h: int = 1) -> np.ndarray:
         """Log return over ``h`` days, ``log(C[t] / C[t-h])``; NaN if either close is missing."""
-        return self._memo(("ret", h), lambda: self.log("close") - ops.shift(self.log("close"), h))
+        return self._memo(("ret", h), lambda: ops.lag_diff(self.log("close"), self.log("close"), h))
 
     def vol(self, window: int) -> np.ndarray:
         """Realised daily vol: trailing std (ddof=1) of daily log returns over ``window`` days."""

@@ -77,9 +77,9 @@ def roll_std(a: np.ndarray, window: int, minp: int | None = None) -> np.ndarray:
     # |window mean| <= the column's largest |value|: where std exceeds 1e-7 of that bound
     # everywhere, no window is flat and the running mean need not be computed at all.
     bound = 1e-7 * np.maximum(np.abs(bn.nanmax(a, axis=0)), np.abs(bn.nanmin(a, axis=0))) if a.size else 0.0
-    with np.errstate(invalid="ignore"):
-        if not (std <= bound).any():
-            return std
+    # per column: its smallest std (NaN for a column without any) against its bound
+    if a.size == 0 or not (bn.nanmin(std, axis=0) <= bound).any():
+        return std
     mean = _move(bn.move_mean, a, window, mp)
     return np.where(std <= 1e-7 * np.abs(mean), 0.0, std)
 
@@ -198,8 +198,10 @@ def _ewm_filter(x: np.ndarray, first: np.ndarray, alpha: float) -> np.ndarray:
     from scipy.signal import lfilter
 
     start = x[np.arange(x.shape[0]), first]
-    if first.any():
-        x = np.where(np.arange(x.shape[1])[None, :] < first[:, None], start[:, None], x)
+    lead = int(first.max(initial=0))
+    if lead:  # a copy with the leading dates (< lead) filled: cheaper than a whole-array where
+        x = x.copy()
+        np.copyto(x[:, :lead], start[:, None], where=np.arange(lead)[None, :] < first[:, None])
     return lfilter([alpha], [1.0, alpha - 1.0], x, axis=1, zi=((1.0 - alpha) * start)[:, None])[0]
 
 
@@ -216,6 +218,18 @@ def shift(a: np.ndarray, lag: int) -> np.ndarray:
             out[lag:] = a[:-lag]
     elif -lag < a.shape[0]:
         out[:lag] = a[-lag:]
+    return out
+
+
+def lag_diff(a: np.ndarray, b: np.ndarray, lag: int) -> np.ndarray:
+    """``a - shift(b, lag)`` (``out[t] = a[t] - b[t - lag]``, NaN in the first ``lag`` rows) for
+    ``lag >= 1``, in one pass without the shifted copy; ``a``'s layout is kept. Same values."""
+    out = np.empty_like(a, dtype=np.float64)
+    if lag >= a.shape[0]:
+        out.fill(np.nan)
+        return out
+    out[:lag] = np.nan
+    np.subtract(a[lag:], b[:-lag], out=out[lag:])
     return out
 
 
@@ -245,6 +259,10 @@ def cs_mean(a: np.ndarray) -> np.ndarray:
     n = ok.sum(axis=1)
     s = np.where(ok, a, 0.0).sum(axis=1)
     return np.where(n > 0, s / np.maximum(n, 1), np.nan)
+
+
+#: The order keys of -inf and +inf (see :func:`cs_rank`).
+_INF_KEYS = np.array([0x000FFFFFFFFFFFFF, 0xFFF0000000000000], dtype=np.uint64)
 
 
 def cs_rank(a: np.ndarray) -> np.ndarray:
@@ -287,7 +305,10 @@ def cs_rank(a: np.ndarray) -> np.ndarray:
     key >>= np.uint64(bits)
     # NaN keys all clash with each other (n_nan - 1 per row); any other clash needs the exact path
     clashes = np.count_nonzero(key[:, 1:] == key[:, :-1], axis=1)
-    has_inf = bool(np.isinf(x).any())
+    # an infinite value is a row's lowest key or its highest non-NaN key: checked on those alone
+    last = np.maximum(n_cols - n_nan - 1, 0)
+    has_inf = bool(np.isin(key[:, 0], _INF_KEYS >> np.uint64(bits)).any()
+                   or np.isin(key[np.arange(n_rows), last], _INF_KEYS >> np.uint64(bits)).any())
     count = (np.isfinite(x).sum(axis=1) if has_inf else n_cols - n_nan).astype(np.float64)
     den = count - 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
