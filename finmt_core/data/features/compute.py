@@ -41,6 +41,13 @@ Allocator = Callable[[tuple[int, ...], np.dtype], np.ndarray]
 Releaser = Callable[[np.ndarray, int, int], None]
 
 
+def _any_finite(a: np.ndarray) -> bool:
+    """``np.isfinite(a).any()``, from a slice of the first rows when one is finite there
+    (the usual case: no full pass over the column)."""
+    head = a[: max(1, min(len(a), 64))]
+    return bool(np.isfinite(head).any()) or bool(np.isfinite(a).any())
+
+
 def _as_dense(panel_or_dense: pd.DataFrame | DensePanel) -> DensePanel:
     """Accept a Panel (MultiIndex (date, ticker) DataFrame) or a DensePanel; check the basics."""
     if isinstance(panel_or_dense, DensePanel):
@@ -61,10 +68,10 @@ def _as_dense(panel_or_dense: pd.DataFrame | DensePanel) -> DensePanel:
     if "close" not in dense.columns:
         raise DataError("the panel has no 'close' column; close prices are required for features")
     close = dense.close
-    if close.size == 0 or not np.isfinite(close).any():
+    if close.size == 0 or not _any_finite(close):
         raise DataError("the panel has no finite close prices; check the 'close' column of the input")
-    bad = np.isfinite(close) & (close <= 0)
-    if bad.any():
+    bad = np.less_equal(close, 0.0)  # a finite non-positive price (-inf is not one)
+    if bad.any() and (bad := bad & np.isfinite(close)).any():
         d, n = np.argwhere(bad)[0]
         raise DataError(
             f"close prices must be > 0; found {close[d, n]!r} for ticker {dense.tickers[n]!r} on "
@@ -227,7 +234,7 @@ def plan_features(dense: DensePanel, features: list[str] | None = None) -> tuple
     specs = _select(list_features() + _extra_specs(dense), features)
     skipped: dict[str, str] = {}
     usable: list[FeatureSpec] = []
-    has_data = {c: bool(np.isfinite(a).any()) for c, a in dense.columns.items()}
+    has_data = {c: _any_finite(a) for c, a in dense.columns.items()}
     for spec in specs:
         reason = _missing_reason(spec, dense, has_data)
         if reason is None:

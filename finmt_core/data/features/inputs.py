@@ -17,7 +17,8 @@ from finmt_core.data.features import ops
 
 #: Cache kinds computed column by column (one ticker's value depends on its own columns only),
 #: so the tickers ``b0:b1`` of a whole-grid array equal the array computed on those tickers.
-PER_TICKER_KINDS: frozenset[str] = frozenset({"col", "present", "log", "log1p", "ret", "vol", "sma", "ema"})
+PER_TICKER_KINDS: frozenset[str] = frozenset({"col", "present", "log", "log1p", "ret", "vol", "sma", "ema",
+                                             "absmax"})  # absmax: [N], one value per ticker
 
 
 class FeatureInputs:
@@ -43,13 +44,14 @@ class FeatureInputs:
         already computed (the close, its log, returns, vols), so no block recomputes them.
         Values are identical: each of these arrays is computed column by column.
         """
-        return {k: a[:, b0:b1] for k, a in self._cache.items()
-                if k[0] in PER_TICKER_KINDS and a.ndim == 2}
+        return {k: a[:, b0:b1] if a.ndim == 2 else a[b0:b1] for k, a in self._cache.items()
+                if k[0] in PER_TICKER_KINDS and isinstance(a, np.ndarray) and a.ndim in (1, 2)}
 
     def keep_per_ticker(self) -> None:
         """Drop every cached array but the per-ticker ones :meth:`ticker_slices` hands out
         (frees the cross-sectional intermediates while the blocks run)."""
-        self._cache = {k: a for k, a in self._cache.items() if k[0] in PER_TICKER_KINDS and a.ndim == 2}
+        self._cache = {k: a for k, a in self._cache.items()
+                       if k[0] in PER_TICKER_KINDS and isinstance(a, np.ndarray) and a.ndim in (1, 2)}
         self._pairs.clear()
 
     def _memo(self, key: tuple[object, ...], make: Callable[[], np.ndarray]) -> np.ndarray:
@@ -99,7 +101,9 @@ class FeatureInputs:
 
     def vol(self, window: int) -> np.ndarray:
         """Realised daily vol: trailing std (ddof=1) of daily log returns over ``window`` days."""
-        return self._memo(("vol", window), lambda: ops.roll_std(self.ret(1), window))
+        # the largest |return| per ticker bounds every window's mean: found once for all windows
+        return self._memo(("vol", window), lambda: ops.roll_std(
+            self.ret(1), window, bound=self._memo(("absmax", "ret", 1), lambda: ops.abs_bound(self.ret(1)))))
 
     def sma(self, window: int) -> np.ndarray:
         """Simple moving average of the close over ``window`` days."""

@@ -65,18 +65,25 @@ def roll_mean(a: np.ndarray, window: int, minp: int | None = None) -> np.ndarray
     return _move(bn.move_mean, a, window, min_periods(window) if minp is None else minp)
 
 
-def roll_std(a: np.ndarray, window: int, minp: int | None = None) -> np.ndarray:
+def abs_bound(a: np.ndarray) -> np.ndarray | float:
+    """Largest ``|value|`` of each column of ``a`` (NaN for an all-NaN column; 0.0 if empty)."""
+    return np.maximum(np.abs(bn.nanmax(a, axis=0)), np.abs(bn.nanmin(a, axis=0))) if a.size else 0.0
+
+
+def roll_std(a: np.ndarray, window: int, minp: int | None = None, *,
+             bound: np.ndarray | float | None = None) -> np.ndarray:
     """Trailing sample standard deviation (ddof=1) over ``window`` rows.
 
     bottleneck's running sums leave rounding noise of the order 1e-8 x the values' level in a
     perfectly flat window; a std below 1e-7 of the window mean's magnitude is that noise and
     is set to exactly 0, so flat windows give std 0 (and z-scores their documented fill).
+    ``bound``: :func:`abs_bound` of ``a`` when the caller has it (several windows of one input).
     """
     mp = max(2, min_periods(window) if minp is None else minp)
     std = _move(bn.move_std, a, window, mp, ddof=1)
     # |window mean| <= the column's largest |value|: where std exceeds 1e-7 of that bound
     # everywhere, no window is flat and the running mean need not be computed at all.
-    bound = 1e-7 * np.maximum(np.abs(bn.nanmax(a, axis=0)), np.abs(bn.nanmin(a, axis=0))) if a.size else 0.0
+    bound = 1e-7 * (abs_bound(a) if bound is None else bound)
     # per column: its smallest std (NaN for a column without any) against its bound
     if a.size == 0 or not (bn.nanmin(std, axis=0) <= bound).any():
         return std
