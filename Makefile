@@ -6,7 +6,7 @@ STAMP := $(VENV)/.finmt-installed
 TORCH_VERSION ?= 2.13.0
 PORT ?= 8501
 
-.PHONY: run test test-fast bench bench-quick lint venv clean
+.PHONY: run test test-fast bench bench-quick bench-readme lint venv clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(VENV)/bin/finmt bench --quick --json bench-results-quick.json
+
+# the full suite, kept under docs/bench/, and the README's performance table regenerated from it
+bench-readme: $(STAMP)
+	$(VENV)/bin/finmt bench --json docs/bench/cpu-$$(date -u +%Y-%m-%d).json --readme README.md
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

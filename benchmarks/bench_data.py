@@ -4,8 +4,8 @@ One timed call is ``load_panel(parquet)`` -> ``prepare(panel, config with every 
 (dense grid, all features, all labels, split, train-only graph and scaler) -> the tensor store
 and a ``window`` and a ``graph`` dataset with one batch gathered from each. Targets at 500
 stocks x 2,520 days: <= 5 s and <= 2 GB peak memory (the child process's peak RSS, imports
-included). Stage times (load, features, labels, tensors) are reported alongside, and
-:func:`derive` turns the 2,000-stock case into a scaling ratio (4.0 = linear).
+included), and <= 10x its memory-traffic floor (:mod:`benchmarks.memory_floor`). Stage times
+(load, features, labels, tensors) are reported alongside, and :func:`derive` turns the 2,000-stock case into a scaling ratio (4.0 = linear).
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ from typing import Any
 
 from benchmarks.fixtures import all_tasks_config, synthetic_parquet
 from benchmarks.harness import Result, current_rss_mb, peak_rss_mb, time_repeats
+from benchmarks.memory_floor import bandwidths, floor_seconds, touched_bytes
 
 TARGET_S = 5.0
 TARGET_MB = 2048.0
+#: the pipeline within this many times its memory-traffic floor (issue 17)
+TARGET_FLOOR_X = 10.0
 TARGET_SIZE = (500, 2520)
 BATCH_ROWS = 256
 
@@ -49,9 +52,12 @@ def run(workdir: str, n_stocks: int, n_days: int, repeats: int, warmup: int = 1,
         prepared = prepare(panel, config)
         tensors(prepared)
         shape["X"] = prepared.X.shape
+        shape["touched"] = touched_bytes(panel, prepared)
 
     times = time_repeats(pipeline, repeats=repeats, warmup=warmup)
     peak_mb = peak_rss_mb()
+    bw = bandwidths()
+    floor_s = floor_seconds(shape["touched"], bw)
 
     # stage breakdown: one pass through the stages prepare() chains, each timed on its own
     took: dict[str, float] = {}
@@ -82,6 +88,12 @@ def run(workdir: str, n_stocks: int, n_days: int, repeats: int, warmup: int = 1,
         Result(f"data_pipeline_{size}_peak_mem", "MB", [peak_mb], TARGET_MB if is_target_size else None, "lower",
                note=f"peak RSS of the benchmark process (baseline after imports {baseline_mb:.0f} MB)"),
     ]
+    touched = shape["touched"]
+    out.append(Result(
+        f"data_pipeline_{size}_vs_floor", "x", [t / floor_s for t in times], TARGET_FLOOR_X if is_target_size else None,
+        "lower", note=(f"pipeline time / memory-traffic floor {floor_s * 1e3:.0f} ms (read {touched['read'] / 2**20:.0f} MiB "
+                       f"at {bw['read'] / 2**30:.1f} GiB/s, write {touched['written'] / 2**20:.0f} MiB of fresh memory "
+                       f"at {bw['write_fresh'] / 2**30:.1f} GiB/s; benchmarks/memory_floor.py)")))
     out += [Result(f"data_{stage}_{size}", "s", [sec], None, "lower", note="stage, one pass")
             for stage, sec in took.items()]
     return out

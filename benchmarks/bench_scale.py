@@ -60,7 +60,7 @@ def graph_batch_size(preset_dates: int, n_stocks: int, nodes: int) -> int:
 
 
 def run(workdir: str, n_stocks: list[int], n_days: int, presets: list[str], batches: dict[str, int] | None = None,
-        storage: str = "auto", graph_nodes: int = 16_000) -> list[Result]:
+        storage: str = "auto", graph_nodes: int = 16_000, storage_dtype: str = "float32") -> list[Result]:
     import torch
 
     from finmt_core.config import load_preset
@@ -76,10 +76,10 @@ def run(workdir: str, n_stocks: list[int], n_days: int, presets: list[str], batc
     train: dict[str, Any] = {"device": "cpu"}
     if cap:
         train["max_batches_per_epoch"] = cap
-    config = load_preset(preset, {"train": train, "data": {"storage": storage}})
+    config = load_preset(preset, {"train": train, "data": {"storage": storage, "storage_dtype": storage_dtype}})
     if config.model.name == "tgcn":  # a batch is G whole dates: bound its nodes (see graph_batch_size)
         train["batch_size"] = graph_batch_size(config.train.batch_size, n, graph_nodes)
-        config = load_preset(preset, {"train": train, "data": {"storage": storage}})
+        config = load_preset(preset, {"train": train, "data": {"storage": storage, "storage_dtype": storage_dtype}})
 
     t0 = time.perf_counter()
     panel = load_panel(path)
@@ -101,9 +101,10 @@ def run(workdir: str, n_stocks: list[int], n_days: int, presets: list[str], batc
     peak = peak_rss_mb()
 
     d, _, f = prepared.X.shape
-    size = f"{n}x{n_days}"
+    # a float16 X is its own series of figures (derive() reads the float32 curve only)
+    size = f"{n}x{n_days}" + ("_f16" if storage_dtype == "float16" else "")
     what = (f"{n} stocks x {d} days x {f} features, preset {preset}, data.storage={storage} -> "
-            f"{prepared.storage}; baseline after imports {base_mb:.0f} MB")
+            f"{prepared.storage}, X {prepared.X.dtype}; baseline after imports {base_mb:.0f} MB")
     unit = "dates" if model.input_kind == "graph" else "rows"
     if cap:
         epoch = (f"{trainer.batches_per_epoch} of the epoch's {full} batches of {config.train.batch_size} {unit} "
@@ -134,7 +135,7 @@ def derive(results: list[Result]) -> list[Result]:
             pts = {}
             for r in results:
                 prefix = f"scale_{kind}_{preset}_"
-                if r.figure.startswith(prefix) and r.samples:
+                if r.figure.startswith(prefix) and r.samples and not r.figure.endswith("_f16"):
                     pts[int(r.figure[len(prefix):].split("x")[0])] = r.median
             if len(pts) < 2:
                 continue

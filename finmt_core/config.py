@@ -50,6 +50,10 @@ class DataConfig(_Strict):
     # files, for universes larger than memory) or "auto" (disk from 1 GiB of features up)
     storage: Literal["memory", "disk", "auto"] = "auto"
     storage_dir: str | None = None  # scratch folder of data.storage disk (None = system temp folder)
+    # number type of the scaled model input X: "float16" halves its memory (and its scratch file
+    # with disk storage); batches are cast back to float32 before the model sees them, so the
+    # only change is rounding the scaled values (|x| <= 5) to 3 significant digits
+    storage_dtype: Literal["float32", "float16"] = "float32"
 
 
 class SplitConfig(_Strict):

@@ -25,6 +25,10 @@ def register(app: typer.Typer) -> None:
             False, "--tiny", help="Smallest sizes, one repeat: checks the harness end to end (used by the tests)."
         ),
         list_only: bool = typer.Option(False, "--list", help="List the benchmarks and exit."),
+        readme: Path | None = typer.Option(
+            None, "--readme", help="Regenerate the performance table between the bench-table markers of this "
+            "README from this run (needs --json)."
+        ),
     ) -> None:
         """Measure finmt against its performance targets and print a table (median of repeats)."""
         from finmt_core.commands.dashboard import app_root
@@ -45,6 +49,10 @@ def register(app: typer.Typer) -> None:
             for b in suite.BENCHMARKS:
                 typer.echo(f"{b.name:10s} {b.description}")
             return
+        if readme is not None and json_path is None:
+            raise ConfigError("--readme regenerates the table from this run's JSON: give --json FILE too")
+        if readme is not None and not readme.is_file():
+            raise ConfigError(f"--readme {readme}: no such file")
         profile = "tiny" if tiny else "quick" if quick else "full"
         try:
             suite.select(only)
@@ -57,5 +65,13 @@ def register(app: typer.Typer) -> None:
         if json_path is not None:
             write_json(json_path, results, machine, profile, wall)
             typer.echo(f"wrote {json_path}")
+        if readme is not None and json_path is not None:
+            from benchmarks.readme_table import update_readme
+
+            try:
+                update_readme(json_path, readme)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+            typer.echo(f"regenerated the performance table in {readme}")
         if any(r.status == "error" for r in results):
             raise typer.Exit(code=1)

@@ -73,15 +73,22 @@ class FeatureStorage:
         self.release(values)
         return scaler
 
-    def scale(self, scaler: FeatureScaler, values: np.ndarray) -> np.ndarray:
-        """``X`` = ``scaler.transform(values)``, float32 C-contiguous ``[D, N, F]``.
+    def scale(self, scaler: FeatureScaler, values: np.ndarray, dtype: str = "float32") -> np.ndarray:
+        """``X`` = ``scaler.transform(values)``, C-contiguous ``[D, N, F]`` of ``dtype``.
 
-        In memory: one call. On disk: blocks of :data:`SCALE_BLOCK_DATES` dates written into a
-        new on-disk array, each block's pages of both arrays released after it is written.
+        ``dtype`` (``data.storage_dtype``): ``"float32"`` or ``"float16"`` (the scaled values lie
+        in ±clip, so float16 rounds each to within 2**-11 of its size and never overflows).
+        In memory: the transform a block of dates at a time when ``dtype`` is float16 (no
+        float32 copy of the whole array), else one call. On disk: blocks of
+        :data:`SCALE_BLOCK_DATES` dates written into a new on-disk array, each block's pages of
+        both arrays released after it is written.
         """
-        if not self.on_disk:
+        out_dtype = np.dtype(dtype)
+        if out_dtype not in (np.dtype(np.float32), np.dtype(np.float16)):
+            raise ValueError(f"data.storage_dtype must be float32 or float16, got {dtype!r}")
+        if not self.on_disk and out_dtype == np.float32:
             return np.ascontiguousarray(scaler.transform(values), dtype=np.float32)
-        x = self.allocate(values.shape, np.dtype(np.float32), name="X")
+        x = self.allocate(values.shape, out_dtype, name="X")
         for d0 in range(0, values.shape[0], SCALE_BLOCK_DATES):
             d1 = min(d0 + SCALE_BLOCK_DATES, values.shape[0])
             x[d0:d1] = scaler.transform(values[d0:d1])

@@ -75,7 +75,40 @@ def cross_corr(x: np.ndarray, y: np.ndarray, min_overlap: int = MIN_OVERLAP) -> 
     Each pair uses only the rows where both columns are finite (as ``DataFrame.corr``), done
     with masked matrix products instead of a loop over pairs. NaN where the overlap is shorter
     than ``min_overlap`` or a series is constant over it.
+
+    Columns without a missing row take one product: for a pair of complete columns the
+    overlap is every row, so the masked sums reduce to ``xc.T @ yc`` and the column sums of
+    squares (six ``[R, N]`` products become one when nothing is missing). Pairs with a gappy
+    column go through the masked products, computed only for those rows / columns of the result.
     """
+    fx, fy = np.isfinite(x), np.isfinite(y)
+    cx, cy = fx.all(axis=0), fy.all(axis=0)  # complete columns
+    if not (cx.any() and cy.any()) or x.shape[0] < max(min_overlap, 2):
+        return _masked_corr(x, y, min_overlap)
+    xc = x - x.mean(axis=0)
+    yc = y - y.mean(axis=0)
+    out = np.full((x.shape[1], y.shape[1]), np.nan)
+    sxx = np.einsum("ij,ij->j", xc, xc)
+    syy = np.einsum("ij,ij->j", yc, yc)
+    ix, iy = np.flatnonzero(cx), np.flatnonzero(cy)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sub = (xc[:, ix].T @ yc[:, iy]) / np.sqrt(np.outer(sxx[ix], syy[iy]))
+        # a constant column has a sum of squares of 0 up to rounding (as in the masked path)
+        flat = ~(sxx[ix] > 1e-10 * np.abs(x[:, ix]).max(axis=0, initial=0.0) ** 2 * x.shape[0])
+        flat_y = ~(syy[iy] > 1e-10 * np.abs(y[:, iy]).max(axis=0, initial=0.0) ** 2 * y.shape[0])
+    sub[flat, :] = np.nan
+    sub[:, flat_y] = np.nan
+    out[np.ix_(ix, iy)] = np.clip(sub, -1.0, 1.0)
+    gx, gy = np.flatnonzero(~cx), np.flatnonzero(~cy)
+    if gx.size:  # rows of the result whose x column has gaps: against every y column
+        out[gx, :] = _masked_corr(x[:, gx], y, min_overlap)
+    if gy.size:  # columns whose y column has gaps: against the complete x columns
+        out[np.ix_(ix, gy)] = _masked_corr(x[:, ix], y[:, gy], min_overlap)
+    return out
+
+
+def _masked_corr(x: np.ndarray, y: np.ndarray, min_overlap: int) -> np.ndarray:
+    """:func:`cross_corr` by masked products for every pair (any pattern of missing rows)."""
     mx = np.isfinite(x).astype(np.float64)
     my = np.isfinite(y).astype(np.float64)
     # Centre each column first: pairwise means stay close to 0, so the sums below do not cancel.

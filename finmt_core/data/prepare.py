@@ -140,7 +140,8 @@ class PreparedData:
     """A panel turned into scaled arrays, targets, a split and a graph.
 
     Attributes:
-        X: ``[D, N, F]`` float32, features standardised with train statistics, NaN -> 0.
+        X: ``[D, N, F]`` float32 (float16 with ``data.storage_dtype: float16``), features
+            standardised with train statistics, NaN -> 0.
         The other fields are the intermediate products (see ARCHITECTURE.md).
     """
 
@@ -359,7 +360,7 @@ def prepare(
     else:
         scaler = storage.fit_scaler(frame.values, frame.mask, split.train)
     # transform raises DataError when a loaded scaler was fitted on another feature count
-    X = storage.scale(scaler, frame.values)
+    X = storage.scale(scaler, frame.values, config.data.storage_dtype)
     info = make_input_info(frame, window, config.data.image_size)
     prep = PreparedData(config=config, dense=dense, frame=frame, targets=targets, split=split, graph=graph,
                         scaler=scaler, X=X, info=info)

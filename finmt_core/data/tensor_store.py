@@ -28,7 +28,8 @@ class TensorStore:
     """Torch views of a :class:`PreparedData`, built once and shared by every dataset over it.
 
     Attributes:
-        X: ``[D, N, F]`` float32 (shares memory with ``prepared.X``).
+        X: ``[D, N, F]`` float32 or float16 (shares memory with ``prepared.X``; every batch
+            gathered from it is float32, see :meth:`model_input`).
         X_rows: ``[D*N, F]`` view of X (row ``d * N + n``).
         targets: ``[D*N, K]`` float32 training targets (normalised where the task says so), NaN -> 0;
             K = tasks in head order.
@@ -39,8 +40,8 @@ class TensorStore:
 
     def __init__(self, prepared: PreparedData) -> None:
         x = prepared.X
-        if x.dtype != np.float32 or not x.flags.c_contiguous:
-            raise DataError("PreparedData.X must be a C-contiguous float32 array (use prepare())")
+        if x.dtype not in (np.float32, np.float16) or not x.flags.c_contiguous:
+            raise DataError("PreparedData.X must be a C-contiguous float32 or float16 array (use prepare())")
         self.X = torch.from_numpy(x)
         self._x_np = x  # the array itself (a memory-mapped file with data.storage disk)
         d_count, self.n_tickers, n_feat = x.shape
@@ -80,10 +81,16 @@ class TensorStore:
         """Row numbers ``d * N + n`` into the ``[D*N, ...]`` views."""
         return d * self.n_tickers + n
 
+    @staticmethod
+    def model_input(x: torch.Tensor) -> torch.Tensor:
+        """``x`` as float32: a batch gathered from a float16 ``X`` (``data.storage_dtype``) is
+        cast after the gather, so only the batch, never the whole array, is widened."""
+        return x if x.dtype == torch.float32 else x.float()
+
     def windows(self, d: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        """``[B, T, F]``: rows ``X[d - T + 1 .. d, n]`` for each (d, n)."""
+        """``[B, T, F]`` float32: rows ``X[d - T + 1 .. d, n]`` for each (d, n)."""
         rows = self.flat(d[:, None] + self.offsets, n[:, None]).reshape(-1)  # [B*T]
-        return self.X_rows.index_select(0, rows).view(d.shape[0], self.window, -1)
+        return self.model_input(self.X_rows.index_select(0, rows).view(d.shape[0], self.window, -1))
 
     def window_view(self) -> torch.Tensor:
         """``[D - T + 1, N, T, F]`` strided view of X (no copy): entry ``[s, n, t]`` is
@@ -93,8 +100,8 @@ class TensorStore:
         return self.X.as_strided((max(d_count - t + 1, 0), n_tk, t, n_feat), (n_tk * n_feat, n_feat, n_tk * n_feat, 1))
 
     def at(self, d: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        """``[B, F]``: features at the row date."""
-        return self.X_rows.index_select(0, self.flat(d, n))
+        """``[B, F]`` float32: features at the row date."""
+        return self.model_input(self.X_rows.index_select(0, self.flat(d, n)))
 
     def context_table(self) -> torch.Tensor:
         """``[D, 2 * Fc]``: market features at each date and their mean over the last 5 dates.
@@ -115,7 +122,7 @@ class TensorStore:
             # whole-array expression made three [D, N, Fc] temporaries
             for d0 in range(0, x.shape[0], CONTEXT_BLOCK_DATES):
                 d1 = min(d0 + CONTEXT_BLOCK_DATES, x.shape[0])
-                vals = x[d0:d1][:, :, cidx]  # [b, N, Fc]
+                vals = x[d0:d1][:, :, cidx].astype(np.float32, copy=False)  # [b, N, Fc]
                 w = self._mask[d0:d1].astype(np.float32)[..., None]
                 count = w.sum(axis=1)
                 with np.errstate(invalid="ignore", divide="ignore"):

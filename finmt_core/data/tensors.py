@@ -165,7 +165,8 @@ class GraphDataset(Dataset):
         g, n, e = dates.shape[0], self.n_nodes, self.edge_index.shape[1]
         store = self.store
         # one gather straight into the [G, N, T, F] layout the model reads (no permute copy)
-        x = store.window_view().index_select(0, dates - (store.window - 1)).view(g * n, store.window, -1)
+        x = store.model_input(
+            store.window_view().index_select(0, dates - (store.window - 1)).view(g * n, store.window, -1))
         offset = (torch.arange(g, dtype=torch.long) * n).repeat_interleave(e)  # [G*E]
         edge_index = self.edge_index.repeat(1, g) + offset
         d = dates.repeat_interleave(n)

@@ -45,12 +45,15 @@ def _check_payload(path: Path, profile: str) -> list[dict]:
 
 def test_backtest_figure_through_the_cli(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    code, output = _bench(["--tiny", "--only", "backtest", "--json", str(out)])
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- bench-table:start -->\n<!-- bench-table:end -->\n")
+    code, output = _bench(["--tiny", "--only", "backtest", "--json", str(out), "--readme", str(readme)])
     assert code == 0, output
     records = _check_payload(out, "tiny")
     assert [r["figure"] for r in records] == ["backtest_20x300", "backtest_frame_20x300"]
     assert records[0]["unit"] == "ms"
     assert "backtest_20x300" in output and "target" in output  # the printed table
+    assert "| `backtest_20x300` | ms |" in readme.read_text()  # the README table from this very run
 
 
 def test_unknown_benchmark_is_a_clear_error() -> None:

@@ -35,3 +35,12 @@ def test_growth_is_relative_to_linear() -> None:
           Result("scale_peak_mem_tgcn_250x2520", "MB", [500.0]), Result("scale_peak_mem_tgcn_5000x2520", "MB", [5000.0])]
     got = {r.figure: r.median for r in bench_scale.derive(rs)}
     assert got == {"scale_prepare_growth_tgcn_5000_vs_250": 1.0, "scale_peak_mem_growth_tgcn_5000_vs_250": 0.5}
+
+
+def test_float16_figures_are_their_own_series() -> None:
+    scale = next(b for b in BENCHMARKS if b.name == "scale")
+    assert any(c.get("storage_dtype") == "float16" and c["n_stocks"] == [5000] for c in scale.cases["full"])
+    rs = [Result("scale_peak_mem_tgcn_250x2520", "MB", [500.0]), Result("scale_peak_mem_tgcn_5000x2520", "MB", [5000.0]),
+          Result("scale_peak_mem_tgcn_5000x2520_f16", "MB", [3000.0])]
+    got = {r.figure: r.median for r in bench_scale.derive(rs)}
+    assert got == {"scale_peak_mem_growth_tgcn_5000_vs_250": 0.5}  # the float32 curve, not the f16 point

@@ -264,6 +264,25 @@ def test_cross_corr_of_a_matrix_with_itself_is_pairwise_corr() -> None:
     np.testing.assert_allclose(cross_corr(x, y), ref[:2, 2:], atol=1e-10, equal_nan=True)
 
 
+def test_cross_corr_mixes_complete_and_gappy_columns_like_pandas() -> None:
+    # complete columns take the one-product path, gappy ones the masked path: both agree with
+    # pandas, a constant complete column and a too-short overlap give NaN
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(120, 6))
+    x[:, 1] += x[:, 0]
+    x[:, 2] = 0.25  # constant, complete
+    x[rng.random(120) < 0.3, 3] = np.nan  # gappy
+    x[:110, 4] = np.nan  # overlap of 10 rows < 20
+    y = np.roll(x, 1, axis=0)
+    y[rng.random(120) < 0.2, 0] = np.nan
+    ref = pd.concat([pd.DataFrame(x), pd.DataFrame(y, columns=range(6, 12))], axis=1).corr(min_periods=20).to_numpy()
+    ours = cross_corr(x, y)
+    np.testing.assert_allclose(ours, ref[:6, 6:], atol=1e-10, equal_nan=True)
+    assert np.isnan(ours[2]).all() and np.isnan(ours[4]).all() and np.isfinite(ours[0, [0, 1, 3, 5]]).all()
+    complete = np.nan_to_num(x[:, [0, 1, 5]])
+    np.testing.assert_allclose(cross_corr(complete, complete), np.corrcoef(complete.T), atol=1e-12)
+
+
 def test_leadlag_short_history_gives_no_edges() -> None:
     graph = build_graph(_leadlag_dense(), np.arange(10, 20), GraphConfig(kind="leadlag"))
     assert graph.edge_index.shape == (2, 0) and graph.edge_weight.shape == (0,)

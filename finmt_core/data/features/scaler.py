@@ -22,6 +22,30 @@ NORMAL_IQR = 1.3489795003921634
 TRANSFORM_BLOCK_ROWS = 16_384
 
 
+def exact_quartiles(cols: np.ndarray, qs: tuple[float, ...] = (0.25, 0.5, 0.75)) -> list[np.ndarray]:
+    """``np.quantile(cols.astype(float64), q, axis=1)`` for each ``q`` (method "linear"), float64 ``[F]``.
+
+    One partition of ``cols`` ``[F, R]`` in its own dtype (float32 here: half the memory of a
+    float64 copy) at the order statistics the quantiles need; the converted values are exact,
+    so interpolating them in float64 as numpy does (``a + (b - a) * t``, or
+    ``b - (b - a) * (1 - t)`` from ``t >= 0.5`` on) gives numpy's float64 result.
+    """
+    n = cols.shape[1]
+    where = []
+    for q in qs:
+        pos = (n - 1) * q
+        lo = int(np.floor(pos))
+        where.append((lo, min(lo + 1, n - 1), pos - lo))
+    kth = sorted({k for lo, hi, _ in where for k in (lo, hi)})
+    part = np.partition(cols, kth, axis=1)
+    out = []
+    for lo, hi, t in where:
+        a, b = part[:, lo].astype(np.float64), part[:, hi].astype(np.float64)
+        diff = b - a
+        out.append(b - diff * (1 - t) if t >= 0.5 else a + diff * t)
+    return out
+
+
 class FeatureScaler:
     """Per-feature robust scaler (scikit-learn style: constructor stores parameters only).
 
@@ -59,18 +83,23 @@ class FeatureScaler:
             # Evenly spaced over the whole train segment: deterministic, and the quartiles of
             # 200k rows are within ~0.5% of a std of the full-sample ones.
             flat = flat[np.linspace(0, flat.size - 1, self.max_rows).round().astype(np.int64)]
-        rows = values.reshape(-1, n_feat)[flat].astype(np.float64)  # [R, F]
-        rows = rows[np.isfinite(rows).all(axis=1)]
+        # gathered in the features' own float32 (float64 copies of the sample cost more than
+        # the quartiles themselves); the order statistics are exact either way
+        rows = values.reshape(-1, n_feat)[flat]  # [R, F]
+        finite = np.isfinite(rows).all(axis=1)
+        if not finite.all():
+            rows = rows[finite]
         if rows.shape[0] == 0:
             raise DataError(
                 "FeatureScaler.fit: no valid training rows (all masked); the train segment is "
                 "shorter than the feature warm-up. Use a longer history or a larger train fraction."
             )
         cols = np.ascontiguousarray(rows.T)  # [F, R]: each feature's sample contiguous
-        q25, med, q75 = np.quantile(cols, [0.25, 0.5, 0.75], axis=1)
+        q25, med, q75 = exact_quartiles(cols)
         scale = (q75 - q25) / NORMAL_IQR
-        std = cols.std(axis=1)
-        scale = np.where(scale > 0, scale, np.where(std > 0, std, 1.0))
+        if not (scale > 0).all():  # the std fallback, only where the IQR is 0
+            std = cols.std(axis=1, dtype=np.float64)
+            scale = np.where(scale > 0, scale, np.where(std > 0, std, 1.0))
         self.center_ = med
         self.scale_ = scale
         self.n_rows_ = int(rows.shape[0])
