@@ -1,5 +1,5 @@
-"""Cross-sectional kernels: the sector mean (``ops.group_mean``) against a pandas groupby and
-the percentile rank (``ops.cs_rank``) against bottleneck's ``nanrankdata``, bit for bit."""
+"""Cross-sectional kernels: the sector mean (``xsection.group_mean``) against a pandas groupby and
+the percentile rank (``xsection.cs_rank``) against bottleneck's ``nanrankdata``, bit for bit."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finmt_core.data.features import ops
+from finmt_core.data.features import ops, xsection
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
@@ -20,7 +20,7 @@ def test_group_mean_equals_pandas_groupby(order: str) -> None:
     a[10, [0, 3, 6, 9, 12]] = np.nan  # group 0 has no value on date 10
     codes = np.arange(13) % 4  # group 0 = tickers 0, 4, 8, 12 ... (group 4 is empty)
     codes[[4, 8]] = 3
-    got = ops.group_mean(np.asarray(a, order=order), codes, 5)
+    got = xsection.group_mean(np.asarray(a, order=order), codes, 5)
     assert got.shape == a.shape and got.flags.f_contiguous
     frame = pd.DataFrame(a.T)
     ref = frame.groupby(codes).mean().reindex(range(5)).to_numpy()[codes].T  # [D, N]
@@ -32,7 +32,7 @@ def test_group_mean_equals_pandas_groupby(order: str) -> None:
 
 def test_group_mean_negative_code_counts_from_the_end() -> None:
     a = np.array([[1.0, 2.0, 4.0], [np.nan, 3.0, 5.0]])
-    np.testing.assert_array_equal(ops.group_mean(a, np.array([0, -1, 1]), 2), [[1.0, 3.0, 3.0], [np.nan, 4.0, 4.0]])
+    np.testing.assert_array_equal(xsection.group_mean(a, np.array([0, -1, 1]), 2), [[1.0, 3.0, 3.0], [np.nan, 4.0, 4.0]])
 
 
 def _awkward_rows(rng: np.random.Generator, n_rows: int, n_cols: int) -> np.ndarray:
@@ -57,12 +57,12 @@ def _awkward_rows(rng: np.random.Generator, n_rows: int, n_cols: int) -> np.ndar
 def test_cs_rank_equals_nanrankdata_bit_for_bit(n_rows: int, n_cols: int, order: str) -> None:
     rng = np.random.default_rng(n_cols)
     a = np.asarray(_awkward_rows(rng, max(n_rows, 7), n_cols), order=order)
-    got = ops.cs_rank(a)
+    got = xsection.cs_rank(a)
     ranks = bn.nanrankdata(np.ascontiguousarray(a), axis=1)
     count = np.isfinite(a).sum(axis=1, keepdims=True).astype(np.float64)
     ref = ops.safe_div(ranks - 1.0, count - 1.0, fill=0.5)
     np.testing.assert_array_equal(got, ref)  # NaN where NaN, every other value identical
-    np.testing.assert_array_equal(got, ops._cs_rank_exact(a))
+    np.testing.assert_array_equal(got, xsection._cs_rank_exact(a))
     if n_cols > 1:
         assert got[4, 0] == 0.5 and np.isnan(got[2]).all()
 
@@ -71,7 +71,23 @@ def test_cs_rank_fast_path_without_ties() -> None:
     rng = np.random.default_rng(3)
     a = rng.normal(size=(50, 300))
     a[:, :20] = np.nan
-    got = ops.cs_rank(np.asfortranarray(a))
+    got = xsection.cs_rank(np.asfortranarray(a))
     assert got.flags.c_contiguous and got.shape == a.shape
-    np.testing.assert_array_equal(got, ops._cs_rank_exact(a))
+    np.testing.assert_array_equal(got, xsection._cs_rank_exact(a))
     np.testing.assert_array_equal(np.sort(got[:, 20:], axis=1), np.tile(np.arange(280) / 279, (50, 1)))
+
+
+def test_blocked_rank_and_corr_equal_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(8)
+    a = np.asfortranarray(_awkward_rows(rng, 40, 9))
+    whole_rank = xsection.cs_rank(a)
+    x = np.asfortranarray(rng.normal(size=(90, 9)))
+    x[:5, 2] = np.nan
+    mkt = x.mean(axis=1)
+    whole_corr = ops.roll_corr_beta(x, mkt, 20)
+    monkeypatch.setattr(xsection, "RANK_ROWS", 3)  # rows ranked 3 at a time
+    monkeypatch.setattr(ops, "CORR_COLUMNS", 2)  # correlations 2 tickers at a time
+    np.testing.assert_array_equal(xsection.cs_rank(a), whole_rank)
+    for got, ref in zip(ops.roll_corr_beta(x, mkt, 20), whole_corr):
+        np.testing.assert_array_equal(got, ref)
+        assert got.flags.f_contiguous

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from finmt_core.data.dense import DensePanel
-from finmt_core.data.features import ops
+from finmt_core.data.features import ops, xsection
 
 #: Cache kinds computed column by column (one ticker's value depends on its own columns only),
 #: so the tickers ``b0:b1`` of a whole-grid array equal the array computed on those tickers.
@@ -116,7 +116,7 @@ class FeatureInputs:
     # ---- market ----------------------------------------------------------------------------
     def market_return(self) -> np.ndarray:
         """``[D]``: equal-weight cross-sectional mean of the tickers' daily log returns."""
-        return self._memo(("mkt_ret",), lambda: ops.cs_mean(self.ret(1)))
+        return self._memo(("mkt_ret",), lambda: xsection.cs_mean(self.ret(1)))
 
     def market_corr_beta(self, window: int) -> tuple[np.ndarray, np.ndarray]:
         """Trailing correlation and beta of each ticker's daily return to the market's."""
