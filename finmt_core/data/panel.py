@@ -108,10 +108,8 @@ def _build_panel(raw: RawTable, date_format: str | None = None) -> pd.DataFrame:
     raw.frame = raw.frame.iloc[:0]
     del interp
     df["date"] = parse_dates(raw, df, date_format, notes)
-    df["ticker"] = parse_tickers(raw, df)
-    # integer ticker codes (in sorted ticker order): grouping and sorting on ints, not strings
-    codes, ticker_names = pd.factorize(df["ticker"], sort=True)
-    df["_tc"] = codes
+    # with integer ticker codes (in sorted ticker order): grouping and sorting on ints, not strings
+    df["ticker"], df["_tc"], ticker_names = parse_tickers(raw, df)
     prices = [c for c in PRICE_COLUMNS if c in df.columns]
     for c in prices:
         df[c] = parse_numeric(raw, df, c)

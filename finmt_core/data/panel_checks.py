@@ -265,28 +265,45 @@ def _number_hint(cells: pd.Series) -> str:
     return "Fix these cells or leave them blank (blank = missing)."
 
 
-def parse_tickers(raw: RawTable, df: pd.DataFrame) -> pd.Series:
-    """Tickers as stripped strings; empty tickers are an error. Tickers are never used as paths."""
+def parse_tickers(raw: RawTable, df: pd.DataFrame) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Tickers as stripped strings; empty tickers are an error. Tickers are never used as paths.
+
+    Each distinct value is parsed once (a panel has thousands of tickers over millions of rows):
+    the rows are factorised, the distinct values cleaned and checked, and the rows take their
+    cleaned name by code.
+
+    Returns:
+        ``(tickers, codes, names)``: the rows' tickers (a str Series on ``df``'s index), each
+        row's int64 code into ``names``, and ``names``, the sorted distinct tickers (object array).
+    """
     s = df["ticker"]
-    text = s.astype("string").str.strip()
-    if pd.api.types.is_float_dtype(s):  # 10001.0 -> "10001" (numeric ids read as floats)
-        as_int = s.dropna()
-        if (as_int == np.round(as_int)).all():
-            text = s.astype("Int64").astype("string")
-    bad = (text.isna() | (text == "")).to_numpy()
+    raw_codes, uniques = pd.factorize(s)  # -1 = a missing cell
+    u = pd.Series(uniques)
+    text = u.astype("string").str.strip()
+    if pd.api.types.is_float_dtype(s) and (u == np.round(u)).all():
+        text = u.astype("Int64").astype("string")  # 10001.0 -> "10001" (numeric ids read as floats)
+    known = raw_codes >= 0
+    at = np.where(known, raw_codes, 0)  # a safe index for the missing rows (masked out below)
+    empty = (text.isna() | (text == "")).to_numpy(dtype=bool)
+    bad = ~known | (empty[at] if empty.size else False)
     if bad.any():
         raise DataError(
             f"{raw.label}: column 'ticker' is empty in {int(bad.sum())} row(s), e.g. "
             f"{examples(raw, df, bad, ['date', 'ticker'])}. Give every row a ticker symbol."
         )
-    control = text.str.contains(r"[\x00-\x1f\x7f]", regex=True).to_numpy(dtype=bool)
+    control_u = text.str.contains(r"[\x00-\x1f\x7f]", regex=True).to_numpy(dtype=bool)
+    control = control_u[at]
     if control.any():  # line breaks, escape sequences: they would garble every message and table
         raise DataError(
             f"{raw.label}: column 'ticker' has control characters (line breaks, tabs, escape codes) in "
             f"{int(control.sum())} row(s), e.g. {examples(raw, df, control, ['date', 'ticker'])}. "
             "Give plain ticker symbols."
         )
-    return text.astype(str)
+    # values that differ only before cleaning (" AAA" and "AAA", 7 and "7") become one ticker
+    clean_codes, names = pd.factorize(text.astype(str).to_numpy(dtype=object), sort=True)
+    codes = clean_codes[raw_codes].astype(np.int64)
+    names = np.asarray(names, dtype=object)
+    return pd.Series(names[codes], index=df.index, dtype=object), codes, names
 
 
 def check_values(raw: RawTable, df: pd.DataFrame, numeric: list[str]) -> None:
