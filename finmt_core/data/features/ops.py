@@ -65,9 +65,11 @@ def roll_mean(a: np.ndarray, window: int, minp: int | None = None) -> np.ndarray
     return _move(bn.move_mean, a, window, min_periods(window) if minp is None else minp)
 
 
-def abs_bound(a: np.ndarray) -> np.ndarray | float:
-    """Largest ``|value|`` of each column of ``a`` (NaN for an all-NaN column; 0.0 if empty)."""
-    return np.maximum(np.abs(bn.nanmax(a, axis=0)), np.abs(bn.nanmin(a, axis=0))) if a.size else 0.0
+def abs_bound(a: np.ndarray) -> np.ndarray:
+    """Largest ``|value|`` of each column of ``a`` (NaN for an all-NaN column; 0 if empty)."""
+    if not a.size:
+        return np.zeros(a.shape[1:], dtype=a.dtype)
+    return np.maximum(np.abs(bn.nanmax(a, axis=0)), np.abs(bn.nanmin(a, axis=0)))
 
 
 def roll_std(a: np.ndarray, window: int, minp: int | None = None, *,
