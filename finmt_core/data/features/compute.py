@@ -41,6 +41,13 @@ Allocator = Callable[[tuple[int, ...], np.dtype], np.ndarray]
 Releaser = Callable[[np.ndarray, int, int], None]
 
 
+def _any_finite(a: np.ndarray) -> bool:
+    """``np.isfinite(a).any()``, from a slice of the first rows when one is finite there
+    (the usual case: no full pass over the column)."""
+    head = a[: max(1, min(len(a), 64))]
+    return bool(np.isfinite(head).any()) or bool(np.isfinite(a).any())
+
+
 def _as_dense(panel_or_dense: pd.DataFrame | DensePanel) -> DensePanel:
     """Accept a Panel (MultiIndex (date, ticker) DataFrame) or a DensePanel; check the basics."""
     if isinstance(panel_or_dense, DensePanel):
@@ -61,10 +68,10 @@ def _as_dense(panel_or_dense: pd.DataFrame | DensePanel) -> DensePanel:
     if "close" not in dense.columns:
         raise DataError("the panel has no 'close' column; close prices are required for features")
     close = dense.close
-    if close.size == 0 or not np.isfinite(close).any():
+    if close.size == 0 or not _any_finite(close):
         raise DataError("the panel has no finite close prices; check the 'close' column of the input")
-    bad = np.isfinite(close) & (close <= 0)
-    if bad.any():
+    bad = np.less_equal(close, 0.0)  # a finite non-positive price (-inf is not one)
+    if bad.any() and (bad := bad & np.isfinite(close)).any():
         d, n = np.argwhere(bad)[0]
         raise DataError(
             f"close prices must be > 0; found {close[d, n]!r} for ticker {dense.tickers[n]!r} on "
@@ -152,8 +159,9 @@ def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int, n_tickers:
     present = np.isfinite(dense.close)
     blocked = n_tickers > TICKER_BLOCK
     whole: dict[int, np.ndarray] = {}  # feature index -> [D, N] (or market [D]) float32 whole-grid features
+    shared: FeatureInputs | None = None  # the whole grid's inputs: per-ticker arrays seed the blocks
     if blocked:
-        inputs = FeatureInputs(dense)
+        inputs = shared = FeatureInputs(dense)
         for j, spec in enumerate(usable):
             if spec.market or spec.cross_sectional:
                 arr = np.asarray(spec.fn(inputs), dtype=np.float64)
@@ -161,6 +169,7 @@ def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int, n_tickers:
                     whole[j] = arr.astype(np.float32)
                 else:  # float32 in the layout it came in (a cast, no transpose)
                     whole[j] = np.asarray(arr, dtype=np.float32, order="K")
+        shared.keep_per_ticker()  # what the ticker blocks reuse (close, logs, returns, vols)
         del inputs
     shape = (n_dates, n_tickers, n_feat)
     values = np.empty(shape, dtype=np.float32) if allocate is None else allocate(shape, np.dtype(np.float32))
@@ -168,7 +177,8 @@ def _fill(dense: DensePanel, usable: list[FeatureSpec], n_dates: int, n_tickers:
     stage = np.empty((n_feat, min(WRITE_BLOCK, n_tickers), n_dates), dtype=np.float32)
     for c0 in range(0, n_tickers, TICKER_BLOCK if blocked else n_tickers):
         c1 = min(c0 + TICKER_BLOCK, n_tickers) if blocked else n_tickers
-        chunk = FeatureInputs(_ticker_block(dense, c0, c1) if blocked else dense)
+        chunk = (FeatureInputs(_ticker_block(dense, c0, c1), seed=shared.ticker_slices(c0, c1))
+                 if shared is not None else FeatureInputs(dense))
         own = {j: spec.fn(chunk) for j, spec in enumerate(usable) if j not in whole}
         own.update({n_own + k: plane[:, c0:c1] for k, plane in enumerate(append)})
         for b0 in range(c0, c1, WRITE_BLOCK):
@@ -224,7 +234,7 @@ def plan_features(dense: DensePanel, features: list[str] | None = None) -> tuple
     specs = _select(list_features() + _extra_specs(dense), features)
     skipped: dict[str, str] = {}
     usable: list[FeatureSpec] = []
-    has_data = {c: bool(np.isfinite(a).any()) for c, a in dense.columns.items()}
+    has_data = {c: _any_finite(a) for c, a in dense.columns.items()}
     for spec in specs:
         reason = _missing_reason(spec, dense, has_data)
         if reason is None:

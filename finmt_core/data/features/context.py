@@ -13,7 +13,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from finmt_core.data.features import ops
+from finmt_core.data.features import ops, xsection
 from finmt_core.data.features.inputs import FeatureInputs
 from finmt_core.data.features.registry import CLOSE, SECTOR, FeatureSpec, feature, register_feature
 
@@ -43,11 +43,11 @@ def _mkt_vol(x: FeatureInputs) -> np.ndarray:
 def _breadth(x: FeatureInputs) -> np.ndarray:
     r = x.ret(1)
     up = np.where(np.isfinite(r), (r > 0).astype(np.float64), np.nan)
-    return ops.cs_mean(up)
+    return xsection.cs_mean(up)
 
 
 def _rank_ret(x: FeatureInputs, h: int) -> np.ndarray:
-    return ops.cs_rank(x.ret(h))
+    return xsection.cs_rank(x.ret(h))
 
 
 for _h in RANK_WINDOWS:
@@ -60,7 +60,7 @@ for _h in RANK_WINDOWS:
 @feature("cs_rank_vol_20", "context", needs=CLOSE, cross_sectional=True,
          description="cross-sectional percentile rank of the 20-day vol on the date, in [0, 1]")
 def _rank_vol(x: FeatureInputs) -> np.ndarray:
-    return ops.cs_rank(x.vol(20))
+    return xsection.cs_rank(x.vol(20))
 
 
 @feature("rel_strength_20", "context", needs=CLOSE, cross_sectional=True,
@@ -74,7 +74,7 @@ def _rel_strength(x: FeatureInputs) -> np.ndarray:
 def _sector_rel(x: FeatureInputs) -> np.ndarray:
     codes, uniques = pd.factorize(pd.Index(x.dense.sector or []))
     r5 = x.ret(5)
-    return r5 - ops.group_mean(r5, codes.astype(np.int64), len(uniques))
+    return r5 - xsection.group_mean(r5, codes.astype(np.int64), len(uniques))
 
 
 @feature("mkt_rel_ret_1", "context", needs=CLOSE, cross_sectional=True,
@@ -87,7 +87,7 @@ def _sector_mean_1(x: FeatureInputs) -> np.ndarray:
     # Memoised: sector_rel_ret_1 and sector_ret_1 both use it.
     def make() -> np.ndarray:
         codes, uniques = pd.factorize(pd.Index(x.dense.sector or []))
-        return ops.group_mean(x.ret(1), codes.astype(np.int64), len(uniques))
+        return xsection.group_mean(x.ret(1), codes.astype(np.int64), len(uniques))
 
     return x.memo(("sector_mean", 1), make)
 

@@ -69,7 +69,7 @@ def _macd_hist(x: FeatureInputs) -> np.ndarray:
 @feature("rsi_14", "trend", needs=CLOSE,
          description="Wilder RSI over 14 days, as a fraction in [0, 1] (0.5 when flat)")
 def _rsi(x: FeatureInputs) -> np.ndarray:
-    diff = x.close - ops.shift(x.close, 1)  # NaN across a gap: that day is skipped, not filled
+    diff = ops.lag_diff(x.close, x.close, 1)  # NaN across a gap: that day is skipped, not filled
     gain = np.maximum(diff, 0.0)  # np.maximum propagates NaN: a missing diff stays missing
     loss = np.maximum(-diff, 0.0)
     avg_gain = ops.ewm_mean(gain, alpha=1.0 / 14.0, minp=14)

@@ -56,23 +56,29 @@ def _shock(x: FeatureInputs) -> np.ndarray:
 @feature("atr_14", "volatility", needs=HL,
          description="Wilder average true range over 14 days / close")
 def _atr(x: FeatureInputs) -> np.ndarray:
-    high, low, prev = x.col("high"), x.col("low"), ops.shift(x.close, 1)
+    high, low = x.col("high"), x.col("low")
     # fmax ignores a missing previous close (first day after a gap): TR is then high - low.
-    tr = np.fmax(high - low, np.fmax(np.abs(high - prev), np.abs(low - prev)))
+    # lag_diff(h, c, 1) = high - previous close, without a shifted copy of the close
+    tr = np.fmax(high - low, np.fmax(np.abs(ops.lag_diff(high, x.close, 1)), np.abs(ops.lag_diff(low, x.close, 1))))
     return ops.ewm_mean(tr, alpha=1.0 / 14.0, minp=14) / x.close
+
+
+def _log_range(x: FeatureInputs) -> np.ndarray:
+    # ln(H / L); memoised: the Parkinson and Garman-Klass estimators both use it
+    return x.memo(("log_range",), lambda: x.log("high") - x.log("low"))
 
 
 @feature("parkinson_20", "volatility", needs=HL,
          description="Parkinson high-low daily vol over 20 days: sqrt(mean(ln(H/L)^2) / (4 ln 2))")
 def _parkinson(x: FeatureInputs) -> np.ndarray:
-    hl = x.log("high") - x.log("low")
+    hl = _log_range(x)
     return np.sqrt(ops.roll_mean(hl * hl, 20) / (4.0 * np.log(2.0)))
 
 
 @feature("garman_klass_20", "volatility", needs=OHLC,
          description="Garman-Klass OHLC daily vol over 20 days")
 def _garman_klass(x: FeatureInputs) -> np.ndarray:
-    hl = x.log("high") - x.log("low")
+    hl = _log_range(x)
     co = x.log("close") - x.log("open")
     term = 0.5 * hl * hl - (2.0 * np.log(2.0) - 1.0) * co * co
     # The estimator's window mean can dip below 0 on tiny samples; vol is then 0, not NaN.

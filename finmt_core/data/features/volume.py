@@ -28,7 +28,7 @@ def _volume_z(x: FeatureInputs) -> np.ndarray:
          description="log(1 + V[t]) - log(1 + V[t-1])")
 def _volume_change(x: FeatureInputs) -> np.ndarray:
     lv = x.log1p("volume")
-    return lv - ops.shift(lv, 1)
+    return ops.lag_diff(lv, lv, 1)
 
 
 @feature("volume_ratio_5_20", "volume", needs=VOLUME,
@@ -59,7 +59,7 @@ def _obv_slope(x: FeatureInputs) -> np.ndarray:
 @feature("gap_open", "volume", needs=OPEN,
          description="overnight gap: log(open[t] / close[t-1])")
 def _gap_open(x: FeatureInputs) -> np.ndarray:
-    return x.log("open") - ops.shift(x.log("close"), 1)
+    return ops.lag_diff(x.log("open"), x.log("close"), 1)
 
 
 @feature("intraday_return", "volume", needs=OPEN, description="log(close / open) of the day")
