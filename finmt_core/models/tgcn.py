@@ -161,12 +161,13 @@ class TGCNLayer(nn.Module):
         hd = self.hidden
         h = x.new_zeros(x.shape[0], hd)
         w_zr, w_h = self.u_zr.weight.t(), self.u_h.weight.t()
-        g_zr, g_h = gx[..., : 2 * hd], gx[..., 2 * hd :]
         outs = []
-        for s in range(gx.shape[1]):  # the recurrence: two small GEMMs per step, gate input fused
-            zr = torch.addmm(g_zr[:, s], h, w_zr).sigmoid()
+        # one unbind, not a slice per step: the backward of gx[:, s] allocates and zero-fills a
+        # whole [N, T, 3H] gradient at every step, unbind's stacks the T step gradients once
+        for g in gx.unbind(1):  # the recurrence: two small GEMMs per step, gate input fused
+            zr = torch.addmm(g[:, : 2 * hd], h, w_zr).sigmoid()
             z, r = zr.chunk(2, dim=-1)
-            h_tilde = torch.addmm(g_h[:, s], r * h, w_h).tanh()
+            h_tilde = torch.addmm(g[:, 2 * hd :], r * h, w_h).tanh()
             h = h_tilde + z * (h - h_tilde)  # = z * h + (1 - z) * h_tilde, one op fewer
             outs.append(h)
         return torch.stack(outs, dim=1), alpha
