@@ -12,9 +12,11 @@ import streamlit as st
 
 log = logging.getLogger("finmt.dashboard.warmup")
 
-#: imported in this order (cheap first, so pages that need only those are ready soonest).
-MODULES = ("finmt_core.plots", "finmt_core.evaluation.evaluate", "torch", "finmt_core.models",
-           "finmt_core.inference.predictor", "finmt_core.explain")
+#: imported in this order: torch first (the Train page's device line is the earliest page to
+#: need it), then the plots and evaluation the analysis pages read, then torch_geometric (which
+#: the graph model imports when it is built, not when its config is read) and the models.
+MODULES = ("torch", "finmt_core.plots", "finmt_core.evaluation.evaluate", "torch_geometric.nn",
+           "finmt_core.models", "finmt_core.inference.predictor", "finmt_core.explain")
 
 
 def _import_all() -> None:

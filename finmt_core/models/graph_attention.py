@@ -25,14 +25,16 @@ shapes), so the two modes differ only in the function.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn import GATv2Conv
 
 from finmt_core.models.graph_attention_layout import csr, window_graph
+
+if TYPE_CHECKING:
+    from torch_geometric.nn import GATv2Conv
 
 __all__ = ["gatv2_window", "window_graph"]
 

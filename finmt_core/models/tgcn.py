@@ -38,8 +38,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn import GATv2Conv, GCNConv
-from torch_geometric.utils import scatter, softmax
 
 from finmt_core.errors import ConfigError
 from finmt_core.models.base import MultiTaskModel
@@ -50,6 +48,8 @@ from finmt_core.models.registry import register_model
 from finmt_core.tasks import Task
 
 if TYPE_CHECKING:
+    from torch_geometric.nn import GATv2Conv
+
     from finmt_core.data.prepare import InputInfo
 
 
@@ -103,6 +103,10 @@ class TGCNLayer(nn.Module):
     def __init__(self, in_dim: int, hidden: int, use_gat: bool, gat_heads: int, root_weight: bool = False,
                  gat_attention: str = "step") -> None:
         super().__init__()
+        # torch_geometric (~1-2 s of imports) when a layer is built, not when the module is read:
+        # the dashboard's Train form reads TGCNConfig from this module
+        from torch_geometric.nn import GATv2Conv, GCNConv
+
         self.hidden = hidden
         self.use_gat = use_gat
         self.window_attention = gat_attention == "window"
@@ -130,8 +134,7 @@ class TGCNLayer(nn.Module):
             # each of which costs a fresh allocation at this size).
             # Sparse products have no reduced-precision kernels: this block runs in the
             # adjacency's dtype (float32) with autocast off.
-            conv = self.conv
-            assert isinstance(conv, GCNConv)
+            conv: Any = self.conv  # a GCNConv
             weight = conv.lin.weight  # [3H, F]
             width = weight.shape[0]
             with torch.autocast(device_type=x.device.type, enabled=False):
@@ -145,7 +148,6 @@ class TGCNLayer(nn.Module):
                 if self.root is not None:
                     out.addmm_(x.reshape(n * t, f), self.root.weight.t())
                 return out.view(n, t, width), None
-        assert isinstance(self.conv, GATv2Conv)
         if self.window_attention:  # the gate map is folded into the window layer's last GEMM
             assert isinstance(self.gates, nn.Linear)
             gates, alpha = gatv2_window(self.conv, x, graph, self.gates, attention=want_attention)
@@ -179,6 +181,8 @@ def gat_graph(edge_index: Tensor, edge_weight: Tensor, n: int) -> dict[str, Tens
     edges), as ``GATv2Conv(add_self_loops=True, fill_value="mean")`` adds them.
 
     Returns ``{"src", "dst": [E + N], "attr": [E + N, 1], "n_edges": E}``."""
+    from torch_geometric.utils import scatter
+
     loops = torch.arange(n, device=edge_index.device)
     loop_attr = scatter(edge_weight, edge_index[1], 0, dim_size=n, reduce="mean")
     return {
@@ -197,6 +201,8 @@ def gatv2_all_steps(conv: GATv2Conv, x: Tensor, graph: dict[str, Tensor]) -> tup
     Same function as ``conv(x[:, s], edge_index, edge_attr)`` for each step ``s``, but each
     edge gathers its ``[T, heads, H]`` block once and the edge-feature projection is
     computed once per edge instead of once per edge and step."""
+    from torch_geometric.utils import softmax
+
     n, t, f = x.shape
     heads, c = conv.heads, conv.out_channels
     assert conv.lin_edge is not None and conv.res is None and not conv.share_weights and not conv.concat

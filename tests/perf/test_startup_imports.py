@@ -86,3 +86,16 @@ def test_builtin_tables_match_the_registrations() -> None:
         registered = {n for n, c in {**registry._MODELS, **registry._ESTIMATORS}.items() if c.__module__ == module}
         assert registered <= set(registry.BUILTIN_MODELS) | set(registry.BUILTIN_ESTIMATORS)
     assert registry.get_model_class("tgcn").__name__ == "TGCN"
+
+
+def test_reading_a_model_config_imports_no_graph_library() -> None:
+    # the Train form reads the tgcn preset's TGCNConfig: torch_geometric (1-2 s) only when a layer is built
+    code = ("import sys, dataclasses; from finmt_core.models.registry import get_model_class; "
+            "cls = get_model_class('tgcn'); assert dataclasses.is_dataclass(cls.config_class); "
+            "print('PYG', 'torch_geometric' in sys.modules); "
+            "from finmt_core.models.tgcn import TGCNBackbone; TGCNBackbone(4, hidden=4); "
+            "print('PYG', 'torch_geometric' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [x for x in proc.stdout.splitlines() if x.startswith("PYG")] == ["PYG False", "PYG True"]
