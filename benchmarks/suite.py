@@ -175,7 +175,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark(
         "scale", "bench_scale",
         "long, opt-in: 250 -> 5,000 stocks x 2,520 days, load + prepare + one tgcn / lstm_transformer epoch "
-        "(time, peak memory; data.storage auto)",
+        "(time, peak memory; data.storage auto), and 5,000 stocks with data.storage_dtype float16",
         {
             "tiny": [{"n_stocks": [12], "n_days": 300, "presets": None, "batches": {"tgcn": 1}}],
             "quick": [{"n_stocks": [250], "n_days": 2520, "presets": None, "batches": {"tgcn": 2}}],
